@@ -23,8 +23,14 @@ from numbers import Integral
 import numpy as np
 
 from .core.border import MotionBorder
-from .core.masks import bounding_box, clip_box_to_usable_area, crop_to_box, pixel_list_plane
-from .core.neuropil import ALLEN_NEUROPIL_RADIUS, neuropil_window
+from .core.masks import (
+    MaskCrop,
+    bounding_box,
+    clip_box_to_usable_area,
+    crop_to_box,
+    pixel_list_plane,
+)
+from .core.neuropil import neuropil_region
 from .core.traces import check_frame_source, extract_traces
 
 __all__ = [
@@ -304,7 +310,7 @@ def create_neuropil_mask(roi, border, combined_binary_mask, label=None) -> Neuro
             f"combined_binary_mask must have the image's shape ({roi.img_rows}, {roi.img_cols}), "
             f"got shape {combined.shape}"
         )
-    return _neuropil_for(roi, border, combined > 0, label)
+    return _neuropil_for(roi, border, combined, label)
 
 
 def _neuropil_for(roi, border, occupied: np.ndarray, label) -> NeuropilMask:
@@ -312,10 +318,8 @@ def _neuropil_for(roi, border, occupied: np.ndarray, label) -> NeuropilMask:
     if roi.mask is None:
         neuropil.flags.add("zero_pixels")
         return neuropil
-    ring, origin = neuropil_window(
-        np.asarray(roi.mask) != 0, roi.y, roi.x, occupied, radius=ALLEN_NEUROPIL_RADIUS
-    )
-    neuropil._init_from_window(border, ring, origin)
+    region = neuropil_region(MaskCrop(roi.y, roi.x, np.asarray(roi.mask) != 0), occupied)
+    neuropil._init_from_window(border, region.pixels, (region.top, region.left))
     return neuropil
 
 
@@ -389,7 +393,7 @@ def validate_mask(mask) -> list[dict]:
     return exclusions
 
 
-def _flat_pixels(mask, image_h: int, image_w: int) -> np.ndarray:
+def _mask_crop(mask, image_h: int, image_w: int) -> MaskCrop:
     pixels = np.asarray(mask.mask) != 0
     if pixels.shape != (mask.height, mask.width):
         raise ValueError(
@@ -398,8 +402,7 @@ def _flat_pixels(mask, image_h: int, image_w: int) -> np.ndarray:
         )
     if mask.x < 0 or mask.y < 0 or mask.x + mask.width > image_w or mask.y + mask.height > image_h:
         raise ValueError(f"mask {mask.label!r} lies partly outside the {image_w}x{image_h} image")
-    rows, columns = np.nonzero(pixels)
-    return (rows + mask.y).astype(np.int64) * image_w + (columns + mask.x)
+    return MaskCrop(int(mask.y), int(mask.x), pixels)
 
 
 def calculate_traces(stack, mask_list, block_size=1000):
@@ -426,7 +429,7 @@ def calculate_traces(stack, mask_list, block_size=1000):
     n_frames, image_h, image_w = check_frame_source(stack)
     traces = np.full((len(mask_list), n_frames), np.nan)
     exclusions = []
-    valid_rows, pixel_sets = [], []
+    valid_rows, crops = [], []
     for i, mask in enumerate(mask_list):
         if (mask.img_rows, mask.img_cols) != (image_h, image_w):
             raise ValueError(
@@ -443,8 +446,8 @@ def calculate_traces(stack, mask_list, block_size=1000):
             )
             continue
         valid_rows.append(i)
-        pixel_sets.append(_flat_pixels(mask, image_h, image_w))
-    traces[valid_rows] = extract_traces(stack, pixel_sets, block_size=block_size)
+        crops.append(_mask_crop(mask, image_h, image_w))
+    traces[valid_rows] = extract_traces(stack, crops, block_size=block_size)
     return traces, exclusions
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .core.border import MotionBorder
 
-__all__ = ["SyntheticRecording", "make_recording"]
+__all__ = ["SyntheticRecording", "make_recording", "place_cells"]
 
 
 @dataclass
@@ -51,22 +51,36 @@ class SyntheticRecording:
         return self.movie.mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
-def _place_cells(rng, shape, n_cells, radius_range, margin):
-    rows, columns = np.ogrid[: shape[0], : shape[1]]
+def place_cells(
+    shape: tuple[int, int],
+    n_cells: int,
+    *,
+    radius_range: tuple[float, float] = (3.5, 6.5),
+    seed: int | np.random.Generator = 0,
+) -> np.ndarray:
+    """A (rows, columns) int32 label image of disc-shaped cells that do not touch.
+
+    Fewer than ``n_cells`` are placed when they do not fit.
+    """
+    rng = np.random.default_rng(seed)
     labels = np.zeros(shape, dtype=np.int32)
     placed, attempts = 0, 0
     while placed < n_cells and attempts < 100 * n_cells:
         attempts += 1
         radius = rng.uniform(*radius_range)
-        r = rng.uniform(margin, shape[0] - 1 - margin)
-        c = rng.uniform(margin, shape[1] - 1 - margin)
-        disc = (rows - r) ** 2 + (columns - c) ** 2 <= radius**2
-        # keep cells one pixel apart so every ROI has its own outline
-        grown = (rows - r) ** 2 + (columns - c) ** 2 <= (radius + 1.5) ** 2
-        if labels[grown].any():
+        r, c = rng.uniform(0, shape[0] - 1), rng.uniform(0, shape[1] - 1)
+        # work in the window the cell (and the 1.5 px gap around it) can reach
+        reach = int(np.ceil(radius + 1.5))
+        top, left = max(int(r) - reach, 0), max(int(c) - reach, 0)
+        bottom, right = min(int(r) + reach + 2, shape[0]), min(int(c) + reach + 2, shape[1])
+        rows, columns = np.ogrid[top:bottom, left:right]
+        distance2 = (rows - r) ** 2 + (columns - c) ** 2
+        window = labels[top:bottom, left:right]
+        # keep cells apart so every ROI has its own outline
+        if window[distance2 <= (radius + 1.5) ** 2].any():
             continue
         placed += 1
-        labels[disc] = placed
+        window[distance2 <= radius**2] = placed
     return labels
 
 
@@ -95,7 +109,7 @@ def make_recording(
         Seed of the random generator.
     """
     rng = np.random.default_rng(seed)
-    labels = _place_cells(rng, shape, n_cells, radius_range=(3.5, 6.5), margin=0)
+    labels = place_cells(shape, n_cells, seed=rng)
     n_placed = int(labels.max())
 
     # calcium transients: a jump at each spike decaying with a ~10-frame time constant

@@ -1,4 +1,4 @@
-"""The trace engine's progress reports and cancel flag."""
+"""The trace engine: progress, cancel, read-ahead and its bad input."""
 
 from __future__ import annotations
 
@@ -6,6 +6,26 @@ import numpy as np
 import pytest
 
 from napari_roimasks.core import ExtractionCancelled, extract_traces
+from napari_roimasks.core.masks import MaskCrop
+
+CROSS = MaskCrop(1, 1, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool))
+CORNER = MaskCrop(0, 3, np.array([[1, 1], [0, 1]], dtype=bool))
+
+
+def means(movie, mask):
+    return movie[:, mask.slices[0], mask.slices[1]][:, mask.pixels].mean(axis=1)
+
+
+class RecordingFrames:
+    """A frame source that records which frame ranges were read."""
+
+    def __init__(self, movie):
+        self.movie, self.shape, self.dtype = movie, movie.shape, movie.dtype
+        self.reads = []
+
+    def __getitem__(self, key):
+        self.reads.append((key.start, key.stop))
+        return self.movie[key]
 
 
 def test_progress_is_reported_after_every_block(rng):
@@ -13,35 +33,64 @@ def test_progress_is_reported_after_every_block(rng):
     seen = []
     traces = extract_traces(
         movie,
-        [np.array([0, 7, 19])],
+        [CROSS, CORNER],
         block_size=4,
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(4, 10), (8, 10), (10, 10)]
-    np.testing.assert_allclose(traces[0], movie.reshape(10, -1)[:, [0, 7, 19]].mean(axis=1))
+    np.testing.assert_allclose(traces, [means(movie, CROSS), means(movie, CORNER)], rtol=1e-12)
 
 
 def test_cancel_stops_within_one_block_and_returns_nothing(rng):
-    movie = rng.random((100, 4, 5))
-    blocks_read = []
-
-    class Frames:
-        shape, dtype = movie.shape, movie.dtype
-
-        def __getitem__(self, key):
-            blocks_read.append(key.start)
-            return movie[key]
-
-    with pytest.raises(ExtractionCancelled, match="stopped at frame 30 of 100"):
+    frames = RecordingFrames(rng.integers(0, 100, (100, 4, 5), dtype=np.uint16))
+    done = []
+    with pytest.raises(ExtractionCancelled, match="stopped at frame 20 of 100"):
         extract_traces(
-            Frames(), [np.array([1, 2])], block_size=10, should_stop=lambda: len(blocks_read) >= 3
+            frames,
+            [CROSS],
+            block_size=10,
+            progress=lambda d, t: done.append(d),
+            should_stop=lambda: len(done) >= 2,
         )
-    assert blocks_read == [0, 10, 20]
+    assert done == [10, 20]
+    # one block is read ahead while the current one is summed, never more
+    assert frames.reads == [(0, 10), (10, 20), (20, 30)]
 
 
-def test_empty_pixel_set_and_out_of_frame_pixels_are_refused(rng):
-    movie = rng.random((3, 4, 5))
-    with pytest.raises(ValueError, match="at least one pixel"):
-        extract_traces(movie, [np.array([], dtype=np.int64)])
-    with pytest.raises(ValueError, match="outside the 4x5 frame"):
-        extract_traces(movie, [np.array([20])])
+def test_each_frame_is_read_once_in_order(rng):
+    frames = RecordingFrames(rng.integers(0, 100, (23, 4, 5), dtype=np.uint8))
+    traces = extract_traces(frames, [CROSS], block_size=5)
+    assert frames.reads == [(0, 5), (5, 10), (10, 15), (15, 20), (20, 23)]
+    np.testing.assert_array_equal(traces[0], means(frames.movie, CROSS))
+
+
+def test_blocks_shrink_to_the_byte_budget(rng):
+    frames = RecordingFrames(rng.random((10, 4, 5)))  # 160 bytes per frame
+    extract_traces(frames, [CROSS], block_size=1000, max_block_bytes=500)
+    assert frames.reads == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_do_not_change_a_number(rng, threads):
+    movie = rng.random((37, 4, 5)).astype(np.float32)
+    expected = extract_traces(movie, [CROSS, CORNER], threads=1)
+    np.testing.assert_array_equal(extract_traces(movie, [CROSS, CORNER], threads=threads), expected)
+
+
+def test_no_masks_or_no_frames(rng):
+    assert extract_traces(rng.random((5, 4, 5)), []).shape == (0, 5)
+    assert extract_traces(np.zeros((0, 4, 5)), [CROSS]).shape == (1, 0)
+
+
+def test_bad_masks_are_refused_before_reading(rng):
+    frames = RecordingFrames(rng.random((3, 4, 5)))
+    with pytest.raises(ValueError, match="mask 1 has no pixels"):
+        extract_traces(frames, [CROSS, MaskCrop(0, 0, np.zeros((2, 2), bool))])
+    with pytest.raises(ValueError, match="mask 0 lies partly outside the 4x5 frame"):
+        extract_traces(frames, [MaskCrop(3, 4, np.ones((2, 2), bool))])
+    assert frames.reads == []
+
+
+def test_movie_that_is_not_numbers_is_refused():
+    with pytest.raises(TypeError, match="must hold numbers"):
+        extract_traces(np.zeros((2, 4, 5), dtype="U1"), [CROSS])

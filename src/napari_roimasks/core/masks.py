@@ -7,14 +7,108 @@ that box. These helpers turn image-sized arrays into that form and back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .border import UsableArea
 
-__all__ = ["Box", "bounding_box", "clip_box_to_usable_area", "crop_to_box", "pixel_list_plane"]
+__all__ = [
+    "Box",
+    "MaskCrop",
+    "bounding_box",
+    "clip_box_to_usable_area",
+    "crop_to_box",
+    "pixel_list_plane",
+]
 
 #: Inclusive ``(top, left, bottom, right)`` in image rows and columns.
 Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class MaskCrop:
+    """A mask's pixels inside a box, and where the box sits in the image.
+
+    Attributes
+    ----------
+    top, left : int
+        Image row and column of ``pixels[0, 0]``.
+    pixels : (rows, columns) bool ndarray
+        True on the mask's pixels.
+    """
+
+    top: int
+    left: int
+    pixels: np.ndarray
+
+    @property
+    def bottom(self) -> int:
+        """One past the last image row of the box."""
+        return self.top + self.pixels.shape[0]
+
+    @property
+    def right(self) -> int:
+        """One past the last image column of the box."""
+        return self.left + self.pixels.shape[1]
+
+    @property
+    def area(self) -> int:
+        """Number of mask pixels."""
+        return int(np.count_nonzero(self.pixels))
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """Row and column slices of the box in the image."""
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    @classmethod
+    def from_plane(cls, plane: np.ndarray, origin: tuple[int, int] = (0, 0)) -> MaskCrop | None:
+        """Tight crop of the nonzero pixels of ``plane``; None when it has none.
+
+        Parameters
+        ----------
+        plane : (rows, columns) ndarray
+            Nonzero marks a mask pixel.
+        origin : (row, column)
+            Image coordinates of ``plane[0, 0]`` (for a window of the image).
+        """
+        box = bounding_box(plane)
+        if box is None:
+            return None
+        top, left, bottom, right = box
+        return cls(
+            top + origin[0], left + origin[1], plane[top : bottom + 1, left : right + 1] != 0
+        )
+
+    def plane(self, image_shape: tuple[int, int]) -> np.ndarray:
+        """The mask on an image-sized (rows, columns) bool plane."""
+        plane = np.zeros(image_shape, dtype=bool)
+        plane[self.slices] = self.pixels
+        return plane
+
+    def flat_indices(self, image_w: int) -> np.ndarray:
+        """Flat indices ``row * image_w + column`` of the mask's pixels, row by row."""
+        rows, columns = np.nonzero(self.pixels)
+        return (rows + self.top).astype(np.int64) * image_w + (columns + self.left)
+
+    def row_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The mask as runs along rows: image row, first column and one-past-last column.
+
+        Returns
+        -------
+        rows, starts, stops : (n_runs,) int64 ndarray
+        """
+        padded = np.zeros((self.pixels.shape[0], self.pixels.shape[1] + 2), dtype=np.int8)
+        padded[:, 1:-1] = self.pixels
+        steps = np.diff(padded, axis=1)
+        run_rows, starts = np.nonzero(steps == 1)
+        _, stops = np.nonzero(steps == -1)
+        return (
+            run_rows.astype(np.int64) + self.top,
+            starts.astype(np.int64) + self.left,
+            stops.astype(np.int64) + self.left,
+        )
 
 
 def bounding_box(active: np.ndarray) -> Box | None:

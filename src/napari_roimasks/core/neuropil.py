@@ -2,58 +2,167 @@
 
 AllenSDK's ring is the ROI dilated 13 times by a 3x3 square, that is every
 pixel within 13 rows and 13 columns of an ROI pixel (the image edge is not
-wrapped), minus every pixel that belongs to any ROI. Only a window of the
-image around the ROI can be reached, so the ring is computed on that window
-rather than on the whole frame.
+wrapped), minus every pixel that belongs to any ROI, minus the motion border.
+Only a window of the image around the ROI can be reached, so each ring is
+computed on that window rather than on the whole frame.
+
+:class:`RingOptions` holds three settings beyond AllenSDK, all off by default
+so that the defaults give AllenSDK's rings:
+
+``outer_radius`` (default 13)
+    How far the ring reaches from the ROI, in rows and columns.
+``inner_gap`` (default 0)
+    Pixels within this many rows and columns of the ROI are left out of its
+    ring, so that light from the cell's own edge does not count as neuropil
+    (suite2p's ``inner_neuropil_radius``).
+``min_pixels`` (default 0: off)
+    When the ring has fewer pixels than this (inside the usable area), its
+    outer radius grows to the smallest radius that gives at least this many,
+    or until it covers the image (suite2p's ``min_neuropil_pixels``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from numbers import Integral
+
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["ALLEN_NEUROPIL_RADIUS", "neuropil_window"]
+from .border import UsableArea
+from .masks import MaskCrop
+
+__all__ = ["ALLEN_NEUROPIL_RADIUS", "RingOptions", "neuropil_region", "ring_in_usable_area"]
 
 #: AllenSDK's outer radius: 13 dilations by a 3x3 square.
 ALLEN_NEUROPIL_RADIUS = 13
 
 
-def neuropil_window(
-    roi_crop: np.ndarray,
-    roi_top: int,
-    roi_left: int,
-    occupied: np.ndarray,
-    *,
-    radius: int = ALLEN_NEUROPIL_RADIUS,
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """The neuropil ring of one ROI, on the window of the image it can reach.
+@dataclass(frozen=True)
+class RingOptions:
+    """How neuropil rings are drawn; the defaults are AllenSDK's.
 
     Parameters
     ----------
-    roi_crop : (h, w) bool ndarray
-        The ROI's pixels inside its bounding box.
-    roi_top, roi_left : int
-        Image row and column of ``roi_crop[0, 0]``.
-    occupied : (image_h, image_w) bool ndarray
-        Union of all ROIs; these pixels never belong to a ring.
-    radius : int, optional
-        How far the ring reaches, in rows and columns (Chebyshev distance).
+    outer_radius : int
+        How far the ring reaches from the ROI, in rows and columns (>= 1).
+    inner_gap : int
+        Rows and columns next to the ROI left out of its ring (0 <= gap < outer_radius).
+    min_pixels : int
+        Grow the ring until it has at least this many usable pixels (0: off).
+    """
+
+    outer_radius: int = ALLEN_NEUROPIL_RADIUS
+    inner_gap: int = 0
+    min_pixels: int = 0
+
+    def __post_init__(self) -> None:
+        for name, low in (("outer_radius", 1), ("inner_gap", 0), ("min_pixels", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                raise ValueError(f"neuropil {name} must be a whole number >= {low}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.inner_gap >= self.outer_radius:
+            raise ValueError(
+                f"neuropil inner_gap ({self.inner_gap}) must be smaller than outer_radius "
+                f"({self.outer_radius}), or the ring is empty"
+            )
+
+
+def _region_at(roi: MaskCrop, occupied: np.ndarray, radius: int, inner_gap: int) -> MaskCrop:
+    image_h, image_w = occupied.shape
+    top, left = max(roi.top - radius, 0), max(roi.left - radius, 0)
+    bottom, right = min(roi.bottom + radius, image_h), min(roi.right + radius, image_w)
+    window = np.zeros((bottom - top, right - left), dtype=np.uint8)
+    window[roi.top - top : roi.bottom - top, roi.left - left : roi.right - left] = roi.pixels
+    # radius dilations by a 3x3 square equal one by a (2r+1) square; the
+    # maximum filter is separable, so this costs two 1D passes over the window
+    region = ndimage.maximum_filter(window, size=2 * radius + 1, mode="constant", cval=0) != 0
+    if inner_gap:
+        region &= (
+            ndimage.maximum_filter(window, size=2 * inner_gap + 1, mode="constant", cval=0) == 0
+        )
+    region &= (
+        occupied[top:bottom, left:right] <= 0
+    )  # "not occupied", as AllenSDK's `ring > combined`
+    return MaskCrop(top, left, region)
+
+
+def _usable_count(region: MaskCrop, usable: UsableArea | None) -> int:
+    if usable is None:
+        return int(np.count_nonzero(region.pixels))
+    if usable.is_empty:
+        return 0
+    rows = slice(max(usable.first_row - region.top, 0), max(usable.last_row + 1 - region.top, 0))
+    columns = slice(
+        max(usable.first_column - region.left, 0), max(usable.last_column + 1 - region.left, 0)
+    )
+    return int(np.count_nonzero(region.pixels[rows, columns]))
+
+
+def neuropil_region(
+    roi: MaskCrop,
+    occupied: np.ndarray,
+    *,
+    options: RingOptions | None = None,
+    usable: UsableArea | None = None,
+) -> MaskCrop:
+    """The neuropil ring of one ROI before the motion border is taken out.
+
+    Parameters
+    ----------
+    roi : MaskCrop
+        The ROI's pixels.
+    occupied : (image_h, image_w) ndarray
+        > 0 where some ROI lies; those pixels never belong to a ring.
+    options : RingOptions, optional
+        Radius, gap and minimum size; default AllenSDK's ring.
+    usable : UsableArea, optional
+        Where ``min_pixels`` counts pixels; default the whole image.
 
     Returns
     -------
-    ring : (rows, columns) bool ndarray
-        Ring pixels in the window.
-    origin : (row, column)
-        Image coordinates of ``ring[0, 0]``.
+    MaskCrop
+        The window of the image the ring can reach, True on ring pixels (it
+        may hold none). Its box is not tight: AllenSDK's neuropil box is
+        derived from it.
     """
-    image_h, image_w = occupied.shape
-    h, w = roi_crop.shape
-    top, left = max(roi_top - radius, 0), max(roi_left - radius, 0)
-    bottom, right = min(roi_top + h + radius, image_h), min(roi_left + w + radius, image_w)
-    window = np.zeros((bottom - top, right - left), dtype=np.uint8)
-    window[roi_top - top : roi_top - top + h, roi_left - left : roi_left - left + w] = roi_crop
-    # 13 dilations by a 3x3 square equal one by a 27x27 square; the maximum
-    # filter is separable, so this costs two 1D passes over a small window.
-    reach = ndimage.maximum_filter(window, size=2 * radius + 1, mode="constant", cval=0)
-    ring = reach.astype(bool) & ~occupied[top:bottom, left:right]
-    return ring, (top, left)
+    options = options or RingOptions()
+    region = _region_at(roi, occupied, options.outer_radius, options.inner_gap)
+    if not options.min_pixels or _usable_count(region, usable) >= options.min_pixels:
+        return region
+    # The count only grows with the radius: double it until it is enough (or
+    # the window covers the image), then bisect for the smallest such radius.
+    covers_image = max(occupied.shape)
+    low, high = options.outer_radius, options.outer_radius
+    grown = region
+    while high < covers_image:
+        low, high = high, min(2 * high, covers_image)
+        grown = _region_at(roi, occupied, high, options.inner_gap)
+        if _usable_count(grown, usable) >= options.min_pixels:
+            break
+    else:
+        return grown
+    while high - low > 1:
+        middle = (low + high) // 2
+        candidate = _region_at(roi, occupied, middle, options.inner_gap)
+        if _usable_count(candidate, usable) >= options.min_pixels:
+            high, grown = middle, candidate
+        else:
+            low = middle
+    return grown
+
+
+def ring_in_usable_area(region: MaskCrop, usable: UsableArea) -> MaskCrop | None:
+    """The ring's pixels inside the usable area, tightly cropped; None if there are none."""
+    if usable.is_empty:
+        return None
+    top, left = max(region.top, usable.first_row), max(region.left, usable.first_column)
+    bottom = min(region.bottom, usable.last_row + 1)
+    right = min(region.right, usable.last_column + 1)
+    if top >= bottom or left >= right:
+        return None
+    window = region.pixels[
+        top - region.top : bottom - region.top, left - region.left : right - region.left
+    ]
+    return MaskCrop.from_plane(window, origin=(top, left))

@@ -1,20 +1,36 @@
-"""Blockwise trace extraction: the mean of every mask in every frame, one pass.
+"""Blockwise trace extraction: the mean of every mask in every frame, in one pass.
 
 A frame source is anything with ``.shape == (frames, rows, columns)`` that
 slices by frame range: a numpy array or memmap, an ``h5py.Dataset``, a dask or
-zarr array. Each block of frames is read once and every mask's sum over that
-block is computed together, as one sparse product.
+zarr array. The movie is read one block of frames at a time, each frame once,
+while a second thread reads the next block; every mask's sum over the block
+is computed together by a compiled loop over the masks' row runs (for
+integer movies: one running sum per frame, two look-ups per run), split across
+the machine's cores. Memory holds two blocks, the masks and the output,
+whatever the movie's length.
+
+Sums are exact for integer movies (64-bit integer accumulation), so the means
+equal AllenSDK's; float movies are summed in float64.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-from scipy import sparse
 
-__all__ = ["ExtractionCancelled", "check_frame_source", "extract_traces"]
+from .masks import MaskCrop
+
+__all__ = ["DEFAULT_BLOCK_BYTES", "ExtractionCancelled", "check_frame_source", "extract_traces"]
+
+#: Largest block read at once, in bytes, whatever ``block_size`` says: two
+#: blocks are in memory at a time (one read ahead), and small blocks also keep
+#: progress and cancel responsive.
+DEFAULT_BLOCK_BYTES = 32 * 2**20
 
 
 class ExtractionCancelled(RuntimeError):
@@ -49,39 +65,127 @@ def check_frame_source(frames, image_shape: tuple[int, int] | None = None) -> tu
 
 
 def _accumulator_dtype(movie_dtype: np.dtype) -> np.dtype:
-    # float64 holds every sum of <= 32-bit integers exactly (below 2**53), so
-    # integer movies give AllenSDK's exact answer; 64-bit integers keep integer sums.
     movie_dtype = np.dtype(movie_dtype)
-    if movie_dtype.kind in "iu" and movie_dtype.itemsize == 8:
-        return np.dtype(movie_dtype.kind + "8")
-    if movie_dtype.kind in "biuf":
+    if movie_dtype.kind == "u" and movie_dtype.itemsize == 8:
+        return np.dtype(np.uint64)  # numpy's own sum of uint64, wrap-around included
+    if movie_dtype.kind in "biu":
+        return np.dtype(np.int64)
+    if movie_dtype.kind == "f":
         return np.dtype(np.float64)
     raise TypeError(f"the movie must hold numbers, got dtype {movie_dtype}")
 
 
+@dataclass(frozen=True)
+class _MaskRuns:
+    """All masks as runs along rows, as flat pixel ranges sorted by position, with their owners."""
+
+    begin: np.ndarray
+    end: np.ndarray
+    owner: np.ndarray
+    areas: np.ndarray
+
+    @classmethod
+    def from_masks(cls, masks: Sequence[MaskCrop], image_shape: tuple[int, int]) -> _MaskRuns:
+        runs = []
+        for i, mask in enumerate(masks):
+            if (
+                mask.top < 0
+                or mask.left < 0
+                or mask.bottom > image_shape[0]
+                or mask.right > image_shape[1]
+            ):
+                raise ValueError(
+                    f"mask {i} lies partly outside the {image_shape[0]}x{image_shape[1]} frame"
+                )
+            runs.append(mask.row_runs())
+        counts = np.array([len(r[0]) for r in runs], dtype=np.int64)
+        if np.any(counts == 0):
+            raise ValueError(f"mask {int(np.argmax(counts == 0))} has no pixels")
+        rows, starts, stops = (
+            np.concatenate([r[k] for r in runs]) if runs else np.zeros(0, np.int64)
+            for k in range(3)
+        )
+        areas = np.array([m.area for m in masks], dtype=np.int64)
+        begin = rows * image_shape[1] + starts
+        order = np.argsort(begin, kind="stable")
+        owner = np.repeat(np.arange(len(masks), dtype=np.int64), counts)
+        end = rows * image_shape[1] + stops
+        return cls(begin[order], end[order], owner[order], areas)
+
+
+def _frames_per_block(block_size, frame_bytes: int, max_block_bytes: int) -> int:
+    if isinstance(block_size, bool) or not isinstance(block_size, Integral) or block_size < 1:
+        raise ValueError(f"block_size must be a whole number of frames >= 1, got {block_size!r}")
+    return int(max(1, min(block_size, max_block_bytes // max(frame_bytes, 1))))
+
+
+class _BlockReader:
+    """Reads frame ranges; h5py datasets go into two reused buffers (no fresh allocations)."""
+
+    def __init__(self, frames, frames_per_block: int):
+        self.frames = frames
+        self.read_direct = getattr(frames, "read_direct", None)
+        self.buffers = None
+        if self.read_direct is not None and not isinstance(frames, np.ndarray):
+            shape = (frames_per_block, *frames.shape[1:])
+            self.buffers = [np.empty(shape, dtype=frames.dtype) for _ in range(2)]
+
+    def read(self, start: int, stop: int, slot: int) -> np.ndarray:
+        if isinstance(self.frames, np.ndarray):
+            block = self.frames[start:stop]  # a view; a memmap reads its pages on touch
+        elif self.buffers is not None:
+            block = self.buffers[slot][: stop - start]
+            self.read_direct(block, np.s_[start:stop])
+        else:
+            block = np.asarray(self.frames[start:stop])
+        expected = (stop - start, *self.frames.shape[1:])
+        if block.shape != expected:
+            raise ValueError(
+                f"frames {start}:{stop} of the movie came back with shape {block.shape}, expected {expected}"
+            )
+        return _as_kernel_input(block)
+
+
+def _as_kernel_input(block: np.ndarray) -> np.ndarray:
+    if block.dtype == bool:
+        block = block.view(np.uint8)
+    elif block.dtype.kind == "f" and block.dtype.itemsize < 4:
+        block = block.astype(np.float32)
+    if not block.dtype.isnative:
+        block = block.astype(block.dtype.newbyteorder("="))
+    return np.ascontiguousarray(block)
+
+
 def extract_traces(
     frames,
-    pixel_sets: Sequence[np.ndarray],
+    masks: Sequence[MaskCrop],
     *,
     block_size: int = 1000,
+    max_block_bytes: int = DEFAULT_BLOCK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
-    """Mean of each pixel set in each frame.
+    """Mean of each mask in each frame.
 
     Parameters
     ----------
     frames : (n_frames, rows, columns) array-like
-        The movie; read one block of frames at a time.
-    pixel_sets : sequence of (n_pixels,) int ndarray
-        Flat pixel indices (``row * columns + column``) of each mask; none empty.
+        The movie; read one block of frames at a time, each frame once.
+    masks : sequence of MaskCrop
+        The masks, each with at least one pixel, inside the frame.
     block_size : int, optional
-        Frames read at once.
+        Most frames read at once.
+    max_block_bytes : int, optional
+        Most bytes read at once; blocks shrink to fit (at least one frame).
     progress : callable(frames_done, frames_total), optional
         Called after every block.
     should_stop : callable() -> bool, optional
         Checked before every block; when it returns True extraction stops and
         :class:`ExtractionCancelled` is raised.
+    threads : int, optional
+        Threads that sum a block; default: one fewer than the machine's cores
+        (one core reads ahead), at least 1, at most 8.
 
     Returns
     -------
@@ -90,41 +194,54 @@ def extract_traces(
     Raises
     ------
     TypeError, ValueError
-        Before any frame is read, for a bad frame source or block size.
+        Before any frame is read, for a bad frame source, mask or block size.
     ExtractionCancelled
-        When ``should_stop`` asked to stop.
+        When ``should_stop`` asked to stop; the in-flight read is finished first.
     """
-    if isinstance(block_size, bool) or not isinstance(block_size, Integral) or block_size < 1:
-        raise ValueError(f"block_size must be a whole number of frames >= 1, got {block_size!r}")
-    n_frames, rows, columns = check_frame_source(frames)
-    n_pixels = rows * columns
-    accumulator = _accumulator_dtype(getattr(frames, "dtype", np.float64))
-    sizes = np.array([len(p) for p in pixel_sets], dtype=np.int64)
-    if np.any(sizes == 0):
-        raise ValueError("every pixel set must hold at least one pixel")
-    indices = np.concatenate(pixel_sets) if len(pixel_sets) else np.zeros(0, np.int64)
-    if indices.size and (indices.min() < 0 or indices.max() >= n_pixels):
-        raise ValueError(f"a pixel index lies outside the {rows}x{columns} frame")
-    indptr = np.concatenate([[0], np.cumsum(sizes)])
-    weights = sparse.csr_matrix(
-        (np.ones(indices.size, dtype=accumulator), indices, indptr),
-        shape=(len(pixel_sets), n_pixels),
-    )
-
-    traces = np.empty((len(pixel_sets), n_frames), dtype=np.float64)
-    for start in range(0, n_frames, block_size):
-        if should_stop is not None and should_stop():
-            raise ExtractionCancelled(f"trace extraction stopped at frame {start} of {n_frames}")
-        stop = min(start + block_size, n_frames)
-        block = np.asarray(frames[start:stop])
-        if block.shape != (stop - start, rows, columns):
-            raise ValueError(
-                f"frames {start}:{stop} of the movie came back with shape {block.shape}, "
-                f"expected {(stop - start, rows, columns)}"
-            )
-        if len(pixel_sets):
-            sums = weights @ block.reshape(stop - start, n_pixels).astype(accumulator).T
-            traces[:, start:stop] = sums / sizes[:, None]
+    n_frames, n_rows, n_columns = check_frame_source(frames)
+    dtype = np.dtype(getattr(frames, "dtype", np.float64))
+    accumulator = _accumulator_dtype(dtype)
+    per_block = _frames_per_block(block_size, n_rows * n_columns * dtype.itemsize, max_block_bytes)
+    runs = _MaskRuns.from_masks(masks, (n_rows, n_columns))
+    traces = np.empty((len(masks), n_frames), dtype=np.float64)
+    if len(masks) == 0 or n_frames == 0:
         if progress is not None:
-            progress(stop, n_frames)
+            progress(n_frames, n_frames)
+        return traces
+
+    from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
+
+    sum_runs = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
+    threads = threads or max(1, min((os.cpu_count() or 1) - 1, 8))
+    reader = _BlockReader(frames, per_block)
+    starts = list(range(0, n_frames, per_block))
+
+    def sum_block(block: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray:
+        sums = np.zeros((len(block), len(masks)), dtype=accumulator)
+        flat = block.reshape(len(block), -1)
+        bounds = np.linspace(0, len(block), min(threads, len(block)) + 1).astype(int)
+
+        def sum_frames(k: int) -> None:
+            sum_runs(flat, bounds[k], bounds[k + 1], runs.begin, runs.end, runs.owner, sums)
+
+        # the compiled loops release the GIL, so threads sum their frames in parallel
+        list(pool.map(sum_frames, range(len(bounds) - 1)))
+        return sums
+
+    with ThreadPoolExecutor(1) as read_ahead, ThreadPoolExecutor(threads) as pool:
+        pending = read_ahead.submit(reader.read, 0, min(per_block, n_frames), 0)
+        for k, start in enumerate(starts):
+            stop = min(start + per_block, n_frames)
+            block = pending.result()
+            if should_stop is not None and should_stop():
+                raise ExtractionCancelled(
+                    f"trace extraction stopped at frame {start} of {n_frames}"
+                )
+            if k + 1 < len(starts):
+                pending = read_ahead.submit(
+                    reader.read, stop, min(stop + per_block, n_frames), (k + 1) % 2
+                )
+            traces[:, start:stop] = (sum_block(block, pool) / runs.areas).T
+            if progress is not None:
+                progress(stop, n_frames)
     return traces

@@ -1,0 +1,63 @@
+"""The compiled inner loops of trace extraction (numba; imported on first use).
+
+Frames are flat (``row * columns + column``) and every mask is a set of runs
+of pixels along a row, given as flat ``[begin, end)`` ranges. Runs are sorted
+by position, so one sweep over a frame serves every mask with cache-friendly
+reads, and each run's sum is added to the mask that owns it.
+
+Integer movies go through :func:`sum_runs_by_prefix`: one running sum over the
+frame, then two look-ups per run, whatever the run's length. Integer sums are
+exact (64-bit, wrapping like numpy's), so this changes no number. Float movies
+go through :func:`sum_runs_directly`, which adds each run's pixels, so that a
+NaN or inf outside a mask cannot leak into its sum through the running sum.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def sum_runs_by_prefix(
+    frames, first, last, run_begin, run_end, run_owner, sums
+):  # pragma: no cover
+    """Add each mask's pixel sum in frames ``first:last`` into ``sums`` (integer movies).
+
+    Parameters
+    ----------
+    frames : (n_frames, n_pixels) integer ndarray
+    first, last : int
+        Frames this call handles (threads split a block).
+    run_begin, run_end : (n_runs,) int64 ndarray
+        Flat pixel range of every run, sorted by ``run_begin``.
+    run_owner : (n_runs,) int64 ndarray
+        The mask each run belongs to.
+    sums : (n_frames, n_masks) int64 or uint64 ndarray
+        Zero on entry.
+    """
+    n_pixels = frames.shape[1]
+    prefix = np.zeros(n_pixels + 1, dtype=sums.dtype)
+    for t in range(first, last):
+        frame = frames[t]
+        running = prefix[0]
+        for p in range(n_pixels):
+            running += frame[p]
+            prefix[p + 1] = running
+        out = sums[t]
+        for r in range(run_begin.shape[0]):
+            out[run_owner[r]] += prefix[run_end[r]] - prefix[run_begin[r]]
+
+
+@numba.njit(nogil=True, cache=True)
+def sum_runs_directly(frames, first, last, run_begin, run_end, run_owner, sums):  # pragma: no cover
+    """Add each mask's pixel sum in frames ``first:last`` into ``sums`` (float movies).
+
+    Same parameters as :func:`sum_runs_by_prefix`; ``sums`` is float64.
+    """
+    for t in range(first, last):
+        frame = frames[t]
+        out = sums[t]
+        for r in range(run_begin.shape[0]):
+            total = out[run_owner[r]]
+            for p in range(run_begin[r], run_end[r]):
+                total += frame[p]
+            out[run_owner[r]] = total
