@@ -426,10 +426,9 @@ def calculate_traces(stack, mask_list, block_size=1000):
     exclusions : list of dict
         The rejected masks' exclusions, in mask order.
     """
-    n_frames, image_h, image_w = check_frame_source(stack)
-    traces = np.full((len(mask_list), n_frames), np.nan)
+    _, image_h, image_w = check_frame_source(stack)
     exclusions = []
-    valid_rows, crops = [], []
+    crops = []  # None for an excluded mask: its row comes out NaN
     for i, mask in enumerate(mask_list):
         if (mask.img_rows, mask.img_cols) != (image_h, image_w):
             raise ValueError(
@@ -444,10 +443,10 @@ def calculate_traces(stack, mask_list, block_size=1000):
                 mask.label,
                 ", ".join(r["exclusion_label_name"] for r in reasons),
             )
-            continue
-        valid_rows.append(i)
-        crops.append(_mask_crop(mask, image_h, image_w))
-    traces[valid_rows] = extract_traces(stack, crops, block_size=block_size)
+            crops.append(None)
+        else:
+            crops.append(_mask_crop(mask, image_h, image_w))
+    traces = extract_traces(stack, crops, block_size=block_size)
     return traces, exclusions
 
 

@@ -94,3 +94,16 @@ def test_bad_masks_are_refused_before_reading(rng):
 def test_movie_that_is_not_numbers_is_refused():
     with pytest.raises(TypeError, match="must hold numbers"):
         extract_traces(np.zeros((2, 4, 5), dtype="U1"), [CROSS])
+
+
+def test_absent_masks_keep_their_place_as_nan_rows(rng):
+    movie = rng.integers(0, 100, (6, 4, 5), dtype=np.uint16)
+    traces = extract_traces(movie, [None, CROSS, None])
+    assert np.isnan(traces[[0, 2]]).all()
+    np.testing.assert_array_equal(traces[1], means(movie, CROSS))
+
+
+def test_only_absent_masks_do_not_read_the_movie(rng):
+    frames = RecordingFrames(rng.random((6, 4, 5)))
+    assert np.isnan(extract_traces(frames, [None, None])).all()
+    assert frames.reads == []

@@ -85,9 +85,15 @@ class _MaskRuns:
     areas: np.ndarray
 
     @classmethod
-    def from_masks(cls, masks: Sequence[MaskCrop], image_shape: tuple[int, int]) -> _MaskRuns:
+    def from_masks(
+        cls, masks: Sequence[MaskCrop | None], image_shape: tuple[int, int]
+    ) -> _MaskRuns:
+        none = np.zeros(0, np.int64)
         runs = []
         for i, mask in enumerate(masks):
+            if mask is None:
+                runs.append((none, none, none))
+                continue
             if (
                 mask.top < 0
                 or mask.left < 0
@@ -98,14 +104,14 @@ class _MaskRuns:
                     f"mask {i} lies partly outside the {image_shape[0]}x{image_shape[1]} frame"
                 )
             runs.append(mask.row_runs())
+            if len(runs[-1][0]) == 0:
+                raise ValueError(f"mask {i} has no pixels")
         counts = np.array([len(r[0]) for r in runs], dtype=np.int64)
-        if np.any(counts == 0):
-            raise ValueError(f"mask {int(np.argmax(counts == 0))} has no pixels")
         rows, starts, stops = (
-            np.concatenate([r[k] for r in runs]) if runs else np.zeros(0, np.int64)
-            for k in range(3)
+            np.concatenate([r[k] for r in runs]) if runs else none for k in range(3)
         )
-        areas = np.array([m.area for m in masks], dtype=np.int64)
+        # an absent mask has area NaN, so its row of means comes out NaN
+        areas = np.array([np.nan if m is None else m.area for m in masks], dtype=np.float64)
         begin = rows * image_shape[1] + starts
         order = np.argsort(begin, kind="stable")
         owner = np.repeat(np.arange(len(masks), dtype=np.int64), counts)
@@ -158,7 +164,7 @@ def _as_kernel_input(block: np.ndarray) -> np.ndarray:
 
 def extract_traces(
     frames,
-    masks: Sequence[MaskCrop],
+    masks: Sequence[MaskCrop | None],
     *,
     block_size: int = 1000,
     max_block_bytes: int = DEFAULT_BLOCK_BYTES,
@@ -172,8 +178,9 @@ def extract_traces(
     ----------
     frames : (n_frames, rows, columns) array-like
         The movie; read one block of frames at a time, each frame once.
-    masks : sequence of MaskCrop
-        The masks, each with at least one pixel, inside the frame.
+    masks : sequence of MaskCrop or None
+        The masks, each with at least one pixel, inside the frame; None gives
+        a row of NaN (a mask that is excluded but keeps its place).
     block_size : int, optional
         Most frames read at once.
     max_block_bytes : int, optional
@@ -204,7 +211,8 @@ def extract_traces(
     per_block = _frames_per_block(block_size, n_rows * n_columns * dtype.itemsize, max_block_bytes)
     runs = _MaskRuns.from_masks(masks, (n_rows, n_columns))
     traces = np.empty((len(masks), n_frames), dtype=np.float64)
-    if len(masks) == 0 or n_frames == 0:
+    if len(runs.begin) == 0 or n_frames == 0:  # nothing to sum: no need to read the movie
+        traces[:] = np.nan
         if progress is not None:
             progress(n_frames, n_frames)
         return traces
