@@ -81,6 +81,14 @@ def test_dask_array(movie, masks):
     np.testing.assert_array_equal(traces, expected_traces(movie, masks))
 
 
+def test_zarr_array(movie, masks):
+    zarr = pytest.importorskip("zarr")
+    frames = zarr.zeros(movie.shape, chunks=(5, H, W), dtype=movie.dtype)
+    frames[:] = movie
+    traces, _ = roi_masks.calculate_traces(frames, masks, block_size=8)
+    np.testing.assert_array_equal(traces, expected_traces(movie, masks))
+
+
 @pytest.mark.parametrize("block_size", [1, 4, 23, 1000])
 def test_every_frame_is_read_once_in_blocks(movie, masks, block_size):
     frames = CountingFrames(movie)

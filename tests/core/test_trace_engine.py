@@ -107,3 +107,12 @@ def test_only_absent_masks_do_not_read_the_movie(rng):
     frames = RecordingFrames(rng.random((6, 4, 5)))
     assert np.isnan(extract_traces(frames, [None, None])).all()
     assert frames.reads == []
+
+
+def test_movie_for_another_image_size_is_refused_before_reading(rng):
+    frames = RecordingFrames(rng.random((3, 4, 6)))
+    with pytest.raises(
+        ValueError, match="frames are 4 rows x 6 columns but the masks were made for 4 rows x 5"
+    ):
+        extract_traces(frames, [CROSS], image_shape=(4, 5))
+    assert frames.reads == []

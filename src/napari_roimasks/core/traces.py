@@ -171,6 +171,7 @@ def extract_traces(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     threads: int | None = None,
+    image_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Mean of each mask in each frame.
 
@@ -193,6 +194,8 @@ def extract_traces(
     threads : int, optional
         Threads that sum a block; default: one fewer than the machine's cores
         (one core reads ahead), at least 1, at most 8.
+    image_shape : (rows, columns), optional
+        The image the masks were drawn on; the movie's frames must match it.
 
     Returns
     -------
@@ -205,7 +208,7 @@ def extract_traces(
     ExtractionCancelled
         When ``should_stop`` asked to stop; the in-flight read is finished first.
     """
-    n_frames, n_rows, n_columns = check_frame_source(frames)
+    n_frames, n_rows, n_columns = check_frame_source(frames, image_shape)
     dtype = np.dtype(getattr(frames, "dtype", np.float64))
     accumulator = _accumulator_dtype(dtype)
     per_block = _frames_per_block(block_size, n_rows * n_columns * dtype.itemsize, max_block_bytes)
