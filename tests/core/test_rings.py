@@ -162,3 +162,18 @@ def test_bad_label_images_and_rois_outside_the_image():
         NeuropilRings.from_labels(np.zeros((3, 4), float))
     with pytest.raises(ValueError, match="ROI 'x' lies partly outside the 10x10 image"):
         NeuropilRings.from_masks({"x": MaskCrop(8, 8, np.ones((3, 3), bool))}, (10, 10))
+
+
+def test_repainting_the_dirty_box_matches_a_full_repaint(labels, rng):
+    labels = labels.copy()
+    rings = NeuropilRings.from_labels(labels, border=MotionBorder(2, 2, 2, 2))
+    painted = rings.ring_labels()
+    assert rings.take_dirty_box() == (0, 0, *labels.shape)
+    for _ in range(30):
+        changed, where = edit(labels, rng)
+        rings.update_from_labels(labels, changed, where=where)
+        box = rings.take_dirty_box()
+        if box is not None:
+            rings.paint_ring_labels(painted, box)
+        np.testing.assert_array_equal(painted, rings.ring_labels())
+    assert rings.take_dirty_box() is None

@@ -122,6 +122,38 @@ class MotionBorder:
             raise TypeError(f"border must hold numbers, got {values.dtype} values")
         return cls(*(float(v) for v in values))
 
+    @classmethod
+    def from_shifts(cls, x_shifts, y_shifts) -> MotionBorder:
+        """The border that per-frame rigid shifts leave: the largest shift in each direction.
+
+        Parameters
+        ----------
+        x_shifts, y_shifts : (n_frames,) array_like of float
+            Shift applied to each frame by motion correction, in pixels; positive
+            x moved the frame's content right (leaving an empty band on the
+            left), positive y moved it down (empty band on top). This is the
+            sign of suite2p's ``xoff``/``yoff`` and the Allen pipeline's ``x``/``y``.
+
+        Raises
+        ------
+        ValueError
+            If the shifts are empty, of different lengths, or not finite.
+        """
+        x = np.asarray(x_shifts, dtype=float).ravel()
+        y = np.asarray(y_shifts, dtype=float).ravel()
+        if x.size == 0 or x.shape != y.shape:
+            raise ValueError(
+                f"motion shifts need one x and one y per frame, got {x.size} x and {y.size} y values"
+            )
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise ValueError("motion shifts must be finite numbers (found NaN or inf)")
+        return cls(
+            left=max(float(x.max()), 0.0),
+            right=max(float(-x.min()), 0.0),
+            top=max(float(y.max()), 0.0),
+            bottom=max(float(-y.min()), 0.0),
+        )
+
     def as_allen(self) -> list[float]:
         """The border as AllenSDK's list ``[left, right, top, bottom]``."""
         return [self.left, self.right, self.top, self.bottom]

@@ -88,6 +88,8 @@ class NeuropilRings:
         self._window_keys: list[Hashable] = []
         self._window_index: dict[Hashable, int] = {}
         self._window_bounds = np.zeros((0, 4), dtype=np.int64)
+        # where ring pixels may have changed since take_dirty_box() was last called
+        self._dirty: tuple[int, int, int, int] | None = None
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -130,6 +132,7 @@ class NeuropilRings:
         self._rebuild()
 
     def _rebuild(self) -> None:
+        self._dirty = (0, 0, *self.image_shape)
         self._regions, self._rings = {}, {}
         for key in self._rois:
             self._compute(key)
@@ -151,11 +154,32 @@ class NeuropilRings:
             )
 
     def _compute(self, key) -> None:
+        self._mark_dirty(self._rings.get(key))
         region = neuropil_region(
             self._rois[key], self._occupancy, options=self.options, usable=self._usable
         )
         self._regions[key] = region
         self._rings[key] = ring_in_usable_area(region, self._usable)
+        self._mark_dirty(self._rings[key])
+
+    def _mark_dirty(self, ring: MaskCrop | None) -> None:
+        if ring is None:
+            return
+        box = _bounds(ring)
+        if self._dirty is not None:
+            box = (
+                min(box[0], self._dirty[0]),
+                min(box[1], self._dirty[1]),
+                max(box[2], self._dirty[2]),
+                max(box[3], self._dirty[3]),
+            )
+        self._dirty = box
+
+    def take_dirty_box(self) -> tuple[int, int, int, int] | None:
+        """The box ``(top, left, bottom, right)`` (bottom and right exclusive) where ring
+        pixels may have changed since the last call; None when none did."""
+        box, self._dirty = self._dirty, None
+        return box
 
     # -- reading ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -184,12 +208,38 @@ class NeuropilRings:
         return self._regions[key]
 
     def ring_labels(self, dtype=np.int32) -> np.ndarray:
-        """(rows, columns) label image with ring k labelled k; where rings overlap, the larger label shows."""
+        """(rows, columns) label image with ring k labelled k; where rings overlap, the larger label shows.
+
+        Keys must be positive integers (label ids).
+        """
         out = np.zeros(self.image_shape, dtype=dtype)
-        for key in sorted(k for k in self._rings if self._rings[k] is not None):
-            ring = self._rings[key]
-            out[ring.slices][ring.pixels] = key
+        self.paint_ring_labels(out)
         return out
+
+    def paint_ring_labels(self, out: np.ndarray, box=None) -> None:
+        """Repaint ``out[top:bottom, left:right]`` (all of it by default) with the rings.
+
+        Used with :meth:`take_dirty_box` to refresh a rings label image after an
+        edit without repainting the whole image.
+        """
+        top, left, bottom, right = box if box is not None else (0, 0, *self.image_shape)
+        out[top:bottom, left:right] = 0
+        bounds = self._window_bounds
+        near = (
+            (bounds[:, 0] < bottom)
+            & (bounds[:, 2] > top)
+            & (bounds[:, 1] < right)
+            & (bounds[:, 3] > left)
+        )
+        for key in sorted(self._window_keys[i] for i in np.flatnonzero(near)):
+            ring = self._rings[key]
+            if ring is None:
+                continue
+            r0, c0 = max(ring.top, top), max(ring.left, left)
+            r1, c1 = min(ring.bottom, bottom), min(ring.right, right)
+            if r0 < r1 and c0 < c1:
+                pixels = ring.pixels[r0 - ring.top : r1 - ring.top, c0 - ring.left : c1 - ring.left]
+                out[r0:r1, c0:c1][pixels] = key
 
     # -- editing ----------------------------------------------------------------------------
     def update(self, changes: Mapping[Hashable, MaskCrop | None]) -> set:
@@ -283,7 +333,7 @@ class NeuropilRings:
 
     def _forget_window(self, key) -> None:
         self._regions.pop(key, None)
-        self._rings.pop(key, None)
+        self._mark_dirty(self._rings.pop(key, None))
         index = self._window_index.pop(key, None)
         if index is None:
             return

@@ -1,0 +1,1 @@
+"""Readers and writers, one module per format family (numpy, h5py and the standard library)."""

@@ -1,0 +1,5 @@
+"""The plugin's dock widgets (Qt): thin layers over :mod:`napari_roimasks.roi_model` and the core."""
+
+from .roi_masks_dock import RoiMasksWidget
+
+__all__ = ["RoiMasksWidget"]

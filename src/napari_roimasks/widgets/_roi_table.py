@@ -1,0 +1,82 @@
+"""The ROI table of the "ROI masks" dock: a Qt model over the RoiModel's summaries."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
+from qtpy.QtGui import QBrush, QColor
+
+from ..roi_model import EXCLUSION_TEXT, RoiSummary
+
+COLUMNS = ("ROI", "area (px)", "ring (px)", "excluded because")
+#: A translucent red that reads on napari's dark and light themes alike.
+FLAGGED = QBrush(QColor(220, 60, 60, 110))
+
+
+class RoiTableModel(QAbstractTableModel):
+    """One row per ROI: key, area, ring size and AllenSDK's exclusions; excluded rows tinted."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[RoiSummary] = []
+        self._row_of: dict = {}
+
+    # -- filling ------------------------------------------------------------------------------
+    def set_rows(self, rows: list[RoiSummary]) -> None:
+        """Replace every row."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._row_of = {row.key: i for i, row in enumerate(self._rows)}
+        self.endResetModel()
+
+    def update_rows(self, rows: list[RoiSummary]) -> bool:
+        """Update rows in place; False (nothing done) when a key is new, so the caller resets."""
+        if any(row.key not in self._row_of for row in rows):
+            return False
+        for row in rows:
+            i = self._row_of[row.key]
+            self._rows[i] = row
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        return True
+
+    def keys(self) -> list:
+        return [row.key for row in self._rows]
+
+    def key_at(self, row: int):
+        return self._rows[row].key
+
+    def row_of(self, key) -> int | None:
+        return self._row_of.get(key)
+
+    def summary(self, row: int) -> RoiSummary:
+        return self._rows[row]
+
+    # -- Qt -----------------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()):  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()):  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                str(row.key),
+                str(row.area),
+                str(row.ring_pixels),
+                ", ".join(EXCLUSION_TEXT[e] for e in row.exclusions),
+            )[index.column()]
+        if role == Qt.ItemDataRole.BackgroundRole and row.excluded:
+            return FLAGGED
+        if role == Qt.ItemDataRole.ToolTipRole and row.excluded:
+            return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
+        if role == Qt.ItemDataRole.TextAlignmentRole and 0 < index.column() < 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None

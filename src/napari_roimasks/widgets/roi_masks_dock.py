@@ -1,0 +1,569 @@
+"""The "ROI masks" dock: pick the ROI layer, set the motion border and ring options, see rings live.
+
+The dock is thin: it reads the ROI layer into the viewer's :class:`RoiModel`
+(see :mod:`napari_roimasks.layers`), and draws what the model holds into three
+layers of its own, updated in place:
+
+- ``<ROI layer> neuropil``: a Labels layer, ring of ROI k labelled k, in the ROIs' colours;
+- ``motion border``: the unusable bands, shaded;
+- ``<ROI layer> excluded``: a red box around every ROI that AllenSDK would exclude.
+
+With "live" on, every edit of the ROI layer (paint, fill, erase, undo, redo,
+data replaced; shapes added, moved or deleted) updates only the rings it can
+reach. The user's own layers are never changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from napari.layers import Labels, Shapes
+from napari.layers.base._base_constants import ActionType
+from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.border import MotionBorder
+from ..core.neuropil import RingOptions
+from ..io.motion_offsets import MotionOffsetsError, border_from_offsets_file
+from ..layers import LayerConversionError, labels_plane, roi_crops_from_shapes_layer, shape_crop
+from ..roi_model import model_for
+from ._roi_table import RoiTableModel
+
+BORDER_LAYER = "motion border"
+_SIDES = (
+    ("left", "RIGHT_SHIFT = 0", "the frame was shifted right, so its left edge is empty"),
+    ("right", "LEFT_SHIFT = 1", "the frame was shifted left, so its right edge is empty"),
+    ("top", "DOWN_SHIFT = 2", "the frame was shifted down, so its top edge is empty"),
+    ("bottom", "UP_SHIFT = 3", "the frame was shifted up, so its bottom edge is empty"),
+)
+
+
+class RoiMasksWidget(QWidget):
+    """Dock widget "ROI masks"."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model = model_for(napari_viewer)
+        self._source = None
+        self._snapshot: np.ndarray | None = (
+            None  # the label image last read, to find what an edit changed
+        )
+        self._output_names: set[str] = {BORDER_LAYER}
+        self._summaries: dict = {}  # key -> RoiSummary, kept current with the model
+        self._excluded_boxes: list = []
+
+        self._layer_box = ComboBox(
+            label="ROI layer", choices=self._roi_layer_choices, nullable=True
+        )
+        self._layer_box.tooltip = (
+            "The Labels layer (painted ROIs) or Shapes layer (drawn ROIs) to curate"
+        )
+        self._use_frame = CheckBox(text="3D ROI layer: read the current frame", value=False)
+        self._border = {}
+        for side, index_name, why in _SIDES:
+            box = FloatSpinBox(label=f"border {side} (px)", min=0, max=10_000, step=0.5)
+            box.tooltip = f"Unusable band on the {side}: AllenSDK's border[{index_name}] ({why})"
+            self._border[side] = box
+        self._from_offsets = PushButton(text="Border from motion offsets…")
+        self._from_offsets.tooltip = (
+            "Set the border from a motion-correction file: CSV or HDF5 with x and y shifts, "
+            "or suite2p's ops.npy (xoff, yoff). Border = the largest shift in each direction."
+        )
+        self._radius = SpinBox(label="ring outer radius", min=1, max=500, value=13)
+        self._radius.tooltip = (
+            "How far the neuropil ring reaches from the ROI, in pixels (AllenSDK: 13)"
+        )
+        self._gap = SpinBox(label="ring inner gap", min=0, max=499, value=0)
+        self._gap.tooltip = "Pixels next to the ROI left out of its ring (suite2p's inner_neuropil_radius; AllenSDK: 0)"
+        self._min_pixels = SpinBox(label="ring min pixels", min=0, max=1_000_000, value=0)
+        self._min_pixels.tooltip = "Grow a ring until it has at least this many pixels (suite2p's min_neuropil_pixels; 0: off)"
+        self._live = CheckBox(text="live neuropil rings", value=True)
+        self._live.tooltip = "Update the rings on every edit of the ROI layer"
+        self._rebuild_button = PushButton(text="Update rings")
+        self._status = Label(value="")
+        controls = Container(
+            widgets=[
+                self._layer_box,
+                self._use_frame,
+                *self._border.values(),
+                self._from_offsets,
+                self._radius,
+                self._gap,
+                self._min_pixels,
+                self._live,
+                self._rebuild_button,
+                self._status,
+            ]
+        )
+        self._controls = controls
+
+        self.table_model = RoiTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.clicked.connect(
+            lambda index: self.select_roi(self.table_model.key_at(index.row()))
+        )
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(controls.native)
+        layout.addWidget(self.table, stretch=1)
+
+        self._layer_box.changed.connect(self._on_layer_chosen)
+        self._use_frame.changed.connect(lambda: self.rebuild())
+        for box in self._border.values():
+            box.changed.connect(self._on_border_edited)
+        self._from_offsets.changed.connect(lambda: self.border_from_offsets())
+        for box in (self._radius, self._gap, self._min_pixels):
+            box.changed.connect(self._on_ring_options_edited)
+        self._live.changed.connect(lambda on: self.rebuild() if on else None)
+        self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
+        self.model.rois_changed.connect(self._on_rois_changed)
+        self.model.settings_changed.connect(self._show_settings)
+        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
+        self.viewer.layers.events.removed.connect(self._on_layers_changed)
+        self.viewer.dims.events.current_step.connect(self._on_frame_changed)
+
+        self._show_settings()
+        self._on_layers_changed()
+
+    # -- public API (what the controls do) ------------------------------------------------------
+    @property
+    def source(self):
+        """The ROI layer being curated, or None."""
+        return self._source
+
+    def set_source(self, layer) -> None:
+        """Curate this Labels or Shapes layer (as choosing it in the picker does)."""
+        if layer is not None and not isinstance(layer, (Labels, Shapes)):
+            show_warning(
+                f"{layer.name!r} is an {type(layer).__name__} layer: ROIs come from a Labels layer "
+                "(paint them) or a Shapes layer (draw them)"
+            )
+            return
+        self._layer_box.reset_choices()
+        self._layer_box.value = layer
+
+    def set_border(self, border: MotionBorder) -> bool:
+        """Apply a motion border; False (and a notification) when the image cannot take it."""
+        try:
+            self.model.set_border(border)
+        except ValueError as error:
+            show_warning(f"Border not changed: {error}. Use smaller values.")
+            self._show_settings()
+            return False
+        return True
+
+    def border_from_offsets(self, path=None) -> bool:
+        """Set the border from a motion-correction offsets file (asks for one without ``path``)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self,
+                "Motion-correction offsets",
+                "",
+                "Motion offsets (*.csv *.tsv *.txt *.h5 *.hdf5 *.npy);;All files (*)",
+            )
+            if not path:
+                return False
+        try:
+            border = border_from_offsets_file(path)
+        except MotionOffsetsError as error:
+            show_error(f"Border not changed: {error}")
+            return False
+        if self.set_border(border):
+            show_info(
+                f"Motion border from {path}: left {border.left:g}, right {border.right:g}, "
+                f"top {border.top:g}, bottom {border.bottom:g} px"
+            )
+            return True
+        return False
+
+    def rebuild(self, *, explicit: bool = False) -> bool:
+        """Read the whole ROI layer again and rebuild every ring."""
+        layer = self._source
+        if layer is None:
+            if explicit:
+                show_warning(
+                    "No ROI layer: add a Labels layer (paint ROIs) or a Shapes layer (draw them) and choose it"
+                )
+            return False
+        try:
+            if isinstance(layer, Labels):
+                plane = labels_plane(layer, frame=self._frame())
+                self._snapshot = np.array(plane, copy=True)
+                self.model.set_rois_from_labels(plane)
+            else:
+                image_shape = self._image_shape_for_shapes(layer)
+                self.model.set_rois(roi_crops_from_shapes_layer(layer, image_shape), image_shape)
+        except (LayerConversionError, ValueError, TypeError) as error:
+            show_warning(f"Rings not updated: {error}")
+            self._status.value = f"Cannot read {layer.name!r}: see the notification"
+            return False
+        return True
+
+    def select_roi(self, key) -> None:
+        """Select an ROI in its layer and centre the view on it."""
+        layer = self._source
+        roi = self.model.roi(key)
+        if layer is None:
+            return
+        if isinstance(layer, Labels):
+            layer.selected_label = int(key)
+        else:
+            layer.selected_data = {int(key) - 1}
+        row = self.table_model.row_of(key)
+        if row is not None and self.table.currentIndex().row() != row:
+            self.table.selectRow(row)
+        if roi is not None:
+            centre = ((roi.top + roi.bottom - 1) / 2, (roi.left + roi.right - 1) / 2)
+            point = list(self.viewer.dims.point[: layer.ndim - 2]) + list(centre)
+            world = layer.data_to_world(point)
+            _camera(self.viewer).center = tuple(world[-2:])
+
+    # -- reacting to the viewer -----------------------------------------------------------------
+    def _roi_layer_choices(self, _widget=None):
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, (Labels, Shapes)) and layer.name not in self._output_names
+        ]
+
+    def _on_layers_changed(self, event=None) -> None:
+        current = self._source
+        with self._layer_box.changed.blocked():  # refreshing the list is not a choice
+            self._layer_box.reset_choices()
+            if current is not None and current in self.viewer.layers:
+                self._layer_box.value = current
+        if current is not None and current not in self.viewer.layers:
+            self._layer_box.value = None
+            self._on_layer_chosen(None)
+        if self._source is None:
+            first = next((layer for layer in self._layer_box.choices if layer is not None), None)
+            if first is not None:
+                self._layer_box.value = first
+        if self._source is None:
+            self._status.value = (
+                "Add a Labels layer (paint) or a Shapes layer (draw) with your ROIs"
+            )
+
+    def _on_layer_chosen(self, layer) -> None:
+        if layer is self._source:
+            return
+        self._disconnect_source()
+        self._source = layer
+        self._snapshot = None
+        if layer is None:
+            return
+        if isinstance(layer, Labels):
+            for event in (
+                layer.events.paint,
+                layer.events.labels_update,
+                layer.events.set_data,
+                layer.events.data,
+            ):
+                event.connect(self._on_labels_edited)
+        else:
+            layer.events.data.connect(self._on_shapes_edited)
+        self._output_names |= {f"{layer.name} neuropil", f"{layer.name} excluded"}
+        self.rebuild()
+
+    def _disconnect_source(self) -> None:
+        layer = self._source
+        if layer is None:
+            return
+        if isinstance(layer, Labels):
+            for event in (
+                layer.events.paint,
+                layer.events.labels_update,
+                layer.events.set_data,
+                layer.events.data,
+            ):
+                event.disconnect(self._on_labels_edited)
+        else:
+            layer.events.data.disconnect(self._on_shapes_edited)
+
+    def _frame(self) -> tuple[int, ...] | None:
+        """Where the viewer stands along the ROI layer's leading axes, when the user asked to read it there."""
+        layer = self._source
+        if layer is None or layer.ndim <= 2 or not self._use_frame.value:
+            return None
+        point = layer.world_to_data(self.viewer.dims.point)
+        return tuple(
+            int(np.clip(round(p), 0, n - 1))
+            for p, n in zip(point[:-2], layer.data.shape[:-2], strict=True)
+        )
+
+    def _on_frame_changed(self, event=None) -> None:
+        layer = self._source
+        if (
+            layer is not None
+            and layer in self.viewer.layers
+            and layer.ndim > 2
+            and self._use_frame.value
+        ):
+            self.rebuild()
+
+    def _on_labels_edited(self, event=None) -> None:
+        if not self._live.value or self._source is None:
+            return
+        if self._snapshot is None or self.model.rings is None:
+            self.rebuild()
+            return
+        try:
+            plane = labels_plane(self._source, frame=self._frame())
+        except LayerConversionError:
+            return
+        if plane.shape != self._snapshot.shape:
+            self.rebuild()
+            return
+        changed = plane != self._snapshot
+        rows = np.flatnonzero(changed.any(axis=1))
+        if rows.size == 0:
+            return
+        columns = np.flatnonzero(changed.any(axis=0))
+        where = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+        moved = changed[where]
+        labels = set(np.unique(self._snapshot[where][moved]).tolist()) | set(
+            np.unique(plane[where][moved]).tolist()
+        )
+        self._snapshot[where] = plane[where]
+        self.model.update_from_labels(plane, labels, where=where)
+
+    def _on_shapes_edited(self, event) -> None:
+        if not self._live.value or self._source is None:
+            return
+        action = getattr(event, "action", None)
+        if action in (ActionType.ADDING, ActionType.REMOVING):
+            return  # wait until the edit is done
+        indices = getattr(event, "data_indices", None)
+        if action == ActionType.REMOVED or self.model.rings is None or not indices or -1 in indices:
+            self.rebuild()  # shapes after a removed one change their numbers
+            return
+        layer = self._source
+        try:
+            image_shape = self._image_shape_for_shapes(layer)
+            changes = {index + 1: shape_crop(layer, index, image_shape) for index in indices}
+        except (LayerConversionError, ValueError) as error:
+            show_warning(f"Rings not updated: {error}")
+            return
+        if len(layer.data) != len(self.model.keys()) and action != ActionType.ADDED:
+            self.rebuild()
+            return
+        self.model.update_rois(changes)
+
+    def _image_shape_for_shapes(self, layer) -> tuple[int, int]:
+        for candidate in self.viewer.layers:
+            if candidate is layer or candidate.name in self._output_names:
+                continue
+            if type(candidate).__name__ in ("Image", "Labels") and candidate.ndim >= 2:
+                return tuple(int(n) for n in candidate.data.shape[-2:])
+        raise LayerConversionError(
+            "shapes need an image to be rasterised on: add the movie or its mean image first"
+        )
+
+    # -- settings controls ----------------------------------------------------------------------
+    def _on_border_edited(self, _value=None) -> None:
+        border = MotionBorder(*(self._border[side].value for side, _, _ in _SIDES))
+        if border != self.model.border:
+            self.set_border(border)
+
+    def _on_ring_options_edited(self, _value=None) -> None:
+        try:
+            options = RingOptions(self._radius.value, self._gap.value, self._min_pixels.value)
+        except ValueError as error:
+            show_warning(f"Ring options not changed: {error}")
+            self._show_settings()
+            return
+        if options != self.model.ring_options:
+            self.model.set_ring_options(options)
+
+    def _show_settings(self) -> None:
+        border, options = self.model.border, self.model.ring_options
+        for side, box in self._border.items():
+            with box.changed.blocked():
+                box.value = getattr(border, side)
+        for box, value in (
+            (self._radius, options.outer_radius),
+            (self._gap, options.inner_gap),
+            (self._min_pixels, options.min_pixels),
+        ):
+            with box.changed.blocked():
+                box.value = value
+        self._draw_border()
+
+    # -- drawing the model into the viewer ------------------------------------------------------
+    def _on_rois_changed(self, keys) -> None:
+        if (
+            self._source is None
+            or self._source not in self.viewer.layers
+            or self.model.rings is None
+        ):
+            return
+        current = self.model.keys()
+        if keys is None:
+            self._summaries = {k: self.model.summary(k) for k in current}
+            self._draw_border()
+        else:
+            present = set(current)
+            for key in keys:
+                if key in present:
+                    self._summaries[key] = self.model.summary(key)
+                else:
+                    self._summaries.pop(key, None)
+        self._draw_rings()
+        self._draw_excluded()
+        if keys is None or self.table_model.keys() != current:
+            self.table_model.set_rows([self._summaries[k] for k in current])
+        else:
+            self.table_model.update_rows([self._summaries[k] for k in keys if k in self._summaries])
+        excluded = sum(s.excluded for s in self._summaries.values())
+        self._status.value = f"{len(current)} ROIs, {excluded} excluded by AllenSDK's rules"
+
+    def _output_layer(self, name, make):
+        layer = next((la for la in self.viewer.layers if la.name == name), None)
+        if layer is None:
+            active = self.viewer.layers.selection.active
+            layer = make()
+            self._output_names.add(name)
+            if active is not None and active in self.viewer.layers:
+                self.viewer.layers.selection.active = active  # keep the user's tool where it was
+        return layer
+
+    def _draw_rings(self) -> None:
+        rings, source = self.model.rings, self._source
+        name = f"{source.name} neuropil"
+        existing = next((la for la in self.viewer.layers if la.name == name), None)
+        box = rings.take_dirty_box()
+        if (
+            existing is not None
+            and isinstance(existing, Labels)
+            and existing.data.shape == self.model.image_shape
+        ):
+            if box is not None:
+                rings.paint_ring_labels(existing.data, box)
+                existing.refresh()
+            self._match_colours(existing, source)
+            return
+        if existing is not None:
+            self.viewer.layers.remove(existing)
+        layer = self._output_layer(
+            name,
+            lambda: self.viewer.add_labels(
+                rings.ring_labels(), name=name, opacity=0.3, blending="translucent"
+            ),
+        )
+        self._match_colours(layer, source)
+
+    @staticmethod
+    def _match_colours(rings_layer, source) -> None:
+        if isinstance(source, Labels):
+            if rings_layer.colormap is not source.colormap:
+                rings_layer.colormap = source.colormap
+            return
+        colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+        for index, colour in enumerate(np.asarray(source.edge_color)):
+            colours[index + 1] = tuple(colour)
+        rings_layer.colormap = DirectLabelColormap(color_dict=colours)
+
+    def _draw_excluded(self) -> None:
+        if self._source is None:
+            return
+        boxes = []
+        for key, summary in self._summaries.items():
+            roi = self.model.roi(key)
+            if roi is not None and summary.excluded:
+                boxes.append(((roi.top - 1.5, roi.left - 1.5), (roi.bottom + 0.5, roi.right + 0.5)))
+        name = f"{self._source.name} excluded"
+        layer = next((la for la in self.viewer.layers if la.name == name), None)
+        if layer is not None and boxes == self._excluded_boxes:
+            return
+        self._excluded_boxes = boxes
+        arrays = [np.array(b, dtype=float) for b in boxes]
+        if layer is None:
+            if arrays:
+                self._output_layer(
+                    name,
+                    lambda: self.viewer.add_shapes(
+                        arrays,
+                        shape_type="rectangle",
+                        name=name,
+                        edge_color="red",
+                        face_color="transparent",
+                        edge_width=1,
+                    ),
+                )
+            return
+        _replace_rectangles(layer, arrays, edge_color="red", face_color="transparent", edge_width=1)
+
+    def _draw_border(self) -> None:
+        shape = self.model.image_shape
+        if shape is None:
+            return
+        h, w = shape
+        area = self.model.border.usable_area(h, w)
+        bands = []
+        for top, left, bottom, right in (
+            (0, 0, h, area.first_column),
+            (0, area.last_column + 1, h, w),
+            (0, 0, area.first_row, w),
+            (area.last_row + 1, 0, h, w),
+        ):
+            if bottom > top and right > left:
+                bands.append(
+                    np.array([[top - 0.5, left - 0.5], [bottom - 0.5, right - 0.5]], dtype=float)
+                )
+        layer = next((la for la in self.viewer.layers if la.name == BORDER_LAYER), None)
+        if layer is None:
+            if not bands:
+                return
+            self._output_layer(
+                BORDER_LAYER,
+                lambda: self.viewer.add_shapes(
+                    bands,
+                    shape_type="rectangle",
+                    name=BORDER_LAYER,
+                    face_color=[1.0, 0.85, 0.2, 0.35],
+                    edge_width=0,
+                ),
+            )
+            return
+        _replace_rectangles(layer, bands, face_color=[1.0, 0.85, 0.2, 0.35], edge_width=0)
+
+    # -- closing --------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self._disconnect_source()
+        self.model.rois_changed.disconnect(self._on_rois_changed)
+        self.model.settings_changed.disconnect(self._show_settings)
+        self.viewer.layers.events.inserted.disconnect(self._on_layers_changed)
+        self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
+        self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
+        super().closeEvent(event)
+
+
+def _replace_rectangles(layer, rectangles, **style) -> None:
+    """Make a Shapes layer of ours hold exactly these rectangles."""
+    if len(layer.data):
+        layer.data = []
+    if rectangles:
+        layer.add_rectangles(rectangles, **style)
+
+
+def _camera(viewer):
+    # napari 0.9 moved the camera to viewer.scene.camera
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera

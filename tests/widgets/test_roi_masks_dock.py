@@ -1,0 +1,265 @@
+"""The "ROI masks" dock in a real viewer: controls, live rings, the table and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.layers import Labels
+from napari.layers.base._base_constants import ActionType
+from qtpy.QtCore import Qt
+
+from napari_roimasks import roi_masks
+from napari_roimasks.core import MotionBorder, NeuropilRings, RingOptions
+from napari_roimasks.widgets import roi_masks_dock
+
+PLUGIN = "napari-roimasks"
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """Every notification the dock shows, as (kind, message)."""
+    seen = []
+    for kind in ("show_warning", "show_error", "show_info"):
+        monkeypatch.setattr(
+            roi_masks_dock, kind, lambda message, kind=kind: seen.append((kind, message))
+        )
+    return seen
+
+
+@pytest.fixture
+def sample(make_napari_viewer):
+    """A viewer with the sample recording and the dock, as a user opens them."""
+    viewer = make_napari_viewer()
+    layers = {layer.name: layer for layer in viewer.open_sample(PLUGIN, "synthetic_recording")}
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    return viewer, dock, layers
+
+
+def rings_layer(viewer, source="ROIs"):
+    return viewer.layers[f"{source} neuropil"]
+
+
+def expected_rings(labels, border=None, options=None):
+    return NeuropilRings.from_labels(
+        np.asarray(labels), border=border, options=options
+    ).ring_labels()
+
+
+def table(dock):
+    model = dock.table_model
+    return [[model.data(model.index(r, c)) for c in range(4)] for r in range(model.rowCount())]
+
+
+def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
+    viewer, dock, layers = sample
+    assert dock.source is layers["ROIs"]
+    np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(layers["ROIs"].data))
+    rows = table(dock)
+    assert [int(r[0]) for r in rows] == list(range(1, layers["ROIs"].data.max() + 1))
+    assert int(rows[0][1]) == np.count_nonzero(layers["ROIs"].data == 1)
+    # the picker offers ROI layers only, not images and not the dock's own layers
+    assert [name for name, _ in dock._roi_layer_choices()] == ["ROIs"]
+
+
+def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(sample):
+    viewer, dock, layers = sample
+    dock._border["left"].value = 6
+    dock._border["top"].value = 2.5
+    border = [6, 0, 2.5, 0]
+    np.testing.assert_array_equal(
+        rings_layer(viewer).data,
+        expected_rings(layers["ROIs"].data, MotionBorder.from_allen(border)),
+    )
+    bands = viewer.layers["motion border"].data
+    assert len(bands) == 2  # left and top
+    assert {tuple(np.round(b.max(axis=0) - b.min(axis=0), 1)) for b in bands} == {
+        (256.0, 6.0),
+        (3.0, 256.0),
+    }
+    labels = np.asarray(layers["ROIs"].data)
+    h, w = labels.shape
+    expected_flagged = set()
+    for k in range(1, labels.max() + 1):
+        roi = roi_masks.create_roi_mask(w, h, border, roi_mask=labels == k, label=k)
+        neuropil = roi_masks.create_neuropil_mask(roi, border, labels > 0)
+        if roi_masks.validate_mask(roi) or roi_masks.validate_mask(neuropil):
+            expected_flagged.add(k)
+    flagged = {int(r[0]) for r in table(dock) if r[3]}
+    assert flagged == expected_flagged and flagged
+    model = dock.table_model
+    first = model.row_of(min(flagged))
+    assert (
+        model.data(model.index(first, 0), role=8) is not None
+    )  # BackgroundRole: the row is tinted
+    assert len(viewer.layers["ROIs excluded"].data) == len(flagged)
+
+
+def test_painting_updates_the_rings_live_and_undo_restores_them(sample, qtbot):
+    viewer, dock, layers = sample
+    rois: Labels = layers["ROIs"]
+    before = rings_layer(viewer).data.copy()
+    rois.brush_size = 9
+    rois.paint((128, 128), 77)  # a new ROI in the middle
+    after = expected_rings(rois.data)
+    np.testing.assert_array_equal(rings_layer(viewer).data, after)
+    assert not np.array_equal(after, before)
+    assert 77 in [int(r[0]) for r in table(dock)]
+    rois.undo()
+    np.testing.assert_array_equal(rings_layer(viewer).data, before)
+    assert 77 not in [int(r[0]) for r in table(dock)]
+    rois.redo()
+    np.testing.assert_array_equal(rings_layer(viewer).data, after)
+
+
+def test_fill_erase_and_replaced_data_update_the_rings(sample):
+    viewer, dock, layers = sample
+    rois = layers["ROIs"]
+    rois.fill((5, 128), 90)  # the background becomes one huge ROI: every ring empties
+    np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(rois.data))
+    assert "empty neuropil" in table(dock)[0][3]
+    rois.undo()
+    rois.selected_label = 0
+    rois.paint(tuple(np.argwhere(np.asarray(rois.data) == 3)[0]), 0)  # erase part of ROI 3
+    np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(rois.data))
+    new = np.zeros_like(rois.data)
+    new[100:110, 100:110] = 1
+    rois.data = new
+    np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(new))
+    assert len(table(dock)) == 1
+
+
+def test_live_off_leaves_the_rings_until_update(sample):
+    viewer, dock, layers = sample
+    dock._live.value = False
+    before = rings_layer(viewer).data.copy()
+    layers["ROIs"].paint((128, 128), 77)
+    np.testing.assert_array_equal(rings_layer(viewer).data, before)
+    dock._rebuild_button.clicked.emit()
+    np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(layers["ROIs"].data))
+
+
+def test_ring_options(sample, notes):
+    viewer, dock, layers = sample
+    dock._radius.value = 6
+    dock._gap.value = 2
+    np.testing.assert_array_equal(
+        rings_layer(viewer).data, expected_rings(layers["ROIs"].data, options=RingOptions(6, 2, 0))
+    )
+    dock._gap.value = 6  # as wide as the ring: refused
+    assert notes and "inner_gap (6) must be smaller than outer_radius (6)" in notes[-1][1]
+    assert dock._gap.value == 2 and dock.model.ring_options == RingOptions(6, 2, 0)
+
+
+def test_clicking_a_row_selects_the_roi_and_centres_the_view(sample, qtbot):
+    viewer, dock, layers = sample
+    row = 4
+    key = dock.table_model.key_at(row)
+    rect = dock.table.visualRect(dock.table_model.index(row, 0))
+    qtbot.mouseClick(dock.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert layers["ROIs"].selected_label == key
+    rows, columns = np.nonzero(np.asarray(layers["ROIs"].data) == key)
+    centre = ((rows.min() + rows.max()) / 2, (columns.min() + columns.max()) / 2)
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    np.testing.assert_allclose(camera.center[-2:], centre)
+
+
+def test_shapes_as_rois_follow_adds_moves_and_deletes(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((100, 120)), name="mean image")
+    square = np.array([[20, 20], [20, 35], [35, 35], [35, 20]], dtype=float)
+    shapes = viewer.add_shapes([square, square + 8], shape_type="polygon", name="cells")
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert dock.source is shapes
+    assert [int(r[1]) for r in table(dock)] == [
+        256,
+        256,
+    ]  # overlapping shapes keep their own pixels
+    shapes.add_ellipses(np.array([[60, 60], [60, 80], [80, 80], [80, 60]], dtype=float))
+    assert len(table(dock)) == 3
+    ring_before = dock.model.ring(3).plane((100, 120))
+    # what the end of a drag does: the shape moves, then one data event names it
+    shapes._data_view.shift(2, np.array([10.0, -30.0]))
+    shapes.events.data(
+        value=shapes.data, action=ActionType.CHANGED, data_indices=(2,), vertex_indices=((),)
+    )
+    assert not np.array_equal(dock.model.ring(3).plane((100, 120)), ring_before)
+    moved = dock.model.roi(3)
+    assert (moved.top, moved.left) == (70, 30)
+    shapes.selected_data = {0}
+    shapes.remove_selected()
+    assert len(table(dock)) == 2
+    assert rings_layer(viewer, "cells").data.max() == 2
+
+
+def test_bad_input_gets_a_message_and_leaves_the_users_layers_alone(sample, notes, tmp_path):
+    viewer, dock, layers = sample
+    rois = layers["ROIs"]
+    labels_before = np.array(rois.data, copy=True)
+    rings_before = rings_layer(viewer).data.copy()
+
+    dock._border["left"].value = 300  # wider than the 256-pixel image
+    assert "Border not changed" in notes[-1][1] and "leaves no usable pixel" in notes[-1][1]
+    assert dock._border["left"].value == 0 and dock.model.border == MotionBorder()
+
+    offsets = tmp_path / "offsets.csv"
+    offsets.write_text("frame,dx,dy\n0,1,2\n")
+    assert not dock.border_from_offsets(offsets)
+    assert (
+        notes[-1][0] == "show_error"
+        and "offsets.csv: expected columns named x and y" in notes[-1][1]
+    )
+
+    dock.set_source(layers["movie"])
+    assert "'movie' is an Image layer" in notes[-1][1]
+    assert dock.source is rois
+
+    np.testing.assert_array_equal(rois.data, labels_before)
+    np.testing.assert_array_equal(rings_layer(viewer).data, rings_before)
+
+
+def test_border_from_a_motion_offsets_file(sample, notes, tmp_path):
+    _, dock, _ = sample
+    offsets = tmp_path / "ops.npy"
+    np.save(
+        offsets,
+        {"xoff": np.array([1.0, -2.0, 4.0]), "yoff": np.array([0.0, 3.0, -1.0])},
+        allow_pickle=True,
+    )
+    assert dock.border_from_offsets(offsets)
+    assert [dock._border[s].value for s in ("left", "right", "top", "bottom")] == [4, 2, 3, 1]
+    assert dock.model.border == MotionBorder(4, 2, 3, 1)
+
+
+def test_3d_roi_layer_needs_the_users_word(make_napari_viewer, notes):
+    viewer = make_napari_viewer()
+    stack = np.zeros((3, 50, 50), dtype=np.int32)
+    stack[1, 20:30, 20:30] = 4
+    layer = viewer.add_labels(stack, name="per frame")
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert any("has 3 dimensions" in message for _, message in notes)
+    assert "per frame neuropil" not in [la.name for la in viewer.layers]
+    viewer.dims.set_current_step(0, 1)
+    dock._use_frame.value = True
+    assert [int(r[0]) for r in table(dock)] == [4]
+    np.testing.assert_array_equal(rings_layer(viewer, "per frame").data, expected_rings(stack[1]))
+    np.testing.assert_array_equal(layer.data, stack)
+
+
+def test_3d_shapes_are_refused(make_napari_viewer, notes):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 50, 50)), name="movie")
+    tilted = np.array([[0, 10, 10], [0, 10, 20], [2, 20, 20], [0, 20, 10]], dtype=float)
+    viewer.add_shapes([tilted], shape_type="polygon", name="cells")
+    viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert any("is not flat" in message for _, message in notes)
+
+
+def test_no_roi_layer_says_what_to_add(make_napari_viewer, notes):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((40, 40)), name="mean image")
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert "Add a Labels layer" in dock._status.value
+    dock._rebuild_button.clicked.emit()
+    assert "No ROI layer" in notes[-1][1]
+    viewer.add_labels(np.zeros((40, 40), dtype=np.int32), name="cells")
+    assert dock.source is viewer.layers["cells"]  # the picker follows the layer list
