@@ -34,10 +34,11 @@ ensure_venv() {  # ensure_venv EXTRA: install the project with that extra into .
 
 _display_libraries_present() {
     command -v xvfb-run >/dev/null 2>&1 || return 1
-    local lib
+    local lib cache
+    cache=$(ldconfig -p 2>/dev/null) || return 1  # read once: grep -q on a pipe would SIGPIPE it
     for lib in libGL.so.1 libEGL.so.1 libxkbcommon-x11.so.0 libxcb-cursor.so.0 libxcb-icccm.so.4 \
         libxcb-keysyms.so.1 libxcb-shape.so.0 libfontconfig.so.1 libdbus-1.so.3; do
-        ldconfig -p | grep -qF "$lib" || return 1
+        grep -qF "$lib" <<<"$cache" || return 1
     done
 }
 

@@ -7,7 +7,13 @@ from qtpy.QtGui import QBrush, QColor
 
 from ..roi_model import EXCLUSION_TEXT, RoiSummary
 
-COLUMNS = ("ROI", "area (px)", "ring (px)", "excluded because")
+COLUMNS = ("ROI", "area", "ring", "exclusions")
+COLUMN_TIPS = (
+    "The ROI's label (Labels layer) or shape number (Shapes layer)",
+    "ROI pixels",
+    "Neuropil ring pixels, inside the usable area",
+    "Why AllenSDK would give this ROI's trace as NaN",
+)
 #: A translucent red that reads on napari's dark and light themes alike.
 FLAGGED = QBrush(QColor(220, 60, 60, 110))
 
@@ -58,8 +64,12 @@ class RoiTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):

@@ -1,0 +1,76 @@
+"""Live neuropil rings in a real napari viewer: latency of one brush stroke.
+
+    xvfb-run -a .venv/bin/python benchmarks/bench_live_rings.py     # or with a display
+
+A 512x512 Labels layer with 1000 disc ROIs, the "ROI masks" dock with live
+rings on. Each stroke paints a 5-pixel brush dab with an ROI's own label at
+its edge (or erases one). The time measured runs from the ROI layer's first
+data event of the stroke to the end of the rings layer's refresh, which is
+when the new rings are on their way to the screen. Target: median <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+
+def main() -> int:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_roimasks.synthetic import place_cells
+
+    rng = np.random.default_rng(7)
+    labels = place_cells((512, 512), 1000, radius_range=(3.0, 6.0), seed=7)
+    viewer = napari.Viewer(show=True)
+    viewer.add_image(rng.normal(500, 50, (512, 512)).astype(np.float32), name="mean image")
+    layer = viewer.add_labels(labels, name="ROIs")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-roimasks", "ROI masks")
+    dock.set_source(layer)
+    rings = viewer.layers["ROIs neuropil"]
+    QApplication.processEvents()
+
+    stroke = {"start": None}
+    latencies = []
+
+    def stroke_started(event=None):
+        if stroke["start"] is None:
+            stroke["start"] = time.perf_counter()
+
+    def rings_refreshed(event=None):
+        if stroke["start"] is not None:
+            latencies.append(time.perf_counter() - stroke["start"])
+
+    # connect ahead of the dock, so the clock starts before it reacts
+    for event in (layer.events.labels_update, layer.events.paint, layer.events.set_data):
+        event.connect(stroke_started, position="first")
+    rings.events.set_data.connect(rings_refreshed)
+
+    layer.brush_size = 5
+    for _ in range(200):
+        label = int(rng.integers(1, labels.max() + 1))
+        rows, columns = np.nonzero(np.asarray(layer.data) == label)
+        if rows.size == 0:
+            continue
+        pick = rng.integers(rows.size)
+        value = label if rng.random() < 0.7 else 0
+        stroke["start"] = None
+        before = len(latencies)
+        layer.paint((int(rows[pick]), int(columns[pick])), value)
+        QApplication.processEvents()
+        del latencies[before + 1 :]  # one latency per stroke: the first refresh after it
+    viewer.close()
+
+    ms = np.array(latencies) * 1e3
+    print(
+        f"live ring update, 1000 ROIs on 512x512, {len(ms)} strokes: median {np.median(ms):.1f} ms, "
+        f"95th percentile {np.percentile(ms, 95):.1f} ms, max {ms.max():.1f} ms (target median <= 50 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
