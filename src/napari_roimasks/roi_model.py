@@ -147,7 +147,7 @@ class RoiModel:
             self.rois_changed.emit(None)
 
     # -- reading ------------------------------------------------------------------------------
-    def keys(self) -> list:
+    def roi_keys(self) -> list:
         """Every ROI's key, sorted (empty ROIs included)."""
         if self.rings is None:
             return []

@@ -263,3 +263,16 @@ def test_no_roi_layer_says_what_to_add(make_napari_viewer, notes):
     assert "No ROI layer" in notes[-1][1]
     viewer.add_labels(np.zeros((40, 40), dtype=np.int32), name="cells")
     assert dock.source is viewer.layers["cells"]  # the picker follows the layer list
+
+
+def test_painted_rois_become_shapes_and_back_without_changing_the_roi_layer(sample, notes):
+    _, dock, layers = sample
+    labels = np.array(layers["ROIs"].data, copy=True)
+    shapes = dock.copy_rois_to_new_layer()
+    assert shapes.name == "ROIs as shapes" and len(shapes.data) == labels.max()
+    np.testing.assert_array_equal(layers["ROIs"].data, labels)
+    dock.set_source(shapes)
+    assert dock.source is shapes
+    back = dock.copy_rois_to_new_layer()
+    np.testing.assert_array_equal(back.data, labels)  # disc ROIs survive the round trip exactly
+    assert not notes  # no shapes overlap, so nothing to warn about

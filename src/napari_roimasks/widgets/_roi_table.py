@@ -44,7 +44,7 @@ class RoiTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
         return True
 
-    def keys(self) -> list:
+    def roi_keys(self) -> list:
         return [row.key for row in self._rows]
 
     def key_at(self, row: int):

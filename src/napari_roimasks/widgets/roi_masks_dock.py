@@ -33,7 +33,14 @@ from qtpy.QtWidgets import (
 from ..core.border import MotionBorder
 from ..core.neuropil import RingOptions
 from ..io.motion_offsets import MotionOffsetsError, border_from_offsets_file
-from ..layers import LayerConversionError, labels_plane, roi_crops_from_shapes_layer, shape_crop
+from ..layers import (
+    LayerConversionError,
+    labels_from_masks,
+    labels_plane,
+    roi_crops_from_shapes_layer,
+    shape_crop,
+    shape_outlines_from_masks,
+)
 from ..roi_model import model_for
 from ._roi_table import RoiTableModel
 
@@ -52,7 +59,7 @@ class RoiMasksWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.model = model_for(napari_viewer)
+        self.model = model_for(_unwrap(napari_viewer))
         self._source = None
         self._snapshot: np.ndarray | None = (
             None  # the label image last read, to find what an edit changed
@@ -89,6 +96,11 @@ class RoiMasksWidget(QWidget):
         self._live = CheckBox(text="live neuropil rings", value=True)
         self._live.tooltip = "Update the rings on every edit of the ROI layer"
         self._rebuild_button = PushButton(text="Update rings")
+        self._convert = PushButton(text="Copy ROIs to a new layer")
+        self._convert.tooltip = (
+            "Painted ROIs become outline polygons in a new Shapes layer, drawn ROIs a new Labels "
+            "layer, so you can switch between painting and drawing. The ROI layer is not changed."
+        )
         self._status = Label(value="")
         controls = Container(
             widgets=[
@@ -101,6 +113,7 @@ class RoiMasksWidget(QWidget):
                 self._min_pixels,
                 self._live,
                 self._rebuild_button,
+                self._convert,
                 self._status,
             ]
         )
@@ -133,6 +146,7 @@ class RoiMasksWidget(QWidget):
             box.changed.connect(self._on_ring_options_edited)
         self._live.changed.connect(lambda on: self.rebuild() if on else None)
         self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
+        self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
         self.model.rois_changed.connect(self._on_rois_changed)
         self.model.settings_changed.connect(self._show_settings)
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
@@ -150,6 +164,7 @@ class RoiMasksWidget(QWidget):
 
     def set_source(self, layer) -> None:
         """Curate this Labels or Shapes layer (as choosing it in the picker does)."""
+        layer = _unwrap(layer)
         if layer is not None and not isinstance(layer, (Labels, Shapes)):
             show_warning(
                 f"{layer.name!r} is an {type(layer).__name__} layer: ROIs come from a Labels layer "
@@ -216,6 +231,32 @@ class RoiMasksWidget(QWidget):
             return False
         return True
 
+    def copy_rois_to_new_layer(self):
+        """Painted ROIs to a new Shapes layer (outlines), drawn ROIs to a new Labels layer."""
+        layer = self._source
+        if layer is None or self.model.rings is None:
+            show_warning("No ROIs to copy: choose an ROI layer first")
+            return None
+        masks = [self.model.roi(k) for k in self.model.roi_keys()]
+        if isinstance(layer, Labels):
+            outlines = shape_outlines_from_masks(masks)
+            shapes = self.viewer.add_shapes(
+                outlines,
+                shape_type="polygon",
+                name=f"{layer.name} as shapes",
+                face_color="transparent",
+                edge_color="yellow",
+                edge_width=1,
+            )
+            return _unwrap(shapes)
+        labels, overlapping = labels_from_masks(masks, self.model.image_shape)
+        if overlapping:
+            show_warning(
+                f"{overlapping} pixels belong to more than one shape; in the new Labels layer each "
+                "keeps the label of the shape drawn last"
+            )
+        return _unwrap(self.viewer.add_labels(labels, name=f"{layer.name} as labels"))
+
     def select_roi(self, key) -> None:
         """Select an ROI in its layer and centre the view on it."""
         layer = self._source
@@ -238,7 +279,7 @@ class RoiMasksWidget(QWidget):
     # -- reacting to the viewer -----------------------------------------------------------------
     def _roi_layer_choices(self, _widget=None):
         return [
-            (layer.name, layer)
+            (layer.name, _unwrap(layer))
             for layer in self.viewer.layers
             if isinstance(layer, (Labels, Shapes)) and layer.name not in self._output_names
         ]
@@ -262,6 +303,7 @@ class RoiMasksWidget(QWidget):
             )
 
     def _on_layer_chosen(self, layer) -> None:
+        layer = _unwrap(layer)
         if layer is self._source:
             return
         self._disconnect_source()
@@ -361,7 +403,7 @@ class RoiMasksWidget(QWidget):
         except (LayerConversionError, ValueError) as error:
             show_warning(f"Rings not updated: {error}")
             return
-        if len(layer.data) != len(self.model.keys()) and action != ActionType.ADDED:
+        if len(layer.data) != len(self.model.roi_keys()) and action != ActionType.ADDED:
             self.rebuild()
             return
         self.model.update_rois(changes)
@@ -414,7 +456,7 @@ class RoiMasksWidget(QWidget):
             or self.model.rings is None
         ):
             return
-        current = self.model.keys()
+        current = self.model.roi_keys()
         if keys is None:
             self._summaries = {k: self.model.summary(k) for k in current}
             self._draw_border()
@@ -427,7 +469,7 @@ class RoiMasksWidget(QWidget):
                     self._summaries.pop(key, None)
         self._draw_rings()
         self._draw_excluded()
-        if keys is None or self.table_model.keys() != current:
+        if keys is None or self.table_model.roi_keys() != current:
             self.table_model.set_rows([self._summaries[k] for k in current])
         else:
             self.table_model.update_rows([self._summaries[k] for k in keys if k in self._summaries])
@@ -567,3 +609,8 @@ def _camera(viewer):
     # napari 0.9 moved the camera to viewer.scene.camera
     scene = getattr(viewer, "scene", None)
     return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
+def _unwrap(obj):
+    # napari hands plugins proxies of its viewer and layers; identity needs the objects themselves
+    return getattr(obj, "__wrapped__", obj)
