@@ -311,16 +311,8 @@ class RoiMasksWidget(QWidget):
         self._snapshot = None
         if layer is None:
             return
-        if isinstance(layer, Labels):
-            for event in (
-                layer.events.paint,
-                layer.events.labels_update,
-                layer.events.set_data,
-                layer.events.data,
-            ):
-                event.connect(self._on_labels_edited)
-        else:
-            layer.events.data.connect(self._on_shapes_edited)
+        for event, handler in self._edit_events(layer):
+            event.connect(handler)
         self._output_names |= {f"{layer.name} neuropil", f"{layer.name} excluded"}
         self.rebuild()
 
@@ -328,16 +320,21 @@ class RoiMasksWidget(QWidget):
         layer = self._source
         if layer is None:
             return
+        for event, handler in self._edit_events(layer):
+            event.disconnect(handler)
+
+    def _edit_events(self, layer) -> list:
+        """The ROI layer's events that signal an edit, each with the handler that follows it."""
         if isinstance(layer, Labels):
-            for event in (
+            # paint/fill/erase, their live partial updates, undo/redo (a refresh), data replaced
+            events = (
                 layer.events.paint,
                 layer.events.labels_update,
                 layer.events.set_data,
                 layer.events.data,
-            ):
-                event.disconnect(self._on_labels_edited)
-        else:
-            layer.events.data.disconnect(self._on_shapes_edited)
+            )
+            return [(event, self._on_labels_edited) for event in events]
+        return [(layer.events.data, self._on_shapes_edited)]
 
     def _frame(self) -> tuple[int, ...] | None:
         """Where the viewer stands along the ROI layer's leading axes, when the user asked to read it there."""
