@@ -6,11 +6,18 @@ numpy, scipy and numba only: nothing here imports napari, Qt, magicgui or matplo
 from .border import MotionBorder, UsableArea
 from .masks import MaskCrop
 from .neuropil import ALLEN_NEUROPIL_RADIUS, RingOptions, neuropil_region, ring_in_usable_area
+from .neuropil_correction import (
+    ContaminationFit,
+    delta_f_over_f,
+    estimate_contamination_ratio,
+    replace_unusable_ratios,
+)
 from .rings import NeuropilRings, roi_crops_from_labels
-from .traces import ExtractionCancelled, check_frame_source, extract_traces
+from .traces import ExtractionCancelled, check_frame_source, extract_traces, trace_extraction
 
 __all__ = [
     "ALLEN_NEUROPIL_RADIUS",
+    "ContaminationFit",
     "ExtractionCancelled",
     "MaskCrop",
     "MotionBorder",
@@ -18,8 +25,12 @@ __all__ = [
     "RingOptions",
     "UsableArea",
     "check_frame_source",
+    "delta_f_over_f",
+    "estimate_contamination_ratio",
     "extract_traces",
     "neuropil_region",
+    "replace_unusable_ratios",
     "ring_in_usable_area",
     "roi_crops_from_labels",
+    "trace_extraction",
 ]

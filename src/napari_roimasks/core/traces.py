@@ -16,7 +16,7 @@ equal AllenSDK's; float movies are summed in float64.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
@@ -25,7 +25,13 @@ import numpy as np
 
 from .masks import MaskCrop
 
-__all__ = ["DEFAULT_BLOCK_BYTES", "ExtractionCancelled", "check_frame_source", "extract_traces"]
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "ExtractionCancelled",
+    "check_frame_source",
+    "extract_traces",
+    "trace_extraction",
+]
 
 #: Largest block read at once, in bytes, whatever ``block_size`` says: two
 #: blocks are in memory at a time (one read ahead), and small blocks also keep
@@ -207,6 +213,45 @@ def extract_traces(
         Before any frame is read, for a bad frame source, mask or block size.
     ExtractionCancelled
         When ``should_stop`` asked to stop; the in-flight read is finished first.
+
+    See Also
+    --------
+    trace_extraction : the same work as a generator, for GUI workers.
+    """
+    steps = trace_extraction(
+        frames,
+        masks,
+        block_size=block_size,
+        max_block_bytes=max_block_bytes,
+        threads=threads,
+        image_shape=image_shape,
+    )
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if progress is not None:
+            progress(done, total)
+        if should_stop is not None and done < total and should_stop():
+            steps.close()
+            raise ExtractionCancelled(f"trace extraction stopped at frame {done} of {total}")
+
+
+def trace_extraction(
+    frames,
+    masks: Sequence[MaskCrop | None],
+    *,
+    block_size: int = 1000,
+    max_block_bytes: int = DEFAULT_BLOCK_BYTES,
+    threads: int | None = None,
+    image_shape: tuple[int, int] | None = None,
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """:func:`extract_traces` as a generator: yields ``(frames_done, frames_total)`` after every block.
+
+    The traces are the generator's return value (``StopIteration.value``).
+    Closing the generator stops the extraction within one block. Bad input
+    raises before the first frame is read, when the generator is first advanced.
     """
     n_frames, n_rows, n_columns = check_frame_source(frames, image_shape)
     dtype = np.dtype(getattr(frames, "dtype", np.float64))
@@ -216,8 +261,7 @@ def extract_traces(
     traces = np.empty((len(masks), n_frames), dtype=np.float64)
     if len(runs.begin) == 0 or n_frames == 0:  # nothing to sum: no need to read the movie
         traces[:] = np.nan
-        if progress is not None:
-            progress(n_frames, n_frames)
+        yield n_frames, n_frames
         return traces
 
     from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
@@ -244,15 +288,10 @@ def extract_traces(
         for k, start in enumerate(starts):
             stop = min(start + per_block, n_frames)
             block = pending.result()
-            if should_stop is not None and should_stop():
-                raise ExtractionCancelled(
-                    f"trace extraction stopped at frame {start} of {n_frames}"
-                )
             if k + 1 < len(starts):
                 pending = read_ahead.submit(
                     reader.read, stop, min(stop + per_block, n_frames), (k + 1) % 2
                 )
             traces[:, start:stop] = (sum_block(block, pool) / runs.areas).T
-            if progress is not None:
-                progress(stop, n_frames)
+            yield stop, n_frames
     return traces
