@@ -7,9 +7,10 @@ drive it directly.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from psygnal import Signal
@@ -37,10 +38,32 @@ class RoiSummary:
     area: int
     ring_pixels: int
     exclusions: tuple[str, ...]  # AllenSDK's names, in AllenSDK's order
+    trace: str = ""  # "" not extracted, "current", or "stale" (the ROI or its ring changed since)
 
     @property
     def excluded(self) -> bool:
         return bool(self.exclusions)
+
+
+@dataclass(frozen=True)
+class RoiTraces:
+    """One ROI's extracted traces and what they were extracted from.
+
+    Attributes
+    ----------
+    fingerprint : bytes
+        Digest of the ROI's pixels, its ring's pixels and the movie.
+    roi, neuropil : (n_frames,) float64 ndarray
+        Mean over the ROI and over its ring; NaN when AllenSDK excludes the mask.
+    fitted_r : float
+        The contamination ratio fitted to these traces (before the Allen
+        pipeline's replacement of r > 1); NaN when it cannot be fitted.
+    """
+
+    fingerprint: bytes
+    roi: np.ndarray = field(repr=False)
+    neuropil: np.ndarray = field(repr=False)
+    fitted_r: float = float("nan")
 
 
 class RoiModel:
@@ -52,10 +75,16 @@ class RoiModel:
         ROIs or rings changed: a set of keys, or None for "everything" (rebuild).
     settings_changed()
         The motion border or the ring options changed.
+    traces_changed(keys)
+        Extracted traces were stored for these keys.
+    selection_changed(keys)
+        The ROIs the user selected (in the table or the viewer) changed.
     """
 
     rois_changed = Signal(object)
     settings_changed = Signal()
+    traces_changed = Signal(object)  # keys whose traces were stored
+    selection_changed = Signal(object)  # the selected ROIs' keys, a tuple
 
     def __init__(self) -> None:
         self.border = MotionBorder()
@@ -63,6 +92,10 @@ class RoiModel:
         self.image_shape: tuple[int, int] | None = None
         self.rings: NeuropilRings | None = None
         self._empty: set = set()  # ROIs that cover no pixel (e.g. a shape outside the image)
+        self.source_layer = None  # the napari layer the ROIs come from (set by the ROI masks dock)
+        self.traces: dict[Hashable, RoiTraces] = {}
+        self.trace_movie = None  # identifies the movie the stored traces came from
+        self.selection: tuple = ()
 
     # -- ROIs ---------------------------------------------------------------------------------
     def set_rois(self, crops: Mapping[Hashable, MaskCrop | None], image_shape) -> None:
@@ -178,7 +211,66 @@ class RoiModel:
             0 if roi is None else roi.area,
             0 if ring is None else ring.area,
             tuple(exclusions),
+            self.trace_state(key),
         )
+
+    # -- traces -------------------------------------------------------------------------------
+    def fingerprint(self, key, movie_token) -> bytes:
+        """Digest of what an ROI's traces depend on: its pixels, its ring's pixels, the movie."""
+        digest = hashlib.blake2b(repr(movie_token).encode(), digest_size=16)
+        for crop in (self.roi(key), self.ring(key)):
+            if crop is None:
+                digest.update(b"none")
+            else:
+                digest.update(
+                    np.array([crop.top, crop.left, *crop.pixels.shape], np.int64).tobytes()
+                )
+                digest.update(np.packbits(crop.pixels).tobytes())
+        return digest.digest()
+
+    def trace_state(self, key) -> str:
+        """'' when never extracted, 'current', or 'stale' when the ROI or ring changed since."""
+        stored = self.traces.get(key)
+        if stored is None:
+            return ""
+        return (
+            "current" if stored.fingerprint == self.fingerprint(key, self.trace_movie) else "stale"
+        )
+
+    def keys_to_extract(self, movie_token) -> list:
+        """ROIs whose traces are missing or stale for this movie."""
+        return [
+            key
+            for key in self.roi_keys()
+            if key not in self.traces
+            or self.traces[key].fingerprint != self.fingerprint(key, movie_token)
+        ]
+
+    def store_traces(self, movie_token, results: Mapping[Hashable, RoiTraces]) -> None:
+        """Keep extracted traces; traces of another movie are dropped."""
+        if movie_token != self.trace_movie:
+            self.traces = {}
+            self.trace_movie = movie_token
+        self.traces.update(results)
+        self.traces_changed.emit(set(results))
+
+    def contamination_ratios(self, *, fitted: bool, fixed_r: float) -> dict:
+        """The r each ROI's correction uses: ``fixed_r``, or the fitted r with the Allen
+        pipeline's replacement of r > 1 (the mean of the usable r over all current ROIs)."""
+        from .core.neuropil_correction import replace_unusable_ratios
+
+        keys = [k for k in self.roi_keys() if k in self.traces]
+        if not fitted:
+            return dict.fromkeys(keys, float(fixed_r))
+        ratios = replace_unusable_ratios([self.traces[k].fitted_r for k in keys])
+        return dict(zip(keys, ratios.tolist(), strict=True))
+
+    def set_selection(self, keys) -> None:
+        """Select ROIs (as the table or the viewer does)."""
+        keys = tuple(keys)
+        if keys != self.selection:
+            self.selection = keys
+            self.selection_changed.emit(keys)
 
 
 def _sort_key(key):

@@ -46,8 +46,13 @@ def expected_rings(labels, border=None, options=None):
 
 
 def table(dock):
+    """The ROI table as the user reads it: one dict per row, keyed by column title."""
     model = dock.table_model
-    return [[model.data(model.index(r, c)) for c in range(4)] for r in range(model.rowCount())]
+    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    return [
+        {title: model.data(model.index(r, c)) for c, title in enumerate(columns)}
+        for r in range(model.rowCount())
+    ]
 
 
 def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
@@ -55,8 +60,8 @@ def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
     assert dock.source is layers["ROIs"]
     np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(layers["ROIs"].data))
     rows = table(dock)
-    assert [int(r[0]) for r in rows] == list(range(1, layers["ROIs"].data.max() + 1))
-    assert int(rows[0][1]) == np.count_nonzero(layers["ROIs"].data == 1)
+    assert [int(r["ROI"]) for r in rows] == list(range(1, layers["ROIs"].data.max() + 1))
+    assert int(rows[0]["area"]) == np.count_nonzero(layers["ROIs"].data == 1)
     # the picker offers ROI layers only, not images and not the dock's own layers
     assert [name for name, _ in dock._roi_layer_choices()] == ["ROIs"]
 
@@ -84,7 +89,7 @@ def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(samp
         neuropil = roi_masks.create_neuropil_mask(roi, border, labels > 0)
         if roi_masks.validate_mask(roi) or roi_masks.validate_mask(neuropil):
             expected_flagged.add(k)
-    flagged = {int(r[0]) for r in table(dock) if r[3]}
+    flagged = {int(r["ROI"]) for r in table(dock) if r["exclusions"]}
     assert flagged == expected_flagged and flagged
     model = dock.table_model
     first = model.row_of(min(flagged))
@@ -103,10 +108,10 @@ def test_painting_updates_the_rings_live_and_undo_restores_them(sample, qtbot):
     after = expected_rings(rois.data)
     np.testing.assert_array_equal(rings_layer(viewer).data, after)
     assert not np.array_equal(after, before)
-    assert 77 in [int(r[0]) for r in table(dock)]
+    assert 77 in [int(r["ROI"]) for r in table(dock)]
     rois.undo()
     np.testing.assert_array_equal(rings_layer(viewer).data, before)
-    assert 77 not in [int(r[0]) for r in table(dock)]
+    assert 77 not in [int(r["ROI"]) for r in table(dock)]
     rois.redo()
     np.testing.assert_array_equal(rings_layer(viewer).data, after)
 
@@ -116,7 +121,7 @@ def test_fill_erase_and_replaced_data_update_the_rings(sample):
     rois = layers["ROIs"]
     rois.fill((5, 128), 90)  # the background becomes one huge ROI: every ring empties
     np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(rois.data))
-    assert "empty neuropil" in table(dock)[0][3]
+    assert "empty neuropil" in table(dock)[0]["exclusions"]
     rois.undo()
     rois.selected_label = 0
     rois.paint(tuple(np.argwhere(np.asarray(rois.data) == 3)[0]), 0)  # erase part of ROI 3
@@ -170,7 +175,7 @@ def test_shapes_as_rois_follow_adds_moves_and_deletes(make_napari_viewer):
     shapes = viewer.add_shapes([square, square + 8], shape_type="polygon", name="cells")
     _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
     assert dock.source is shapes
-    assert [int(r[1]) for r in table(dock)] == [
+    assert [int(r["area"]) for r in table(dock)] == [
         256,
         256,
     ]  # overlapping shapes keep their own pixels
@@ -240,7 +245,7 @@ def test_3d_roi_layer_needs_the_users_word(make_napari_viewer, notes):
     assert "per frame neuropil" not in [la.name for la in viewer.layers]
     viewer.dims.set_current_step(0, 1)
     dock._use_frame.value = True
-    assert [int(r[0]) for r in table(dock)] == [4]
+    assert [int(r["ROI"]) for r in table(dock)] == [4]
     np.testing.assert_array_equal(rings_layer(viewer, "per frame").data, expected_rings(stack[1]))
     np.testing.assert_array_equal(layer.data, stack)
 

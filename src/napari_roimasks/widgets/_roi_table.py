@@ -7,11 +7,12 @@ from qtpy.QtGui import QBrush, QColor
 
 from ..roi_model import EXCLUSION_TEXT, RoiSummary
 
-COLUMNS = ("ROI", "area", "ring", "exclusions")
+COLUMNS = ("ROI", "area", "ring", "trace", "exclusions")
 COLUMN_TIPS = (
     "The ROI's label (Labels layer) or shape number (Shapes layer)",
     "ROI pixels",
     "Neuropil ring pixels, inside the usable area",
+    "Extracted traces: ✓ current, 'stale' when the ROI or its ring changed since (Extract again)",
     "Why AllenSDK would give this ROI's trace as NaN",
 )
 #: A translucent red that reads on napari's dark and light themes alike.
@@ -81,6 +82,7 @@ class RoiTableModel(QAbstractTableModel):
                 str(row.key),
                 str(row.area),
                 str(row.ring_pixels),
+                {"current": "✓", "stale": "stale"}.get(row.trace, ""),
                 ", ".join(EXCLUSION_TEXT[e] for e in row.exclusions),
             )[index.column()]
         if role == Qt.ItemDataRole.BackgroundRole and row.excluded:

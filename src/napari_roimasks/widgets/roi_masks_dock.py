@@ -21,6 +21,7 @@ from napari.layers import Labels, Shapes
 from napari.layers.base._base_constants import ActionType
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QModelIndex
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -123,7 +124,7 @@ class RoiMasksWidget(QWidget):
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -149,6 +150,7 @@ class RoiMasksWidget(QWidget):
         self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
         self.model.rois_changed.connect(self._on_rois_changed)
         self.model.settings_changed.connect(self._show_settings)
+        self.model.traces_changed.connect(self._on_traces_changed)
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
         self.viewer.layers.events.removed.connect(self._on_layers_changed)
         self.viewer.dims.events.current_step.connect(self._on_frame_changed)
@@ -257,6 +259,44 @@ class RoiMasksWidget(QWidget):
             )
         return _unwrap(self.viewer.add_labels(labels, name=f"{layer.name} as labels"))
 
+    def _on_table_selection(self, *_) -> None:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        self.model.set_selection([self.table_model.key_at(r) for r in rows])
+
+    def _on_layer_selection(self, event=None) -> None:
+        layer = self._source
+        if isinstance(layer, Labels):
+            keys = (
+                [layer.selected_label] if layer.selected_label in set(self.model.roi_keys()) else []
+            )
+        else:
+            keys = [i + 1 for i in sorted(layer.selected_data)]
+        if keys and list(self.model.selection[:1]) != keys[:1]:
+            self.model.set_selection(keys)
+            row = self.table_model.row_of(keys[0])
+            if row is not None:
+                self.table.selectRow(row)
+
+    def _on_click(self, layer, event):
+        """A click (no drag) on an ROI in pan/zoom mode selects it, as a row of the table does."""
+        if event.type != "mouse_press" or str(layer.mode) != "pan_zoom":
+            return
+        start = event.position
+        yield
+        while event.type == "mouse_move":
+            yield
+        if np.allclose(event.position, start):
+            value = layer.get_value(event.position, world=True)
+            if value:
+                self.select_roi(int(value))
+
+    def _on_traces_changed(self, keys) -> None:
+        present = set(self.model.roi_keys())
+        for key in keys:
+            if key in present:
+                self._summaries[key] = self.model.summary(key)
+        self.table_model.update_rows([self._summaries[k] for k in keys if k in self._summaries])
+
     def select_roi(self, key) -> None:
         """Select an ROI in its layer and centre the view on it."""
         layer = self._source
@@ -268,7 +308,7 @@ class RoiMasksWidget(QWidget):
         else:
             layer.selected_data = {int(key) - 1}
         row = self.table_model.row_of(key)
-        if row is not None and self.table.currentIndex().row() != row:
+        if row is not None and not self.table.selectionModel().isRowSelected(row, QModelIndex()):
             self.table.selectRow(row)
         if roi is not None:
             centre = ((roi.top + roi.bottom - 1) / 2, (roi.left + roi.right - 1) / 2)
@@ -312,7 +352,11 @@ class RoiMasksWidget(QWidget):
         if layer is None:
             return
         for event, handler in self._edit_events(layer):
-            event.connect(handler)
+            if isinstance(event, list):  # a layer's mouse callbacks
+                event.append(handler)
+            else:
+                event.connect(handler)
+        self.model.source_layer = layer
         self._output_names |= {f"{layer.name} neuropil", f"{layer.name} excluded"}
         self.rebuild()
 
@@ -321,7 +365,12 @@ class RoiMasksWidget(QWidget):
         if layer is None:
             return
         for event, handler in self._edit_events(layer):
-            event.disconnect(handler)
+            if isinstance(event, list):  # a layer's mouse callbacks
+                if handler in event:
+                    event.remove(handler)
+            else:
+                event.disconnect(handler)
+        self.model.source_layer = None
 
     def _edit_events(self, layer) -> list:
         """The ROI layer's events that signal an edit, each with the handler that follows it."""
@@ -588,6 +637,7 @@ class RoiMasksWidget(QWidget):
         self._disconnect_source()
         self.model.rois_changed.disconnect(self._on_rois_changed)
         self.model.settings_changed.disconnect(self._show_settings)
+        self.model.traces_changed.disconnect(self._on_traces_changed)
         self.viewer.layers.events.inserted.disconnect(self._on_layers_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
         self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
