@@ -43,6 +43,7 @@ from ..layers import (
     shape_outlines_from_masks,
 )
 from ..roi_model import model_for
+from ._napari import camera, unwrap
 from ._roi_table import RoiTableModel
 
 BORDER_LAYER = "motion border"
@@ -60,7 +61,7 @@ class RoiMasksWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.model = model_for(_unwrap(napari_viewer))
+        self.model = model_for(unwrap(napari_viewer))
         self._source = None
         self._snapshot: np.ndarray | None = (
             None  # the label image last read, to find what an edit changed
@@ -166,7 +167,7 @@ class RoiMasksWidget(QWidget):
 
     def set_source(self, layer) -> None:
         """Curate this Labels or Shapes layer (as choosing it in the picker does)."""
-        layer = _unwrap(layer)
+        layer = unwrap(layer)
         if layer is not None and not isinstance(layer, (Labels, Shapes)):
             show_warning(
                 f"{layer.name!r} is an {type(layer).__name__} layer: ROIs come from a Labels layer "
@@ -250,14 +251,14 @@ class RoiMasksWidget(QWidget):
                 edge_color="yellow",
                 edge_width=1,
             )
-            return _unwrap(shapes)
+            return unwrap(shapes)
         labels, overlapping = labels_from_masks(masks, self.model.image_shape)
         if overlapping:
             show_warning(
                 f"{overlapping} pixels belong to more than one shape; in the new Labels layer each "
                 "keeps the label of the shape drawn last"
             )
-        return _unwrap(self.viewer.add_labels(labels, name=f"{layer.name} as labels"))
+        return unwrap(self.viewer.add_labels(labels, name=f"{layer.name} as labels"))
 
     def _on_table_selection(self, *_) -> None:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
@@ -310,16 +311,18 @@ class RoiMasksWidget(QWidget):
         row = self.table_model.row_of(key)
         if row is not None and not self.table.selectionModel().isRowSelected(row, QModelIndex()):
             self.table.selectRow(row)
+        if key not in self.model.selection:  # e.g. the row was selected already
+            self.model.set_selection([key])
         if roi is not None:
             centre = ((roi.top + roi.bottom - 1) / 2, (roi.left + roi.right - 1) / 2)
             point = list(self.viewer.dims.point[: layer.ndim - 2]) + list(centre)
             world = layer.data_to_world(point)
-            _camera(self.viewer).center = tuple(world[-2:])
+            camera(self.viewer).center = tuple(world[-2:])
 
     # -- reacting to the viewer -----------------------------------------------------------------
     def _roi_layer_choices(self, _widget=None):
         return [
-            (layer.name, _unwrap(layer))
+            (layer.name, unwrap(layer))
             for layer in self.viewer.layers
             if isinstance(layer, (Labels, Shapes)) and layer.name not in self._output_names
         ]
@@ -343,7 +346,7 @@ class RoiMasksWidget(QWidget):
             )
 
     def _on_layer_chosen(self, layer) -> None:
-        layer = _unwrap(layer)
+        layer = unwrap(layer)
         if layer is self._source:
             return
         self._disconnect_source()
@@ -382,8 +385,14 @@ class RoiMasksWidget(QWidget):
                 layer.events.set_data,
                 layer.events.data,
             )
-            return [(event, self._on_labels_edited) for event in events]
-        return [(layer.events.data, self._on_shapes_edited)]
+            return [(event, self._on_labels_edited) for event in events] + [
+                (layer.events.selected_label, self._on_layer_selection),
+                (layer.mouse_drag_callbacks, self._on_click),
+            ]
+        return [
+            (layer.events.data, self._on_shapes_edited),
+            (layer.events.highlight, self._on_layer_selection),
+        ]
 
     def _frame(self) -> tuple[int, ...] | None:
         """Where the viewer stands along the ROI layer's leading axes, when the user asked to read it there."""
@@ -650,14 +659,3 @@ def _replace_rectangles(layer, rectangles, **style) -> None:
         layer.data = []
     if rectangles:
         layer.add_rectangles(rectangles, **style)
-
-
-def _camera(viewer):
-    # napari 0.9 moved the camera to viewer.scene.camera
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
-
-
-def _unwrap(obj):
-    # napari hands plugins proxies of its viewer and layers; identity needs the objects themselves
-    return getattr(obj, "__wrapped__", obj)

@@ -1,0 +1,109 @@
+"""Movies read lazily: only the frames asked for are read from the file.
+
+- HDF5: the dataset ``data`` (the Allen pipeline's layout), or the file's only
+  3D dataset.
+- TIFF (multi-page, e.g. ScanImage or suite2p registered output): read through
+  tifffile's zarr interface.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["MovieFileError", "open_movie"]
+
+
+class MovieFileError(ValueError):
+    """The file holds no readable (frames, rows, columns) movie; the message names the file."""
+
+
+def open_movie(path, *, dataset: str | None = None):
+    """Open a movie file lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    dataset : str, optional
+        HDF5 dataset to read; default ``data``, or the only 3D dataset.
+
+    Returns
+    -------
+    frames : (n_frames, rows, columns) dask array
+    first : (rows, columns) ndarray
+        The first frame (read now, e.g. for contrast limits).
+
+    Raises
+    ------
+    MovieFileError
+        For a missing file, an unknown format, or a file without a 3D movie.
+    """
+    import dask.array as da
+
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise MovieFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        source = _hdf5_dataset(path, dataset)
+        chunks = (min(64, source.shape[0]), *source.shape[1:])
+        frames = da.from_array(source, chunks=chunks, name=f"movie-{path}")
+    elif suffix in (".tif", ".tiff"):
+        frames = _tiff_frames(path)
+    else:
+        raise MovieFileError(
+            f"{path}: not a movie format napari-roimasks reads (HDF5 .h5/.hdf5, TIFF .tif/.tiff)"
+        )
+    if frames.ndim != 3 or frames.shape[0] == 0:
+        raise MovieFileError(
+            f"{path}: expected a (frames, rows, columns) movie, found shape {frames.shape}"
+        )
+    return frames, np.asarray(frames[0])
+
+
+def _hdf5_dataset(path: Path, name: str | None):
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")  # stays open while the lazy array lives
+    except OSError as error:
+        raise MovieFileError(f"{path}: not a readable HDF5 file ({error})") from error
+    if name is None:
+        if "data" in handle:
+            name = "data"
+        else:
+            movies = [key for key, item in handle.items() if getattr(item, "ndim", 0) == 3]
+            if len(movies) != 1:
+                handle.close()
+                raise MovieFileError(
+                    f"{path}: no dataset 'data'; 3D datasets: {', '.join(movies) or 'none'}"
+                    + (" (choose one)" if movies else "")
+                )
+            name = movies[0]
+    if name not in handle or not hasattr(handle[name], "shape"):
+        handle.close()
+        raise MovieFileError(f"{path}: no dataset {name!r}")
+    return handle[name]
+
+
+def _tiff_frames(path: Path):
+    try:
+        import dask.array as da
+        import tifffile
+        import zarr
+    except ImportError as error:
+        raise MovieFileError(
+            f"{path}: reading TIFF movies needs tifffile and zarr ({error})"
+        ) from error
+    try:
+        store = tifffile.imread(path, aszarr=True)
+        array = zarr.open(store, mode="r")
+    except Exception as error:  # tifffile raises many kinds for broken files
+        raise MovieFileError(f"{path}: not a readable TIFF movie ({error})") from error
+    if hasattr(array, "shape"):
+        return da.from_zarr(array)
+    raise MovieFileError(
+        f"{path}: a multi-resolution TIFF; expected one (frames, rows, columns) series"
+    )

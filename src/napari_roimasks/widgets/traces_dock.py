@@ -1,0 +1,572 @@
+"""The "Traces" dock: extract ROI and neuropil traces in the background and plot them.
+
+It reads ROIs, border and ring settings from the viewer's :class:`RoiModel`
+(the same model the "ROI masks" dock edits) and the movie from an Image layer.
+Extraction runs in a napari worker with a progress bar and a Cancel button;
+only ROIs whose pixels or ring changed since the last extraction are read
+again. The plot shows the selected ROIs' F, Fneu and ``F - r * Fneu`` (or the
+dF/F of the corrected trace), a line at the viewer's current frame, and a
+click on the plot moves the frame slider there.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from napari.layers import Image, Labels
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+
+from ..core.neuropil_correction import (
+    DEFAULT_CONTAMINATION_RATIO,
+    delta_f_over_f,
+    estimate_contamination_ratio,
+)
+from ..core.traces import check_frame_source, trace_extraction
+from ..io.movies import MovieFileError, open_movie
+from ..roi_model import EXCLUSION_TEXT, RoiTraces, model_for
+from ._napari import unwrap
+from ._trace_plot import ThemedCanvas
+
+FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"
+TRACES, DFF = "F, Fneu and F - r·Fneu", "dF/F of F - r·Fneu"
+STACK, OVERLAY = "stack", "overlay"
+MEDIAN, PERCENTILE = "running median", "running 10th percentile"
+
+
+class TracesWidget(QWidget):
+    """Dock widget "Traces"."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model = model_for(unwrap(napari_viewer))
+        self._worker = None
+        self._progress = None
+        self.lines: list = []  # (label, Line2D) of what is plotted, in legend order
+        self._frame_lines: list = []  # the current-frame marker on every axes
+
+        self._movie = ComboBox(label="movie", choices=self._movie_choices, nullable=True)
+        self._movie.tooltip = "The (frames, rows, columns) movie to extract from: an Image layer"
+        self._open = PushButton(text="Open movie file…")
+        self._open.tooltip = (
+            "HDF5 (dataset 'data') or TIFF, read lazily: only the frames shown are loaded"
+        )
+        self._extract = PushButton(text="Extract traces")
+        self._cancel = PushButton(text="Cancel", enabled=False)
+        self._status = Label(value="")
+        self._correction = ComboBox(
+            label="neuropil correction", choices=[FIXED, FITTED], value=FIXED
+        )
+        self._correction.tooltip = (
+            "F - r·Fneu with a fixed r, or with r fitted per ROI as AllenSDK does (cross-validated, "
+            "r > 1 replaced by the mean of the other ROIs' r)"
+        )
+        self._r = FloatSpinBox(
+            label="r", min=0, max=5, step=0.05, value=DEFAULT_CONTAMINATION_RATIO
+        )
+        self._show = ComboBox(label="show", choices=[TRACES, DFF], value=TRACES)
+        self._arrange = ComboBox(label="several ROIs", choices=[STACK, OVERLAY], value=STACK)
+        self._baseline = ComboBox(label="dF/F baseline", choices=[MEDIAN, PERCENTILE], value=MEDIAN)
+        self._window = SpinBox(label="baseline window (frames)", min=1, max=1_000_000, value=301)
+        self._window.tooltip = (
+            "F0 is the running median (or 10th percentile) over this many frames, centred"
+        )
+        self._export_csv = PushButton(text="Export plotted traces (CSV)…")
+        self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
+        controls = Container(
+            widgets=[
+                self._movie,
+                self._open,
+                Container(widgets=[self._extract, self._cancel], layout="horizontal", labels=False),
+                self._status,
+                self._correction,
+                self._r,
+                self._show,
+                self._arrange,
+                self._baseline,
+                self._window,
+                Container(
+                    widgets=[self._export_csv, self._export_figure],
+                    layout="horizontal",
+                    labels=False,
+                ),
+            ]
+        )
+        self.plot = ThemedCanvas(napari_viewer)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(controls.native)
+        layout.addWidget(self.plot, stretch=1)
+
+        self._open.changed.connect(lambda: self.open_movie_file())
+        self._extract.changed.connect(lambda: self.extract())
+        self._cancel.changed.connect(lambda: self.cancel())
+        for control in (
+            self._correction,
+            self._r,
+            self._show,
+            self._arrange,
+            self._baseline,
+            self._window,
+        ):
+            control.changed.connect(self._on_plot_option)
+        self._export_csv.changed.connect(lambda: self.export_csv())
+        self._export_figure.changed.connect(lambda: self.save_figure())
+        self.model.selection_changed.connect(self._on_selection)
+        self.model.traces_changed.connect(self._on_traces_changed)
+        self.model.rois_changed.connect(self._on_rois_changed)
+        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
+        self.viewer.layers.events.removed.connect(self._on_layers_changed)
+        self.viewer.dims.events.current_step.connect(self._move_frame_line)
+        self.viewer.events.theme.connect(self._on_theme)
+        self.plot.canvas.mpl_connect("button_press_event", self._on_plot_click)
+        self._on_layers_changed()
+        self.redraw()
+
+    # -- the movie ------------------------------------------------------------------------------
+    def _movie_choices(self, _widget=None):
+        return [
+            (layer.name, unwrap(layer))
+            for layer in self.viewer.layers
+            if isinstance(layer, Image) and layer.ndim >= 3 and not layer.rgb
+        ]
+
+    def _on_layers_changed(self, event=None) -> None:
+        current = self._movie.value
+        with self._movie.changed.blocked():
+            self._movie.reset_choices()
+            choices = [c for c in self._movie.choices if c is not None]
+            if current in choices:
+                self._movie.value = current
+            elif choices:
+                self._movie.value = choices[0]
+
+    @property
+    def movie_layer(self):
+        """The Image layer traces are extracted from, or None."""
+        return self._movie.value
+
+    def open_movie_file(self, path=None):
+        """Open an HDF5 or TIFF movie lazily as a new Image layer (asks for a file without ``path``)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open a movie", "", "Movies (*.h5 *.hdf5 *.tif *.tiff);;All files (*)"
+            )
+            if not path:
+                return None
+        try:
+            frames, first = open_movie(path)
+        except MovieFileError as error:
+            show_error(f"Movie not opened: {error}")
+            return None
+        low, high = float(np.min(first)), float(np.max(first))
+        layer = self.viewer.add_image(
+            frames, name=Path(path).stem, contrast_limits=(low, high if high > low else low + 1)
+        )
+        layer.metadata["path"] = str(path)
+        self._on_layers_changed()
+        self._movie.value = unwrap(layer)
+        return unwrap(layer)
+
+    # -- extraction -----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while an extraction runs."""
+        return self._worker is not None
+
+    def extract(self) -> bool:
+        """Start extracting the traces that are missing or stale; False (and a notification) if it cannot."""
+        if self.running:
+            show_info("Traces are being extracted already: wait for it, or Cancel")
+            return False
+        movie = self.movie_layer
+        if movie is None:
+            show_warning(
+                "No movie: add the movie as an Image layer (frames, rows, columns) or open a movie file"
+            )
+            return False
+        if self.model.rings is None or not self.model.roi_keys():
+            show_warning(
+                "No ROIs to extract: open Plugins > ROI masks and choose a layer with ROIs"
+            )
+            return False
+        if getattr(movie, "multiscale", False):
+            show_warning(f"{movie.name!r} is multiscale: extract from a single-resolution movie")
+            return False
+        try:
+            n_frames, _, _ = check_frame_source(movie.data, self.model.image_shape)
+        except (TypeError, ValueError) as error:
+            show_warning(f"Traces not extracted: {error} (movie {movie.name!r})")
+            return False
+        token = ("layer", id(movie), tuple(movie.data.shape))
+        keys = self.model.keys_to_extract(token)
+        if not keys:
+            show_info("Every trace is current: nothing to extract")
+            return False
+        plan = self._extraction_plan(keys, token)
+        self._progress = progress(total=n_frames, desc=f"Extracting {len(keys)} ROIs")
+        self._status.value = f"extracting {len(keys)} ROIs from {movie.name!r}…"
+        worker = create_worker(
+            _extraction_job,
+            movie.data,
+            plan,
+            self.model.image_shape,
+            _start_thread=False,
+            _connect={
+                "yielded": self._on_progress,
+                "returned": lambda results: self._on_extracted(token, results),
+                "errored": self._on_failed,  # handled here: napari would re-raise it otherwise
+                "aborted": self._on_cancelled,
+                "finished": self._on_finished,
+            },
+        )
+        self._worker = worker
+        self._extract.enabled, self._cancel.enabled = False, True
+        self._started = time.perf_counter()
+        worker.start()
+        return True
+
+    def _extraction_plan(self, keys, token) -> list:
+        """(key, fingerprint, ROI crop or None, ring crop or None): None where AllenSDK gives NaN."""
+        plan = []
+        for key in keys:
+            summary = self.model.summary(key)
+            roi_excluded = {"empty_roi_mask", "motion_border"} & set(summary.exclusions)
+            roi = None if roi_excluded else self.model.roi(key)
+            plan.append((key, self.model.fingerprint(key, token), roi, self.model.ring(key)))
+        return plan
+
+    def cancel(self) -> None:
+        """Stop the running extraction within one block; nothing of it is kept."""
+        if self._worker is not None:
+            self._status.value = "cancelling…"
+            self._worker.quit()
+
+    def _on_progress(self, step) -> None:
+        stage, done, total = step
+        bar = self._progress  # updating the bar lets Qt run queued events, which may finish the run
+        if bar is None:
+            return
+        if stage == "frames":
+            rate = done / max(time.perf_counter() - self._started, 1e-9)
+            bar.set_description(f"Extracting traces: {rate:,.0f} frames/s")
+            bar.update(done - bar.n)
+        else:
+            bar.set_description(f"Fitting neuropil ratios: {done}/{total} ROIs")
+
+    def _on_extracted(self, token, results) -> None:
+        self.model.store_traces(token, results)
+        seconds = time.perf_counter() - self._started
+        self._status.value = f"{len(results)} ROIs extracted in {seconds:.1f} s"
+        self._warn_about_nan(results)
+        self._write_features()
+
+    def _warn_about_nan(self, results) -> None:
+        frames = set()
+        for traces in results.values():
+            for trace in (traces.roi, traces.neuropil):
+                if np.isfinite(trace).any():  # an excluded mask is all NaN, as expected
+                    frames.update(np.flatnonzero(~np.isfinite(trace)).tolist())
+        if frames:
+            first = sorted(frames)[:5]
+            show_warning(
+                f"{len(frames)} frames of the movie hold NaN or inf inside ROIs (first: {first}); "
+                "those frames' trace values are NaN and are left out of the ratio fit"
+            )
+
+    def _on_failed(self, error) -> None:
+        show_error(f"Trace extraction failed, nothing was kept: {error}")
+        self._status.value = "extraction failed: see the notification"
+
+    def _on_cancelled(self) -> None:
+        self._status.value = "cancelled: no traces were kept from that run"
+
+    def _on_finished(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        self._worker = None
+        self._extract.enabled, self._cancel.enabled = True, False
+
+    # -- what the traces mean --------------------------------------------------------------------
+    def ratios(self) -> dict:
+        """The r each ROI's correction uses."""
+        return self.model.contamination_ratios(
+            fitted=self._correction.value == FITTED, fixed_r=self._r.value
+        )
+
+    def _write_features(self) -> None:
+        """Per-ROI summaries into the ROI layer's features, for other plugins to read."""
+        import pandas as pd
+
+        layer = self.model.source_layer
+        if layer is None:
+            return
+        ratios = self.ratios()
+        rows = {}
+        for key in self.model.roi_keys():
+            traces = self.model.traces.get(key)
+            if traces is None:
+                continue
+            rows[key] = {
+                "mean_F": float(np.nanmean(traces.roi))
+                if np.isfinite(traces.roi).any()
+                else np.nan,
+                "mean_Fneu": float(np.nanmean(traces.neuropil))
+                if np.isfinite(traces.neuropil).any()
+                else np.nan,
+                "r": ratios.get(key, np.nan),
+                "exclusion": ";".join(self.model.summary(key).exclusions),
+            }
+        columns = ["mean_F", "mean_Fneu", "r", "exclusion"]
+        features = layer.features.copy()
+        if isinstance(layer, Labels):
+            n = max(int(np.max(layer.data)) if layer.data.size else 0, max(rows, default=0)) + 1
+            table = pd.DataFrame({"index": np.arange(n)})
+            if "index" in features.columns:
+                table = table.merge(
+                    features.drop(columns=columns, errors="ignore"), on="index", how="left"
+                )
+            keys = table["index"]
+        else:
+            table = features.drop(columns=columns, errors="ignore").reset_index(drop=True)
+            table = table.reindex(range(len(layer.data)))
+            keys = pd.Series(np.arange(1, len(layer.data) + 1))
+        for column in columns:
+            default = "" if column == "exclusion" else np.nan
+            table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
+        layer.features = table
+
+    # -- the plot -------------------------------------------------------------------------------
+    def _on_selection(self, keys) -> None:
+        self.redraw()
+
+    def _on_traces_changed(self, keys) -> None:
+        if set(keys) & set(self.model.selection) or not self.lines:
+            self.redraw()
+
+    def _on_rois_changed(self, keys) -> None:
+        if keys is None or set(keys) & set(self.model.selection):
+            self.redraw()
+
+    def _on_plot_option(self, _value=None) -> None:
+        self._r.enabled = self._correction.value == FIXED
+        self._window.enabled = self._baseline.enabled = self._show.value == DFF
+        if self.model.traces:
+            self._write_features()
+        self.redraw()
+
+    def _on_theme(self, event=None) -> None:
+        self.plot.apply_theme()
+        self.plot.canvas.draw_idle()
+
+    def redraw(self) -> None:
+        """Draw the selected ROIs' traces."""
+        figure = self.plot.figure
+        figure.clear()
+        self.lines, self._frame_lines = [], []
+        keys = [k for k in self.model.selection if k in self.model.traces]
+        if not keys:
+            axes = figure.add_subplot()
+            message = "Select an ROI (a row of the ROI table, the label picker, or click it)"
+            if not self.model.traces:
+                message = "Extract traces, then select an ROI"
+            axes.text(
+                0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, wrap=True
+            )
+            axes.set_axis_off()
+            self.plot.apply_theme()
+            self.plot.canvas.draw_idle()
+            return
+        ratios = self.ratios()
+        stacked = self._arrange.value == STACK and len(keys) > 1
+        all_axes = figure.subplots(len(keys) if stacked else 1, 1, sharex=True, squeeze=False)[:, 0]
+        for i, key in enumerate(keys):
+            axes = all_axes[i if stacked else 0]
+            self._plot_roi(
+                axes, key, ratios.get(key, np.nan), colour_offset=0 if stacked else 3 * i
+            )
+            axes.legend(loc="upper right", fontsize="small")
+        all_axes[-1].set_xlabel("frame")
+        self._frame_lines = [
+            axes.axvline(self._current_frame(), color="#ffcc33", lw=1, zorder=0)
+            for axes in all_axes
+        ]
+        self.plot.apply_theme()
+        self.plot.canvas.draw_idle()
+
+    def _plot_roi(self, axes, key, r, colour_offset: int) -> None:
+        traces = self.model.traces[key]
+        frames = np.arange(len(traces.roi))
+        corrected = traces.roi - r * traces.neuropil
+        colour = lambda n: f"C{(colour_offset + n) % 10}"  # noqa: E731
+        if self._show.value == TRACES:
+            series = [
+                (f"ROI {key} F", traces.roi, 1.2),
+                (f"ROI {key} Fneu", traces.neuropil, 1.0),
+                (f"ROI {key} F - {r:.2f} Fneu", corrected, 1.2),
+            ]
+            axes.set_ylabel("fluorescence")
+        else:
+            baseline = "median" if self._baseline.value == MEDIAN else "percentile"
+            dff = delta_f_over_f(corrected, self._window.value, baseline=baseline)
+            series = [(f"ROI {key} dF/F (r = {r:.2f})", dff, 1.2)]
+            axes.set_ylabel("dF/F")
+        for n, (label, values, width) in enumerate(series):
+            (line,) = axes.plot(frames, values, color=colour(n), lw=width, label=label)
+            self.lines.append((label, line))
+        exclusions = self.model.summary(key).exclusions
+        if exclusions:
+            reasons = ", ".join(EXCLUSION_TEXT[e] for e in exclusions)
+            axes.text(
+                0.01,
+                0.95,
+                f"ROI {key} excluded: {reasons}",
+                transform=axes.transAxes,
+                va="top",
+                color="#ff6666",
+            )
+
+    def _frame_axis(self) -> int:
+        movie = self.movie_layer
+        ndim = self.viewer.dims.ndim
+        return ndim - movie.ndim if movie is not None else 0
+
+    def _current_frame(self) -> int:
+        return int(self.viewer.dims.current_step[self._frame_axis()])
+
+    def _move_frame_line(self, event=None) -> None:
+        frame = self._current_frame()
+        for line in self._frame_lines:
+            line.set_xdata([frame, frame])
+        self.plot.canvas.draw_idle()
+
+    def _on_plot_click(self, event) -> None:
+        if (
+            event.inaxes is None
+            or event.xdata is None
+            or self.plot.panning_or_zooming()
+            or not self.lines
+        ):
+            return
+        n_frames = len(self.lines[0][1].get_xdata())
+        frame = int(np.clip(round(event.xdata), 0, n_frames - 1))
+        self.viewer.dims.set_current_step(self._frame_axis(), frame)
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_csv(self, path=None) -> Path | None:
+        """Write the plotted traces as CSV: frame, then one column per plotted trace."""
+        if not self.lines:
+            show_warning("Nothing to export: extract traces and select an ROI first")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export plotted traces", "traces.csv", "CSV (*.csv)"
+            )
+            if not path:
+                return None
+        path = Path(path)
+        frames = np.asarray(self.lines[0][1].get_xdata())
+        columns = [np.asarray(line.get_ydata(), dtype=float) for _, line in self.lines]
+        header = ",".join(["frame", *(_csv_field(label) for label, _ in self.lines)])
+        table = np.column_stack([frames, *columns])
+        try:
+            _write_atomically(
+                path,
+                lambda f: np.savetxt(
+                    f, table, delimiter=",", header=header, comments="", fmt="%.17g"
+                ),
+            )
+        except OSError as error:
+            show_error(f"Traces not exported to {path}: {error}")
+            return None
+        return path
+
+    def save_figure(self, path=None) -> Path | None:
+        """Save the figure as shown; the format follows the suffix (.png, .svg, .pdf)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save figure", "traces.png", "PNG (*.png);;SVG (*.svg)"
+            )
+            if not path:
+                return None
+        path = Path(path)
+        try:
+            _write_atomically(
+                path,
+                lambda f: self.plot.figure.savefig(
+                    f,
+                    format=path.suffix.lstrip(".") or "png",
+                    facecolor=self.plot.figure.get_facecolor(),
+                ),
+            )
+        except (OSError, ValueError) as error:
+            show_error(f"Figure not saved to {path}: {error}")
+            return None
+        return path
+
+    # -- closing --------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.cancel()
+        self.model.selection_changed.disconnect(self._on_selection)
+        self.model.traces_changed.disconnect(self._on_traces_changed)
+        self.model.rois_changed.disconnect(self._on_rois_changed)
+        self.viewer.layers.events.inserted.disconnect(self._on_layers_changed)
+        self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
+        self.viewer.dims.events.current_step.disconnect(self._move_frame_line)
+        self.viewer.events.theme.disconnect(self._on_theme)
+        super().closeEvent(event)
+
+
+def _extraction_job(frames, plan, image_shape):
+    """The worker's generator: extract, then fit each ROI's ratio; yields progress, returns traces."""
+    masks = []
+    for _, _, roi, ring in plan:
+        masks.extend([roi, ring])
+    steps = trace_extraction(frames, masks, image_shape=image_shape)
+    try:
+        while True:
+            try:
+                done, total = next(steps)
+            except StopIteration as finished:
+                traces = finished.value
+                break
+            yield "frames", done, total
+    finally:
+        steps.close()  # a cancel lands here: the engine stops within one block
+    results = {}
+    for i, (key, fingerprint, _, _) in enumerate(plan):
+        roi, neuropil = traces[2 * i], traces[2 * i + 1]
+        fitted = (
+            estimate_contamination_ratio(roi, neuropil).r
+            if np.isfinite(roi).any() and np.isfinite(neuropil).any()
+            else np.nan
+        )
+        results[key] = RoiTraces(fingerprint, roi, neuropil, float(fitted))
+        yield "fit", i + 1, len(plan)
+    return results
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write to a temporary file beside ``path``, then rename it into place."""
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,265 @@
+"""The "Traces" dock in a real viewer: extraction in a worker, cancel, plots, exports, bad input."""
+
+from __future__ import annotations
+
+import csv
+
+import dask.array as da
+import numpy as np
+import pytest
+from matplotlib.backend_bases import MouseEvent
+
+from napari_roimasks import roi_masks
+from napari_roimasks.core import MotionBorder, delta_f_over_f, estimate_contamination_ratio
+from napari_roimasks.widgets import traces_dock
+
+PLUGIN = "napari-roimasks"
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    seen = []
+    for kind in ("show_warning", "show_error", "show_info"):
+        monkeypatch.setattr(
+            traces_dock, kind, lambda message, kind=kind: seen.append((kind, message))
+        )
+    return seen
+
+
+@pytest.fixture
+def session(make_napari_viewer):
+    """The sample recording with both docks, the border from the movie's metadata."""
+    viewer = make_napari_viewer()
+    layers = {layer.name: layer for layer in viewer.open_sample(PLUGIN, "synthetic_recording")}
+    _, rois = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    rois.set_border(MotionBorder.from_allen(layers["movie"].metadata["motion_border"]))
+    _, traces = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
+    return viewer, rois, traces, layers
+
+
+def extract_and_wait(qtbot, traces):
+    with qtbot.waitSignal(traces.model.traces_changed, timeout=60_000):
+        assert traces.extract()
+    qtbot.waitUntil(lambda: not traces.running, timeout=10_000)
+
+
+def allensdk_traces(layers):
+    """The core's AllenSDK-compatible answer for the sample."""
+    labels = np.asarray(layers["ROIs"].data)
+    border = layers["movie"].metadata["motion_border"]
+    h, w = labels.shape
+    rois = [
+        roi_masks.create_roi_mask(w, h, border, roi_mask=labels == k, label=k)
+        for k in range(1, labels.max() + 1)
+    ]
+    neuropils = [roi_masks.create_neuropil_mask(r, border, labels > 0) for r in rois]
+    traces, _ = roi_masks.calculate_traces(layers["movie"].data, rois + neuropils)
+    return traces[: len(rois)], traces[len(rois) :]
+
+
+def plotted(traces):
+    return {label: np.asarray(line.get_ydata()) for label, line in traces.lines}
+
+
+def test_extract_gives_the_cores_traces_and_plots_the_selected_roi(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    roi_expected, neuropil_expected = allensdk_traces(layers)
+    for k in range(1, 41):
+        np.testing.assert_array_equal(traces.model.traces[k].roi, roi_expected[k - 1])
+        np.testing.assert_array_equal(traces.model.traces[k].neuropil, neuropil_expected[k - 1])
+    assert all(row.trace == "current" for row in rois._summaries.values())
+    rois.select_roi(5)
+    lines = plotted(traces)
+    np.testing.assert_array_equal(lines["ROI 5 F"], roi_expected[4])
+    np.testing.assert_array_equal(lines["ROI 5 Fneu"], neuropil_expected[4])
+    np.testing.assert_allclose(
+        lines["ROI 5 F - 0.70 Fneu"], roi_expected[4] - 0.7 * neuropil_expected[4]
+    )
+    # the per-ROI summary lands in the ROI layer's features
+    features = layers["ROIs"].features.set_index("index")
+    assert features.loc[5, "mean_F"] == pytest.approx(np.mean(roi_expected[4]))
+    assert features.loc[5, "r"] == pytest.approx(0.7)
+    flagged = int(np.flatnonzero(np.isnan(roi_expected[:, 0]))[0]) + 1
+    assert features.loc[flagged, "exclusion"] == "motion_border"
+
+
+def test_fitted_r_and_dff_are_what_is_plotted(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    traces._correction.value = traces_dock.FITTED
+    traces._show.value = traces_dock.DFF
+    traces._window.value = 51
+    rois.select_roi(7)
+    stored = traces.model.traces[7]
+    r = traces.ratios()[7]
+    fitted = estimate_contamination_ratio(stored.roi, stored.neuropil).r
+    assert r == pytest.approx(fitted) if fitted <= 1 else r <= 1
+    (label, values), *_ = plotted(traces).items()
+    assert label == f"ROI 7 dF/F (r = {r:.2f})"
+    np.testing.assert_allclose(values, delta_f_over_f(stored.roi - r * stored.neuropil, 51))
+
+
+def test_several_selected_rois_stack_or_overlay(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    traces.model.set_selection([2, 3, 6])
+    assert len(traces.plot.figure.axes) == 3
+    traces._arrange.value = traces_dock.OVERLAY
+    assert len(traces.plot.figure.axes) == 1 and len(traces.lines) == 9
+
+
+def test_frame_line_follows_the_slider_and_a_click_moves_it(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    rois.select_roi(1)
+    assert traces.model.selection == (1,)
+    viewer.dims.set_current_step(0, 123)
+    assert all(line.get_xdata()[0] == 123 for line in traces._frame_lines)
+    axes = traces.plot.figure.axes[0]
+    traces.plot.canvas.draw()
+    x, y = axes.transData.transform((210, np.nanmean(traces.model.traces[1].roi)))
+    click = MouseEvent("button_press_event", traces.plot.canvas, x, y, button=1)
+    traces.plot.canvas.callbacks.process("button_press_event", click)
+    assert viewer.dims.current_step[0] == 210
+
+
+def test_editing_an_roi_makes_only_its_traces_stale_and_extract_redoes_only_those(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    before = {k: v.roi.copy() for k, v in traces.model.traces.items()}
+    layers["ROIs"].brush_size = 3
+    row, col = np.argwhere(np.asarray(layers["ROIs"].data) == 12)[0]
+    layers["ROIs"].paint((row - 1, col), 12)
+    stale = {k for k, s in rois._summaries.items() if s.trace == "stale"}
+    assert 12 in stale and len(stale) < 10
+    assert traces.model.keys_to_extract(traces.model.trace_movie) == sorted(stale)
+    extract_and_wait(qtbot, traces)
+    assert all(s.trace == "current" for s in rois._summaries.values())
+    untouched = set(before) - stale
+    assert all(
+        np.array_equal(before[k], traces.model.traces[k].roi, equal_nan=True) for k in untouched
+    )
+    assert not np.array_equal(before[12], traces.model.traces[12].roi)
+
+
+def test_cancel_keeps_nothing_and_a_second_run_works(session, qtbot, notes):
+    viewer, rois, traces, layers = session
+    movie = layers["movie"].data
+    slow = da.from_array(movie, chunks=(5, *movie.shape[1:])).map_blocks(_slowly, dtype=movie.dtype)
+    layers["movie"].data = slow
+    assert traces.extract()
+    assert not traces.extract()  # a second Extract while one runs is refused
+    assert "being extracted already" in notes[-1][1]
+    qtbot.waitUntil(lambda: traces._progress is not None and traces._progress.n > 0, timeout=20_000)
+    traces.cancel()
+    qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
+    assert traces.model.traces == {}
+    assert "cancelled" in traces._status.value
+    layers["movie"].data = movie
+    extract_and_wait(qtbot, traces)
+    assert len(traces.model.traces) == 40
+
+
+def _slowly(block):
+    import time
+
+    time.sleep(0.05)
+    return block
+
+
+def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    traces.model.set_selection([4, 9])
+    path = traces.export_csv(tmp_path / "traces.csv")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["frame", *(label for label, _ in traces.lines)]
+    table = np.array(rows[1:], dtype=float)
+    np.testing.assert_array_equal(table[:, 0], np.arange(300))
+    for column, (_, line) in enumerate(traces.lines, start=1):
+        np.testing.assert_array_equal(table[:, column], line.get_ydata())
+    for suffix in ("png", "svg"):
+        saved = traces.save_figure(tmp_path / f"traces.{suffix}")
+        assert saved.stat().st_size > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["traces.csv", "traces.png", "traces.svg"]
+
+
+def test_movie_of_another_size_is_refused(session, notes):
+    viewer, rois, traces, layers = session
+    viewer.add_image(np.zeros((10, 100, 100), np.uint16), name="other movie")
+    traces._movie.value = viewer.layers["other movie"]
+    assert not traces.extract()
+    assert (
+        "frames are 100 rows x 100 columns but the masks were made for 256 rows x 256"
+        in notes[-1][1]
+    )
+    assert traces.model.traces == {}
+
+
+def test_nan_frames_are_reported(session, qtbot, notes):
+    viewer, rois, traces, layers = session
+    movie = layers["movie"].data.astype(np.float32)
+    movie[[10, 11]] = np.nan
+    viewer.add_image(movie, name="movie with gaps")
+    traces._movie.value = viewer.layers["movie with gaps"]
+    extract_and_wait(qtbot, traces)
+    assert any("2 frames of the movie hold NaN" in message for _, message in notes)
+    assert np.isnan(traces.model.traces[1].roi[[10, 11]]).all() and np.isfinite(
+        traces.model.traces[1].roi[12]
+    )
+
+
+def test_empty_roi_layer_gets_a_message(make_napari_viewer, notes):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((20, 40, 40), np.uint16), name="movie")
+    viewer.add_labels(np.zeros((40, 40), np.int32), name="ROIs")
+    viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    _, traces = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
+    assert not traces.extract()
+    assert "No ROIs to extract" in notes[-1][1]
+
+
+def test_a_file_that_disappears_mid_extraction_is_reported_and_nothing_kept(
+    session, qtbot, notes, tmp_path
+):
+    viewer, rois, traces, layers = session
+    movie = np.asarray(layers["movie"].data)
+    for start in range(0, 300, 50):
+        np.save(tmp_path / f"frames_{start}.npy", movie[start : start + 50])
+
+    def load(block_id):
+        import time
+
+        time.sleep(0.05)
+        return np.load(tmp_path / f"frames_{block_id[0] * 50}.npy")
+
+    lazy = da.map_blocks(load, chunks=((50,) * 6, (256,), (256,)), dtype=movie.dtype)
+    viewer.add_image(lazy, name="lazy movie", contrast_limits=(0, 2000))
+    traces._movie.value = viewer.layers["lazy movie"]
+    assert traces.extract()
+    qtbot.waitUntil(lambda: traces._progress is not None and traces._progress.n > 0, timeout=20_000)
+    for path in tmp_path.glob("frames_*.npy"):
+        path.unlink()
+    qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
+    assert any(kind == "show_error" and "nothing was kept" in message for kind, message in notes)
+    assert traces.model.traces == {}
+    np.testing.assert_array_equal(layers["movie"].data, movie)
+
+
+def test_open_a_movie_file_lazily(session, tmp_path, notes):
+    import h5py
+
+    viewer, rois, traces, layers = session
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data)[:20], chunks=(1, 256, 256))
+    layer = traces.open_movie_file(path)
+    assert (
+        layer.name == "session"
+        and traces.movie_layer is layer
+        and layer.data.shape == (20, 256, 256)
+    )
+    assert traces.open_movie_file(tmp_path / "missing.h5") is None
+    assert "missing.h5: no such file" in notes[-1][1]
