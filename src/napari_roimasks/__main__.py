@@ -1,8 +1,9 @@
 """The main job: ``python -m napari_roimasks [--screenshot PATH]``.
 
 Opens napari with the synthetic sample recording, its ROI labels, its motion
-border, the live neuropil rings and the "ROI masks" dock. With ``--screenshot``
-the same window is rendered, saved as a PNG, and napari exits.
+border, the live neuropil rings, the "ROI masks" dock and the "Traces" dock
+(extracting in the background; ROI 5 selected). With ``--screenshot`` the same
+window is rendered once the traces are in, saved as a PNG, and napari exits.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def _parse_args(argv):
 
 
 def build_viewer(*, show: bool = True):
-    """A viewer with the sample recording, the ROI masks dock, the border and the rings."""
+    """A viewer with the sample recording, both docks, the border and the rings; extraction started."""
     import napari
+    from qtpy.QtCore import Qt
 
     from .core.border import MotionBorder
 
@@ -40,24 +42,41 @@ def build_viewer(*, show: bool = True):
     _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
     dock.set_source(rois)
     dock.set_border(MotionBorder.from_allen(movie.metadata["motion_border"]))
+    from .widgets import TracesWidget
+
+    traces = TracesWidget(
+        viewer
+    )  # time runs left to right: the traces get the bottom of the window
+    traces_dock = viewer.window.add_dock_widget(traces, name="Traces", area="bottom")
+    traces.extract()
+    dock.select_roi(5)
     viewer.layers.selection.active = rois
     viewer.reset_view()
-    return viewer, dock
+    viewer.window._qt_window.resizeDocks([traces_dock], [340], Qt.Orientation.Vertical)
+    return viewer, dock, traces
 
 
 def main(argv=None) -> int:
     """Run the main job; returns the exit code."""
     args = _parse_args(argv)
     import napari
+    from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
-    viewer, _ = build_viewer(show=True)
+    viewer, _, traces = build_viewer(show=True)
     if args.screenshot is None:
         napari.run()
         return 0
-    viewer.window._qt_window.resize(1500, 950)
+    window = viewer.window._qt_window
+    window.resize(1600, 1000)
+    while traces.running:  # the screenshot shows the traces once they are in
+        QApplication.processEvents()
     for _ in range(5):
         QApplication.processEvents()
+    window.resizeDocks([traces.parentWidget()], [340], Qt.Orientation.Vertical)
+    QApplication.processEvents()
+    viewer.reset_view()
+    QApplication.processEvents()
     viewer.screenshot(str(args.screenshot), canvas_only=False, flash=False)
     viewer.close()
     print(f"saved {args.screenshot}")

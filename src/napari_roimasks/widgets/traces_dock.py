@@ -22,7 +22,8 @@ from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QBoxLayout, QFileDialog, QFrame, QScrollArea, QWidget
 
 from ..core.neuropil_correction import (
     DEFAULT_CONTAMINATION_RATIO,
@@ -101,10 +102,17 @@ class TracesWidget(QWidget):
             ]
         )
         self.plot = ThemedCanvas(napari_viewer)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(controls.native)
-        layout.addWidget(self.plot, stretch=1)
+        # controls above the plot in a tall dock, beside it in a wide one (the bottom area)
+        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # the dock may be shorter than its controls
+        scroll.setWidget(controls.native)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMaximumWidth(480)
+        self._layout.addWidget(scroll)
+        self._layout.addWidget(self.plot, stretch=1)
 
         self._open.changed.connect(lambda: self.open_movie_file())
         self._extract.changed.connect(lambda: self.extract())
@@ -394,7 +402,7 @@ class TracesWidget(QWidget):
             self._plot_roi(
                 axes, key, ratios.get(key, np.nan), colour_offset=0 if stacked else 3 * i
             )
-            axes.legend(loc="upper right", fontsize="small")
+            axes.legend(loc="best", fontsize="small")
         all_axes[-1].set_xlabel("frame")
         self._frame_lines = [
             axes.axvline(self._current_frame(), color="#ffcc33", lw=1, zorder=0)
@@ -512,6 +520,13 @@ class TracesWidget(QWidget):
             show_error(f"Figure not saved to {path}: {error}")
             return None
         return path
+
+    def resizeEvent(self, event) -> None:
+        wide = self.width() > 1.6 * self.height()
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self._layout.direction() != direction:
+            self._layout.setDirection(direction)
+        super().resizeEvent(event)
 
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
