@@ -281,3 +281,33 @@ def test_painted_rois_become_shapes_and_back_without_changing_the_roi_layer(samp
     back = dock.copy_rois_to_new_layer()
     np.testing.assert_array_equal(back.data, labels)  # disc ROIs survive the round trip exactly
     assert not notes  # no shapes overlap, so nothing to warn about
+
+
+class _Mouse:
+    """Just enough of a napari mouse event for a layer's drag callback."""
+
+    def __init__(self, kind, position):
+        self.type, self.position = kind, position
+
+
+def test_a_click_on_an_roi_selects_it_but_a_drag_does_not(sample):
+    viewer, dock, layers = sample
+    rois = layers["ROIs"]
+    rows, columns = np.nonzero(np.asarray(rois.data) == 17)
+    where = (150.0, float(rows[0]), float(columns[0]))  # world: frame, row, column
+    assert dock._on_click in rois.mouse_drag_callbacks
+
+    def press_and_release(moves):
+        event = _Mouse("mouse_press", where)
+        steps = dock._on_click(rois, event)
+        next(steps)
+        for step in moves:
+            event.type, event.position = "mouse_move", step
+            next(steps)
+        event.type = "mouse_release"
+        next(steps, None)
+
+    press_and_release([(150.0, 5.0, 5.0)])  # a drag (pan) that ends elsewhere: nothing selected
+    assert dock.model.selection != (17,)
+    press_and_release([])
+    assert dock.model.selection == (17,) and rois.selected_label == 17

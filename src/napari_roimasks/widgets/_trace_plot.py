@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from napari.utils.theme import get_theme
@@ -49,6 +50,63 @@ class ThemedCanvas(QWidget):
                 legend.get_frame().set_edgecolor(colours["axes"])
                 for text in legend.get_texts():
                     text.set_color(colours["text"])
+
+    def show_message(self, message: str) -> None:
+        """An empty plot that says what to do."""
+        self.figure.clear()
+        axes = self.figure.add_subplot()
+        axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, wrap=True)
+        axes.set_axis_off()
+        self.apply_theme()
+        self.canvas.draw_idle()
+
+    def show_series(self, groups, *, stacked: bool, frame: int, ylabel: str):
+        """Plot groups of series against frame number, one axes per group or all on one.
+
+        Parameters
+        ----------
+        groups : list of (series, note)
+            ``series`` is a list of (label, (n_frames,) values); ``note`` a text
+            shown in the group's axes ('' for none).
+        stacked : bool
+            One axes per group (sharing the frame axis), else all on one axes.
+        frame : int
+            Where the current-frame line stands.
+
+        Returns
+        -------
+        lines : list of (label, Line2D)
+            What was plotted, in legend order: exports read their numbers from these.
+        frame_lines : list of Line2D
+            The current-frame line of every axes.
+        """
+        self.figure.clear()
+        stacked = stacked and len(groups) > 1
+        all_axes = self.figure.subplots(
+            len(groups) if stacked else 1, 1, sharex=True, squeeze=False
+        )[:, 0]
+        lines = []
+        for g, (series, note) in enumerate(groups):
+            axes = all_axes[g if stacked else 0]
+            first_colour = 0 if stacked else 3 * g
+            for n, (label, values) in enumerate(series):
+                (line,) = axes.plot(
+                    np.arange(len(values)),
+                    values,
+                    color=f"C{(first_colour + n) % 10}",
+                    lw=1.1,
+                    label=label,
+                )
+                lines.append((label, line))
+            if note:
+                axes.text(0.01, 0.95, note, transform=axes.transAxes, va="top", color="#ff6666")
+            axes.set_ylabel(ylabel)
+            axes.legend(loc="upper left", fontsize="small")
+        all_axes[-1].set_xlabel("frame")
+        frame_lines = [axes.axvline(frame, color="#ffcc33", lw=1, zorder=0) for axes in all_axes]
+        self.apply_theme()
+        self.canvas.draw_idle()
+        return lines, frame_lines
 
     def panning_or_zooming(self) -> bool:
         """True while the toolbar's pan or zoom tool is active (clicks belong to it)."""

@@ -2,11 +2,7 @@
 
 The dock is thin: it reads the ROI layer into the viewer's :class:`RoiModel`
 (see :mod:`napari_roimasks.layers`), and draws what the model holds into three
-layers of its own, updated in place:
-
-- ``<ROI layer> neuropil``: a Labels layer, ring of ROI k labelled k, in the ROIs' colours;
-- ``motion border``: the unusable bands, shaded;
-- ``<ROI layer> excluded``: a red box around every ROI that AllenSDK would exclude.
+layers of its own, updated in place (see :mod:`._roi_overlays`).
 
 With "live" on, every edit of the ROI layer (paint, fill, erase, undo, redo,
 data replaced; shapes added, moved or deleted) updates only the rings it can
@@ -19,7 +15,6 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 from napari.layers import Labels, Shapes
 from napari.layers.base._base_constants import ActionType
-from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QModelIndex
 from qtpy.QtWidgets import (
@@ -44,9 +39,9 @@ from ..layers import (
 )
 from ..roi_model import model_for
 from ._napari import camera, unwrap
+from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTableModel
 
-BORDER_LAYER = "motion border"
 _SIDES = (
     ("left", "RIGHT_SHIFT = 0", "the frame was shifted right, so its left edge is empty"),
     ("right", "LEFT_SHIFT = 1", "the frame was shifted left, so its right edge is empty"),
@@ -66,9 +61,8 @@ class RoiMasksWidget(QWidget):
         self._snapshot: np.ndarray | None = (
             None  # the label image last read, to find what an edit changed
         )
-        self._output_names: set[str] = {BORDER_LAYER}
+        self.overlays = RoiOverlays(napari_viewer, self.model)
         self._summaries: dict = {}  # key -> RoiSummary, kept current with the model
-        self._excluded_boxes: list = []
 
         self._layer_box = ComboBox(
             label="ROI layer", choices=self._roi_layer_choices, nullable=True
@@ -324,7 +318,7 @@ class RoiMasksWidget(QWidget):
         return [
             (layer.name, unwrap(layer))
             for layer in self.viewer.layers
-            if isinstance(layer, (Labels, Shapes)) and layer.name not in self._output_names
+            if isinstance(layer, (Labels, Shapes)) and layer.name not in self.overlays.names
         ]
 
     def _on_layers_changed(self, event=None) -> None:
@@ -360,7 +354,7 @@ class RoiMasksWidget(QWidget):
             else:
                 event.connect(handler)
         self.model.source_layer = layer
-        self._output_names |= {f"{layer.name} neuropil", f"{layer.name} excluded"}
+        self.overlays.claim(layer)
         self.rebuild()
 
     def _disconnect_source(self) -> None:
@@ -465,7 +459,7 @@ class RoiMasksWidget(QWidget):
 
     def _image_shape_for_shapes(self, layer) -> tuple[int, int]:
         for candidate in self.viewer.layers:
-            if candidate is layer or candidate.name in self._output_names:
+            if candidate is layer or candidate.name in self.overlays.names:
                 continue
             if type(candidate).__name__ in ("Image", "Labels") and candidate.ndim >= 2:
                 return tuple(int(n) for n in candidate.data.shape[-2:])
@@ -501,7 +495,7 @@ class RoiMasksWidget(QWidget):
         ):
             with box.changed.blocked():
                 box.value = value
-        self._draw_border()
+        self.overlays.draw_border()
 
     # -- drawing the model into the viewer ------------------------------------------------------
     def _on_rois_changed(self, keys) -> None:
@@ -514,7 +508,7 @@ class RoiMasksWidget(QWidget):
         current = self.model.roi_keys()
         if keys is None:
             self._summaries = {k: self.model.summary(k) for k in current}
-            self._draw_border()
+            self.overlays.draw_border()
         else:
             present = set(current)
             for key in keys:
@@ -522,124 +516,14 @@ class RoiMasksWidget(QWidget):
                     self._summaries[key] = self.model.summary(key)
                 else:
                     self._summaries.pop(key, None)
-        self._draw_rings()
-        self._draw_excluded()
+        self.overlays.draw_rings(self._source)
+        self.overlays.draw_excluded(self._source, self._summaries)
         if keys is None or self.table_model.roi_keys() != current:
             self.table_model.set_rows([self._summaries[k] for k in current])
         else:
             self.table_model.update_rows([self._summaries[k] for k in keys if k in self._summaries])
         excluded = sum(s.excluded for s in self._summaries.values())
         self._status.value = f"{len(current)} ROIs, {excluded} excluded by AllenSDK's rules"
-
-    def _output_layer(self, name, make):
-        layer = next((la for la in self.viewer.layers if la.name == name), None)
-        if layer is None:
-            active = self.viewer.layers.selection.active
-            layer = make()
-            self._output_names.add(name)
-            if active is not None and active in self.viewer.layers:
-                self.viewer.layers.selection.active = active  # keep the user's tool where it was
-        return layer
-
-    def _draw_rings(self) -> None:
-        rings, source = self.model.rings, self._source
-        name = f"{source.name} neuropil"
-        existing = next((la for la in self.viewer.layers if la.name == name), None)
-        box = rings.take_dirty_box()
-        if (
-            existing is not None
-            and isinstance(existing, Labels)
-            and existing.data.shape == self.model.image_shape
-        ):
-            if box is not None:
-                rings.paint_ring_labels(existing.data, box)
-                existing.refresh()
-            self._match_colours(existing, source)
-            return
-        if existing is not None:
-            self.viewer.layers.remove(existing)
-        layer = self._output_layer(
-            name,
-            lambda: self.viewer.add_labels(
-                rings.ring_labels(), name=name, opacity=0.3, blending="translucent"
-            ),
-        )
-        self._match_colours(layer, source)
-
-    @staticmethod
-    def _match_colours(rings_layer, source) -> None:
-        if isinstance(source, Labels):
-            if rings_layer.colormap is not source.colormap:
-                rings_layer.colormap = source.colormap
-            return
-        colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
-        for index, colour in enumerate(np.asarray(source.edge_color)):
-            colours[index + 1] = tuple(colour)
-        rings_layer.colormap = DirectLabelColormap(color_dict=colours)
-
-    def _draw_excluded(self) -> None:
-        if self._source is None:
-            return
-        boxes = []
-        for key, summary in self._summaries.items():
-            roi = self.model.roi(key)
-            if roi is not None and summary.excluded:
-                boxes.append(((roi.top - 1.5, roi.left - 1.5), (roi.bottom + 0.5, roi.right + 0.5)))
-        name = f"{self._source.name} excluded"
-        layer = next((la for la in self.viewer.layers if la.name == name), None)
-        if layer is not None and boxes == self._excluded_boxes:
-            return
-        self._excluded_boxes = boxes
-        arrays = [np.array(b, dtype=float) for b in boxes]
-        if layer is None:
-            if arrays:
-                self._output_layer(
-                    name,
-                    lambda: self.viewer.add_shapes(
-                        arrays,
-                        shape_type="rectangle",
-                        name=name,
-                        edge_color="red",
-                        face_color="transparent",
-                        edge_width=1,
-                    ),
-                )
-            return
-        _replace_rectangles(layer, arrays, edge_color="red", face_color="transparent", edge_width=1)
-
-    def _draw_border(self) -> None:
-        shape = self.model.image_shape
-        if shape is None:
-            return
-        h, w = shape
-        area = self.model.border.usable_area(h, w)
-        bands = []
-        for top, left, bottom, right in (
-            (0, 0, h, area.first_column),
-            (0, area.last_column + 1, h, w),
-            (0, 0, area.first_row, w),
-            (area.last_row + 1, 0, h, w),
-        ):
-            if bottom > top and right > left:
-                bands.append(
-                    np.array([[top - 0.5, left - 0.5], [bottom - 0.5, right - 0.5]], dtype=float)
-                )
-        layer = next((la for la in self.viewer.layers if la.name == BORDER_LAYER), None)
-        if layer is None:
-            if not bands:
-                return
-            self._output_layer(
-                BORDER_LAYER,
-                lambda: self.viewer.add_shapes(
-                    bands,
-                    shape_type="rectangle",
-                    name=BORDER_LAYER,
-                    face_color=[1.0, 0.85, 0.2, 0.35],
-                    edge_width=0,
-                ),
-            )
-            return
-        _replace_rectangles(layer, bands, face_color=[1.0, 0.85, 0.2, 0.35], edge_width=0)
 
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
@@ -651,11 +535,3 @@ class RoiMasksWidget(QWidget):
         self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
         self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
         super().closeEvent(event)
-
-
-def _replace_rectangles(layer, rectangles, **style) -> None:
-    """Make a Shapes layer of ours hold exactly these rectangles."""
-    if len(layer.data):
-        layer.data = []
-    if rectangles:
-        layer.add_rectangles(rectangles, **style)

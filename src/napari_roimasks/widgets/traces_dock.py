@@ -11,8 +11,6 @@ click on the plot moves the frame slider there.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from ..core.neuropil_correction import (
     estimate_contamination_ratio,
 )
 from ..core.traces import check_frame_source, trace_extraction
+from ..io.atomic import write_atomically
 from ..io.movies import MovieFileError, open_movie
 from ..roi_model import EXCLUSION_TEXT, RoiTraces, model_for
 from ._napari import unwrap
@@ -378,70 +377,50 @@ class TracesWidget(QWidget):
 
     def redraw(self) -> None:
         """Draw the selected ROIs' traces."""
-        figure = self.plot.figure
-        figure.clear()
-        self.lines, self._frame_lines = [], []
         keys = [k for k in self.model.selection if k in self.model.traces]
         if not keys:
-            axes = figure.add_subplot()
-            message = "Select an ROI (a row of the ROI table, the label picker, or click it)"
-            if not self.model.traces:
-                message = "Extract traces, then select an ROI"
-            axes.text(
-                0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, wrap=True
-            )
-            axes.set_axis_off()
-            self.plot.apply_theme()
-            self.plot.canvas.draw_idle()
+            self.lines, self._frame_lines = [], []
+            if self.model.traces:
+                self.plot.show_message(
+                    "Select an ROI (a row of the ROI table, the label picker, or click it)"
+                )
+            else:
+                self.plot.show_message("Extract traces, then select an ROI")
             return
         ratios = self.ratios()
-        stacked = self._arrange.value == STACK and len(keys) > 1
-        all_axes = figure.subplots(len(keys) if stacked else 1, 1, sharex=True, squeeze=False)[:, 0]
-        for i, key in enumerate(keys):
-            axes = all_axes[i if stacked else 0]
-            self._plot_roi(
-                axes, key, ratios.get(key, np.nan), colour_offset=0 if stacked else 3 * i
-            )
-            axes.legend(loc="best", fontsize="small")
-        all_axes[-1].set_xlabel("frame")
-        self._frame_lines = [
-            axes.axvline(self._current_frame(), color="#ffcc33", lw=1, zorder=0)
-            for axes in all_axes
-        ]
-        self.plot.apply_theme()
-        self.plot.canvas.draw_idle()
+        groups = [self._series(key, ratios.get(key, np.nan)) for key in keys]
+        self.lines, self._frame_lines = self.plot.show_series(
+            groups,
+            stacked=self._arrange.value == STACK,
+            frame=self._current_frame(),
+            ylabel="fluorescence" if self._show.value == TRACES else "dF/F",
+        )
 
-    def _plot_roi(self, axes, key, r, colour_offset: int) -> None:
+    def _series(self, key, r) -> tuple[list, str]:
+        """What to plot for one ROI: (label, values) pairs, and a note when it is excluded."""
         traces = self.model.traces[key]
-        frames = np.arange(len(traces.roi))
         corrected = traces.roi - r * traces.neuropil
-        colour = lambda n: f"C{(colour_offset + n) % 10}"  # noqa: E731
         if self._show.value == TRACES:
             series = [
-                (f"ROI {key} F", traces.roi, 1.2),
-                (f"ROI {key} Fneu", traces.neuropil, 1.0),
-                (f"ROI {key} F - {r:.2f} Fneu", corrected, 1.2),
+                (f"ROI {key} F", traces.roi),
+                (f"ROI {key} Fneu", traces.neuropil),
+                (f"ROI {key} F - {r:.2f} Fneu", corrected),
             ]
-            axes.set_ylabel("fluorescence")
         else:
             baseline = "median" if self._baseline.value == MEDIAN else "percentile"
-            dff = delta_f_over_f(corrected, self._window.value, baseline=baseline)
-            series = [(f"ROI {key} dF/F (r = {r:.2f})", dff, 1.2)]
-            axes.set_ylabel("dF/F")
-        for n, (label, values, width) in enumerate(series):
-            (line,) = axes.plot(frames, values, color=colour(n), lw=width, label=label)
-            self.lines.append((label, line))
+            series = [
+                (
+                    f"ROI {key} dF/F (r = {r:.2f})",
+                    delta_f_over_f(corrected, self._window.value, baseline=baseline),
+                )
+            ]
         exclusions = self.model.summary(key).exclusions
-        if exclusions:
-            reasons = ", ".join(EXCLUSION_TEXT[e] for e in exclusions)
-            axes.text(
-                0.01,
-                0.95,
-                f"ROI {key} excluded: {reasons}",
-                transform=axes.transAxes,
-                va="top",
-                color="#ff6666",
-            )
+        note = (
+            f"ROI {key} excluded: " + ", ".join(EXCLUSION_TEXT[e] for e in exclusions)
+            if exclusions
+            else ""
+        )
+        return series, note
 
     def _frame_axis(self) -> int:
         movie = self.movie_layer
@@ -487,7 +466,7 @@ class TracesWidget(QWidget):
         header = ",".join(["frame", *(_csv_field(label) for label, _ in self.lines)])
         table = np.column_stack([frames, *columns])
         try:
-            _write_atomically(
+            write_atomically(
                 path,
                 lambda f: np.savetxt(
                     f, table, delimiter=",", header=header, comments="", fmt="%.17g"
@@ -508,7 +487,7 @@ class TracesWidget(QWidget):
                 return None
         path = Path(path)
         try:
-            _write_atomically(
+            write_atomically(
                 path,
                 lambda f: self.plot.figure.savefig(
                     f,
@@ -572,16 +551,3 @@ def _extraction_job(frames, plan, image_shape):
 
 def _csv_field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place."""
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,120 @@
+"""The layers the "ROI masks" dock draws into the viewer, each updated in place.
+
+- ``<ROI layer> neuropil``: a Labels layer, ring of ROI k labelled k, in the ROIs' colours;
+- ``motion border``: the unusable bands, shaded;
+- ``<ROI layer> excluded``: a red box around every ROI that AllenSDK would exclude.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Labels
+from napari.utils.colormaps import DirectLabelColormap
+
+BORDER_LAYER = "motion border"
+BAND_COLOUR = [1.0, 0.85, 0.2, 0.35]
+
+
+class RoiOverlays:
+    """Draws a :class:`RoiModel` into a viewer, only ever touching its own layers."""
+
+    def __init__(self, viewer, model):
+        self.viewer = viewer
+        self.model = model
+        self.names: set[str] = {BORDER_LAYER}  # our layers: never offered as ROI layers
+        self._excluded_boxes: list = []
+
+    def claim(self, source) -> None:
+        """Reserve the names of a source layer's overlays."""
+        self.names |= {f"{source.name} neuropil", f"{source.name} excluded"}
+
+    def _find(self, name):
+        return next((layer for layer in self.viewer.layers if layer.name == name), None)
+
+    def _add(self, make):
+        active = self.viewer.layers.selection.active
+        layer = make()
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active  # keep the user's tool where it was
+        return layer
+
+    def _rectangles(self, name: str, boxes, **style) -> None:
+        """Make the Shapes layer ``name`` hold exactly these rectangles (adding it when needed)."""
+        layer = self._find(name)
+        if layer is None:
+            if boxes:
+                self._add(
+                    lambda: self.viewer.add_shapes(
+                        boxes, shape_type="rectangle", name=name, **style
+                    )
+                )
+            return
+        if len(layer.data):
+            layer.data = []
+        if boxes:
+            layer.add_rectangles(boxes, **style)
+
+    def draw_rings(self, source) -> None:
+        """Repaint the rings where they changed (all of them for a new layer)."""
+        rings = self.model.rings
+        name = f"{source.name} neuropil"
+        existing = self._find(name)
+        box = rings.take_dirty_box()
+        if isinstance(existing, Labels) and existing.data.shape == self.model.image_shape:
+            if box is not None:
+                rings.paint_ring_labels(existing.data, box)
+                existing.refresh()
+            layer = existing
+        else:
+            if existing is not None:
+                self.viewer.layers.remove(existing)
+            layer = self._add(
+                lambda: self.viewer.add_labels(
+                    rings.ring_labels(), name=name, opacity=0.3, blending="translucent"
+                )
+            )
+        _match_colours(layer, source)
+
+    def draw_excluded(self, source, summaries) -> None:
+        """Red boxes around the ROIs AllenSDK excludes."""
+        boxes = []
+        for key, summary in summaries.items():
+            roi = self.model.roi(key)
+            if roi is not None and summary.excluded:
+                boxes.append(((roi.top - 1.5, roi.left - 1.5), (roi.bottom + 0.5, roi.right + 0.5)))
+        name = f"{source.name} excluded"
+        if boxes == self._excluded_boxes and self._find(name) is not None:
+            return
+        self._excluded_boxes = boxes
+        arrays = [np.array(b, dtype=float) for b in boxes]
+        self._rectangles(name, arrays, edge_color="red", face_color="transparent", edge_width=1)
+
+    def draw_border(self) -> None:
+        """The motion border's bands, shaded."""
+        if self.model.image_shape is None:
+            return
+        h, w = self.model.image_shape
+        area = self.model.border.usable_area(h, w)
+        bands = [
+            np.array([[top - 0.5, left - 0.5], [bottom - 0.5, right - 0.5]], dtype=float)
+            for top, left, bottom, right in (
+                (0, 0, h, area.first_column),
+                (0, area.last_column + 1, h, w),
+                (0, 0, area.first_row, w),
+                (area.last_row + 1, 0, h, w),
+            )
+            if bottom > top and right > left
+        ]
+        self._rectangles(BORDER_LAYER, bands, face_color=BAND_COLOUR, edge_width=0)
+
+
+def _match_colours(rings_layer, source) -> None:
+    """Ring k in ROI k's colour."""
+    if isinstance(source, Labels):
+        if rings_layer.colormap is not source.colormap:
+            rings_layer.colormap = source.colormap
+        return
+    colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+    for index, colour in enumerate(np.asarray(source.edge_color)):
+        colours[index + 1] = tuple(colour)
+    rings_layer.colormap = DirectLabelColormap(color_dict=colours)
