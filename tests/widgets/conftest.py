@@ -23,3 +23,17 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "widgets" in item.path.parts:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """Every notification the docks show, as (kind, message), in order."""
+    from napari_roimasks.widgets import roi_masks_dock, traces_dock
+
+    seen = []
+    for module in (roi_masks_dock, traces_dock):
+        for kind in ("show_warning", "show_error", "show_info"):
+            monkeypatch.setattr(
+                module, kind, lambda message, kind=kind: seen.append((kind, message))
+            )
+    return seen

@@ -10,20 +10,8 @@ from qtpy.QtCore import Qt
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MotionBorder, NeuropilRings, RingOptions
-from napari_roimasks.widgets import roi_masks_dock
 
 PLUGIN = "napari-roimasks"
-
-
-@pytest.fixture
-def notes(monkeypatch):
-    """Every notification the dock shows, as (kind, message)."""
-    seen = []
-    for kind in ("show_warning", "show_error", "show_info"):
-        monkeypatch.setattr(
-            roi_masks_dock, kind, lambda message, kind=kind: seen.append((kind, message))
-        )
-    return seen
 
 
 @pytest.fixture

@@ -17,16 +17,6 @@ PLUGIN = "napari-roimasks"
 
 
 @pytest.fixture
-def notes(monkeypatch):
-    seen = []
-    for kind in ("show_warning", "show_error", "show_info"):
-        monkeypatch.setattr(
-            traces_dock, kind, lambda message, kind=kind: seen.append((kind, message))
-        )
-    return seen
-
-
-@pytest.fixture
 def session(make_napari_viewer):
     """The sample recording with both docks, the border from the movie's metadata."""
     viewer = make_napari_viewer()

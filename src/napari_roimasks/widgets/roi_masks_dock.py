@@ -38,7 +38,7 @@ from ..layers import (
     shape_outlines_from_masks,
 )
 from ..roi_model import model_for
-from ._napari import camera, unwrap
+from ._napari import camera, connect_all, disconnect_all, unwrap
 from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTableModel
 
@@ -143,12 +143,15 @@ class RoiMasksWidget(QWidget):
         self._live.changed.connect(lambda on: self.rebuild() if on else None)
         self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
         self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
-        self.model.rois_changed.connect(self._on_rois_changed)
-        self.model.settings_changed.connect(self._show_settings)
-        self.model.traces_changed.connect(self._on_traces_changed)
-        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
-        self.viewer.layers.events.removed.connect(self._on_layers_changed)
-        self.viewer.dims.events.current_step.connect(self._on_frame_changed)
+        self._connections = [
+            (self.model.rois_changed, self._on_rois_changed),
+            (self.model.settings_changed, self._show_settings),
+            (self.model.traces_changed, self._on_traces_changed),
+            (self.viewer.layers.events.inserted, self._on_layers_changed),
+            (self.viewer.layers.events.removed, self._on_layers_changed),
+            (self.viewer.dims.events.current_step, self._on_frame_changed),
+        ]
+        connect_all(self._connections)
 
         self._show_settings()
         self._on_layers_changed()
@@ -528,10 +531,5 @@ class RoiMasksWidget(QWidget):
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         self._disconnect_source()
-        self.model.rois_changed.disconnect(self._on_rois_changed)
-        self.model.settings_changed.disconnect(self._show_settings)
-        self.model.traces_changed.disconnect(self._on_traces_changed)
-        self.viewer.layers.events.inserted.disconnect(self._on_layers_changed)
-        self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
-        self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
+        disconnect_all(self._connections)
         super().closeEvent(event)

@@ -32,7 +32,7 @@ from ..core.traces import check_frame_source, trace_extraction
 from ..io.atomic import write_atomically
 from ..io.movies import MovieFileError, open_movie
 from ..roi_model import EXCLUSION_TEXT, RoiTraces, model_for
-from ._napari import unwrap
+from ._napari import connect_all, disconnect_all, unwrap
 from ._trace_plot import ThemedCanvas
 
 FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"
@@ -127,13 +127,16 @@ class TracesWidget(QWidget):
             control.changed.connect(self._on_plot_option)
         self._export_csv.changed.connect(lambda: self.export_csv())
         self._export_figure.changed.connect(lambda: self.save_figure())
-        self.model.selection_changed.connect(self._on_selection)
-        self.model.traces_changed.connect(self._on_traces_changed)
-        self.model.rois_changed.connect(self._on_rois_changed)
-        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
-        self.viewer.layers.events.removed.connect(self._on_layers_changed)
-        self.viewer.dims.events.current_step.connect(self._move_frame_line)
-        self.viewer.events.theme.connect(self._on_theme)
+        self._connections = [
+            (self.model.selection_changed, self._on_selection),
+            (self.model.traces_changed, self._on_traces_changed),
+            (self.model.rois_changed, self._on_rois_changed),
+            (self.viewer.layers.events.inserted, self._on_layers_changed),
+            (self.viewer.layers.events.removed, self._on_layers_changed),
+            (self.viewer.dims.events.current_step, self._move_frame_line),
+            (self.viewer.events.theme, self._on_theme),
+        ]
+        connect_all(self._connections)
         self.plot.canvas.mpl_connect("button_press_event", self._on_plot_click)
         self._on_layers_changed()
         self.redraw()
@@ -510,13 +513,7 @@ class TracesWidget(QWidget):
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         self.cancel()
-        self.model.selection_changed.disconnect(self._on_selection)
-        self.model.traces_changed.disconnect(self._on_traces_changed)
-        self.model.rois_changed.disconnect(self._on_rois_changed)
-        self.viewer.layers.events.inserted.disconnect(self._on_layers_changed)
-        self.viewer.layers.events.removed.disconnect(self._on_layers_changed)
-        self.viewer.dims.events.current_step.disconnect(self._move_frame_line)
-        self.viewer.events.theme.disconnect(self._on_theme)
+        disconnect_all(self._connections)
         super().closeEvent(event)
 
 
