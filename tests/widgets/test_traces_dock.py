@@ -158,7 +158,7 @@ def _slowly(block):
     return block
 
 
-def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path):
+def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path, notes):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
     traces.model.set_selection([4, 9])
@@ -174,6 +174,10 @@ def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path):
         saved = traces.save_figure(tmp_path / f"traces.{suffix}")
         assert saved.stat().st_size > 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["traces.csv", "traces.png", "traces.svg"]
+    before = (tmp_path / "traces.csv").read_bytes()
+    assert traces.export_csv(tmp_path / "traces.csv") is None  # never replaced unasked
+    assert "exists" in notes[-1][1] and (tmp_path / "traces.csv").read_bytes() == before
+    assert traces.export_csv(tmp_path / "traces.csv", overwrite=True) is not None
 
 
 def test_movie_of_another_size_is_refused(session, notes):

@@ -452,8 +452,11 @@ class TracesWidget(QWidget):
         self.viewer.dims.set_current_step(self._frame_axis(), frame)
 
     # -- export ---------------------------------------------------------------------------------
-    def export_csv(self, path=None) -> Path | None:
-        """Write the plotted traces as CSV: frame, then one column per plotted trace."""
+    def export_csv(self, path=None, *, overwrite: bool = False) -> Path | None:
+        """Write the plotted traces as CSV: frame, then one column per plotted trace.
+
+        Without ``path`` a file dialog asks (and asks before replacing a file).
+        """
         if not self.lines:
             show_warning("Nothing to export: extract traces and select an ROI first")
             return None
@@ -474,13 +477,14 @@ class TracesWidget(QWidget):
                 lambda f: np.savetxt(
                     f, table, delimiter=",", header=header, comments="", fmt="%.17g"
                 ),
+                overwrite=overwrite,
             )
         except OSError as error:
             show_error(f"Traces not exported to {path}: {error}")
             return None
         return path
 
-    def save_figure(self, path=None) -> Path | None:
+    def save_figure(self, path=None, *, overwrite: bool = False) -> Path | None:
         """Save the figure as shown; the format follows the suffix (.png, .svg, .pdf)."""
         if path is None:
             path, _ = QFileDialog.getSaveFileName(
@@ -497,6 +501,7 @@ class TracesWidget(QWidget):
                     format=path.suffix.lstrip(".") or "png",
                     facecolor=self.plot.figure.get_facecolor(),
                 ),
+                overwrite=overwrite,
             )
         except (OSError, ValueError) as error:
             show_error(f"Figure not saved to {path}: {error}")
