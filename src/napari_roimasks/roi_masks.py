@@ -323,6 +323,52 @@ def _neuropil_for(roi, border, occupied: np.ndarray, label) -> NeuropilMask:
     return neuropil
 
 
+def create_neuropil_masks(rois, border, *, options=None, labels=None) -> list:
+    """Every ROI's neuropil mask at once (beyond AllenSDK: its ring options).
+
+    Parameters
+    ----------
+    rois : list of RoiMask
+        All for the same image.
+    border : sequence of 4 float
+        Motion border ``[left, right, top, bottom]``.
+    options : RingOptions, optional
+        Outer radius, inner gap, minimum size; default AllenSDK's ring, which
+        gives exactly :func:`create_neuropil_mask`'s masks.
+    labels : list of str, optional
+        The neuropil masks' labels; default ``"neuropil for <ROI label>"``.
+
+    Returns
+    -------
+    list of NeuropilMask
+    """
+    from .core.neuropil import RingOptions
+
+    options = options or RingOptions()
+    rois = list(rois)
+    if not rois:
+        return []
+    image_h, image_w = rois[0].img_rows, rois[0].img_cols
+    occupied = _union_of_rois(rois, image_h, image_w)
+    usable = MotionBorder.from_allen(border).usable_area(image_h, image_w)
+    masks = []
+    for i, roi in enumerate(rois):
+        label = (
+            labels[i]
+            if labels is not None
+            else (None if roi.label is None else f"neuropil for {roi.label}")
+        )
+        neuropil = NeuropilMask(w=image_w, h=image_h, label=label, mask_group=roi.mask_group)
+        if roi.mask is None:
+            neuropil.flags.add("zero_pixels")
+        else:
+            crop = MaskCrop(roi.y, roi.x, np.asarray(roi.mask) != 0)
+            region = neuropil_region(crop, occupied, options=options, usable=usable)
+            neuropil._init_from_window(border, region.pixels, (region.top, region.left))
+        masks.append(neuropil)
+    return masks
+
+
 def create_roi_mask_array(rois):
     """Stack ROIs into image-sized planes.
 
@@ -481,16 +527,8 @@ def calculate_roi_and_neuropil_traces(movie_h5, roi_mask_list, motion_border):
             )
         frames = movie_file["data"]
         n_frames, image_h, image_w = check_frame_source(frames)
-        occupied = _union_of_rois(roi_mask_list, image_h, image_w) if roi_mask_list else None
-        neuropil_masks = [
-            _neuropil_for(
-                roi,
-                motion_border,
-                occupied,
-                None if roi.label is None else "neuropil for " + str(roi.label),
-            )
-            for roi in roi_mask_list
-        ]
+        _union_of_rois(roi_mask_list, image_h, image_w)  # checks every ROI against the movie
+        neuropil_masks = create_neuropil_masks(roi_mask_list, motion_border)
         logger.info(
             "calculating %d traces (ROI + neuropil) over %d frames",
             2 * len(roi_mask_list),

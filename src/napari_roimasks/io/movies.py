@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MovieFileError", "open_movie"]
+__all__ = ["MovieFileError", "open_hdf5_movie", "open_movie"]
 
 
 class MovieFileError(ValueError):
@@ -61,6 +61,28 @@ def open_movie(path, *, dataset: str | None = None):
             f"{path}: expected a (frames, rows, columns) movie, found shape {frames.shape}"
         )
     return frames, np.asarray(frames[0])
+
+
+def open_hdf5_movie(path, dataset: str | None = None):
+    """The movie's ``h5py.Dataset`` (the file stays open: close ``result.file`` when done).
+
+    Raises
+    ------
+    MovieFileError
+        For a missing or non-HDF5 file, or one without the dataset (or, when
+        ``dataset`` is None, without ``data`` and without exactly one 3D dataset).
+    """
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise MovieFileError(f"{path}: no such file")
+    source = _hdf5_dataset(path, dataset)
+    shape = source.shape
+    if len(shape) != 3 or shape[0] == 0:
+        source.file.close()
+        raise MovieFileError(
+            f"{path}: expected a (frames, rows, columns) movie, found shape {shape}"
+        )
+    return source
 
 
 def _hdf5_dataset(path: Path, name: str | None):

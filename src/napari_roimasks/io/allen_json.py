@@ -1,0 +1,189 @@
+"""The Allen pipeline's JSON masks: ROIs and neuropil masks as boxes with boolean crops.
+
+A file is either a list of mask objects or an object ``{"rois": [...],
+"motion_border": {"x0", "x1", "y0", "y1"}}``. Each mask object holds ``id``,
+``x``, ``y`` (column and row of the box), ``width``, ``height`` and ``mask``
+(rows of booleans; ``mask_matrix`` is accepted as an alias). The border's
+``x0, x1, y0, y1`` are AllenSDK's ``[b0, b1, b2, b3]``: the left, right, top
+and bottom bands. This project also writes ``mask_group`` and ``valid``,
+which the format has no field for; readers that do not know them ignore them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+
+from ..core.border import MotionBorder
+from ..core.masks import MaskCrop
+from .atomic import write_atomically
+
+__all__ = ["AllenMask", "RoiFileError", "read_allen_masks", "write_allen_masks"]
+
+
+class RoiFileError(ValueError):
+    """An ROI file cannot be read as ROIs; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class AllenMask:
+    """One mask of an Allen JSON file."""
+
+    id: object
+    crop: MaskCrop | None  # None: a mask with no pixels
+    mask_group: int = -1
+    valid: bool = True
+
+
+def _check_mask(path: Path, index: int, entry) -> AllenMask:
+    where = f"{path}: mask {index}"
+    if not isinstance(entry, dict):
+        raise RoiFileError(f"{where} is not an object with id, x, y, width, height and mask")
+    if "mask" not in entry and "mask_matrix" in entry:
+        entry = {**entry, "mask": entry["mask_matrix"]}
+    missing = [key for key in ("id", "x", "y", "width", "height", "mask") if key not in entry]
+    if missing:
+        raise RoiFileError(f"{where} (id {entry.get('id', '?')}) lacks {', '.join(missing)}")
+    where = f"{path}: mask {index} (id {entry['id']})"
+    for key in ("x", "y", "width", "height"):
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+            raise RoiFileError(f"{where}: {key} must be a whole number >= 0, got {value!r}")
+    try:
+        pixels = np.asarray(entry["mask"], dtype=float)
+    except (TypeError, ValueError):
+        raise RoiFileError(f"{where}: mask must be rows of true/false values") from None
+    if pixels.size == 0 and entry["width"] * entry["height"] == 0:
+        return AllenMask(
+            entry["id"], None, int(entry.get("mask_group", -1)), bool(entry.get("valid", True))
+        )
+    if pixels.shape != (entry["height"], entry["width"]):
+        raise RoiFileError(
+            f"{where}: mask is {pixels.shape[0] if pixels.ndim else 0} rows x "
+            f"{pixels.shape[1] if pixels.ndim > 1 else 0} columns but height x width is "
+            f"{entry['height']} x {entry['width']}"
+        )
+    crop = MaskCrop(int(entry["y"]), int(entry["x"]), pixels != 0)
+    return AllenMask(
+        entry["id"],
+        crop if crop.pixels.any() else None,
+        int(entry.get("mask_group", -1)),
+        bool(entry.get("valid", True)),
+    )
+
+
+def read_allen_masks(path, *, image_shape=None) -> tuple[list[AllenMask], MotionBorder | None]:
+    """Read an Allen JSON masks file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    image_shape : (rows, columns), optional
+        When given, every mask must lie inside it.
+
+    Returns
+    -------
+    masks : list of AllenMask
+    border : MotionBorder or None
+        The file's motion border, when it has one.
+
+    Raises
+    ------
+    RoiFileError
+        For a missing or unreadable file, missing keys, or masks of the wrong size.
+    """
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise RoiFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    try:
+        content = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RoiFileError(f"{path}: not a JSON file ({error})") from error
+    border = None
+    if isinstance(content, dict):
+        if "rois" not in content:
+            raise RoiFileError(f"{path}: expected a list of masks or an object with 'rois'")
+        if content.get("motion_border") is not None:
+            mb = content["motion_border"]
+            try:
+                border = MotionBorder.from_allen([mb["x0"], mb["x1"], mb["y0"], mb["y1"]])
+            except (KeyError, TypeError, ValueError) as error:
+                raise RoiFileError(
+                    f"{path}: motion_border must hold x0, x1, y0, y1 >= 0 ({error})"
+                ) from error
+        content = content["rois"]
+    if not isinstance(content, list):
+        raise RoiFileError(f"{path}: expected a list of masks")
+    masks = [_check_mask(path, i, entry) for i, entry in enumerate(content)]
+    if image_shape is not None:
+        h, w = image_shape
+        for i, mask in enumerate(masks):
+            crop = mask.crop
+            if crop is not None and (crop.bottom > h or crop.right > w):
+                raise RoiFileError(
+                    f"{path}: mask {i} (id {mask.id}) reaches row {crop.bottom - 1}, column "
+                    f"{crop.right - 1}, outside the {w}x{h} movie"
+                )
+    return masks, border
+
+
+def write_allen_masks(
+    path, masks, *, border: MotionBorder | None = None, overwrite: bool = False
+) -> Path:
+    """Write masks as Allen JSON (atomically).
+
+    Parameters
+    ----------
+    masks : sequence of RoiMask/NeuropilMask (AllenSDK-compatible) or AllenMask
+        RoiMask labels become ``id``; ``valid`` is False for a mask AllenSDK excludes.
+    border : MotionBorder, optional
+        Written as ``motion_border`` (the file is then an object with ``rois``).
+    overwrite : bool
+        Replace an existing file.
+    """
+    from ..roi_masks import validate_mask
+
+    entries = []
+    for mask in masks:
+        if isinstance(mask, AllenMask):
+            crop, ident, group, valid = mask.crop, mask.id, mask.mask_group, mask.valid
+        else:
+            crop = (
+                None
+                if mask.mask is None
+                else MaskCrop(int(mask.y), int(mask.x), np.asarray(mask.mask) != 0)
+            )
+            # AllenSDK's neuropil box may be wider than its pixels: it is written as it is
+            ident, group, valid = mask.label, mask.mask_group, not validate_mask(mask)
+        entries.append(
+            {
+                "id": _json_id(ident),
+                "x": 0 if crop is None else crop.left,
+                "y": 0 if crop is None else crop.top,
+                "width": 0 if crop is None else crop.pixels.shape[1],
+                "height": 0 if crop is None else crop.pixels.shape[0],
+                "mask": [] if crop is None else crop.pixels.tolist(),
+                "mask_group": int(group) if group is not None else -1,
+                "valid": bool(valid),
+            }
+        )
+    content = entries
+    if border is not None:
+        b = border.as_allen()
+        content = {
+            "rois": entries,
+            "motion_border": dict(zip(("x0", "x1", "y0", "y1"), b, strict=True)),
+        }
+    text = json.dumps(content)
+    return write_atomically(path, lambda f: f.write(text.encode()), overwrite=overwrite)
+
+
+def _json_id(ident):
+    if isinstance(ident, np.integer):
+        return int(ident)
+    return ident

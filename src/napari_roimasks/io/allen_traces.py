@@ -1,0 +1,56 @@
+"""Traces in the Allen pipeline's layout: ``roi_traces.h5``, ``neuropil_traces.h5``, ``exclusions.json``.
+
+Each trace file holds ``data``, (n_rois, n_frames) float64 (NaN rows for
+excluded masks), and ``roi_names``, the ROIs' ids as byte strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_atomically
+
+__all__ = ["read_trace_file", "write_exclusions", "write_trace_file"]
+
+
+def write_trace_file(path, traces, roi_names, *, overwrite: bool = False) -> Path:
+    """Write (n_rois, n_frames) traces and their ROI names as an Allen trace file (atomically)."""
+    import h5py
+
+    traces = np.asarray(traces, dtype=np.float64)
+    names = np.array([str(name).encode() for name in roi_names], dtype="S")
+    if traces.ndim != 2 or traces.shape[0] != len(names):
+        raise ValueError(
+            f"traces must be (n_rois, n_frames) with one name per ROI, got {traces.shape} and {len(names)} names"
+        )
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            h5.create_dataset("data", data=traces)
+            h5.create_dataset("roi_names", data=names)
+
+    return write_atomically(path, write, overwrite=overwrite)
+
+
+def read_trace_file(path) -> tuple[np.ndarray, list[str]]:
+    """Read an Allen trace file: ``(traces, roi_names)``."""
+    import h5py
+
+    with h5py.File(os.fspath(path), "r") as h5:
+        return h5["data"][()], [
+            n.decode() if isinstance(n, bytes) else str(n) for n in h5["roi_names"][()]
+        ]
+
+
+def write_exclusions(path, exclusions, *, overwrite: bool = False) -> Path:
+    """Write AllenSDK's exclusion dicts as JSON (atomically)."""
+    text = json.dumps([{k: _plain(v) for k, v in e.items()} for e in exclusions], indent=1)
+    return write_atomically(path, lambda f: f.write(text.encode()), overwrite=overwrite)
+
+
+def _plain(value):
+    return int(value) if isinstance(value, np.integer) else value

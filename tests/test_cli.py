@@ -1,0 +1,172 @@
+"""The command line, run as a user runs it: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from napari_roimasks import MotionBorder, roi_masks
+from napari_roimasks.io.allen_json import write_allen_masks
+from napari_roimasks.io.allen_traces import read_trace_file
+from napari_roimasks.synthetic import make_recording
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "napari_roimasks.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("session")
+    rec = make_recording(n_frames=40, seed=4)
+    with h5py.File(folder / "movie.h5", "w") as f:
+        f.create_dataset("data", data=rec.movie, chunks=(1, 256, 256))
+    np.save(folder / "labels.npy", rec.roi_labels)
+    return folder, rec
+
+
+def expected(rec, border):
+    labels = rec.roi_labels
+    rois = [
+        roi_masks.create_roi_mask(256, 256, border, roi_mask=labels == k, label=k)
+        for k in range(1, labels.max() + 1)
+    ]
+    neuropils = [roi_masks.create_neuropil_mask(r, border, labels > 0) for r in rois]
+    traces, exclusions = roi_masks.calculate_traces(rec.movie, rois + neuropils)
+    return traces[: len(rois)], traces[len(rois) :], exclusions, neuropils
+
+
+def test_extract_writes_the_allen_layout_with_allensdks_numbers(recording, tmp_path):
+    folder, rec = recording
+    border = rec.motion_border.as_allen()
+    result = run(
+        "extract",
+        folder / "movie.h5",
+        folder / "labels.npy",
+        "-o",
+        tmp_path / "out",
+        "--border",
+        *border,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # quiet when not a terminal
+    roi_expected, neuropil_expected, exclusions, neuropils = expected(rec, border)
+    roi_traces, names = read_trace_file(tmp_path / "out" / "roi_traces.h5")
+    neuropil_traces, _ = read_trace_file(tmp_path / "out" / "neuropil_traces.h5")
+    np.testing.assert_array_equal(roi_traces, roi_expected)
+    np.testing.assert_array_equal(neuropil_traces, neuropil_expected)
+    assert names == [str(k) for k in range(1, 41)]
+    written = json.loads((tmp_path / "out" / "exclusions.json").read_text())
+    assert [(e["roi_id"], e["exclusion_label_name"]) for e in written] == [
+        (e["roi_id"], e["exclusion_label_name"]) for e in exclusions
+    ]
+    masks = json.loads((tmp_path / "out" / "neuropil_masks.json").read_text())["rois"]
+    assert [(m["x"], m["y"], m["width"], m["height"]) for m in masks] == [
+        (n.x, n.y, n.width, n.height) for n in neuropils
+    ]
+
+
+def test_border_comes_from_the_roi_file_unless_given(recording, tmp_path):
+    folder, rec = recording
+    labels = rec.roi_labels
+    border = [5, 2, 4, 6]
+    rois = [
+        roi_masks.create_roi_mask(256, 256, border, roi_mask=labels == k, label=k)
+        for k in range(1, 41)
+    ]
+    write_allen_masks(tmp_path / "rois.json", rois, border=MotionBorder.from_allen(border))
+    result = run("extract", folder / "movie.h5", tmp_path / "rois.json", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    roi_expected, *_ = expected(rec, border)
+    np.testing.assert_array_equal(
+        read_trace_file(tmp_path / "out" / "roi_traces.h5")[0], roi_expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("movie", "rois", "extra", "message"),
+    [
+        ("missing.h5", "labels.npy", [], "missing.h5: no such file"),
+        (".", "labels.npy", [], "no such file"),
+        ("labels.npy", "labels.npy", [], "labels.npy: not a movie format"),
+        ("not_hdf5.h5", "labels.npy", [], "not_hdf5.h5: not a readable HDF5 file"),
+        ("no_data.h5", "labels.npy", [], "no_data.h5: no dataset 'data'; 3D datasets: none"),
+        (
+            "flat.h5",
+            "labels.npy",
+            ["--dataset", "image"],
+            "flat.h5: expected a (frames, rows, columns) movie, found shape (256, 256)",
+        ),
+        (
+            "movie.h5",
+            "small_labels.npy",
+            [],
+            "small_labels.npy: the label image is 100x100 but the movie's frames are 256x256",
+        ),
+        ("movie.h5", "bad.json", [], "bad.json: mask 0 (id 3) lacks mask"),
+        ("movie.h5", "labels.npy", ["--block-size", "0"], "--block-size must be at least 1 frame"),
+        (
+            "movie.h5",
+            "labels.npy",
+            ["--border", "1", "2", "3", "-4"],
+            "--border: motion border 'bottom' must be a finite number >= 0",
+        ),
+        ("movie.h5", "rois.txt", [], "rois.txt: unknown ROI format"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(recording, tmp_path, movie, rois, extra, message):
+    folder, _ = recording
+    (tmp_path / "not_hdf5.h5").write_text("plain text")
+    with h5py.File(tmp_path / "no_data.h5", "w") as f:
+        f["image"] = np.zeros((4, 4))
+    with h5py.File(tmp_path / "flat.h5", "w") as f:
+        f["image"] = np.zeros((256, 256))
+    np.save(tmp_path / "small_labels.npy", np.zeros((100, 100), np.int32))
+    (tmp_path / "bad.json").write_text(
+        json.dumps([{"id": 3, "x": 0, "y": 0, "width": 1, "height": 1}])
+    )
+    (tmp_path / "rois.txt").write_text("1 2 3")
+    for name in ("movie.h5", "labels.npy"):
+        (tmp_path / name).symlink_to(folder / name)
+    result = run("extract", tmp_path / movie, tmp_path / rois, "-o", tmp_path / "out", *extra)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("napari-roimasks: error:")
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_outputs_are_not_replaced_unasked_and_a_file_is_no_output_folder(recording, tmp_path):
+    folder, _ = recording
+    args = ["extract", folder / "movie.h5", folder / "labels.npy", "-o", tmp_path / "out"]
+    assert run(*args).returncode == 0
+    again = run(*args)
+    assert again.returncode == 2 and "pass --overwrite to replace them" in again.stderr
+    assert run(*args, "--overwrite").returncode == 0
+    (tmp_path / "file").write_text("x")
+    refused = run("extract", folder / "movie.h5", folder / "labels.npy", "-o", tmp_path / "file")
+    assert refused.returncode == 2 and "the output must be a folder" in refused.stderr
+
+
+def test_info_says_what_a_file_holds(recording):
+    folder, _ = recording
+    movie = run("info", folder / "movie.h5")
+    assert movie.returncode == 0 and "data: (40, 256, 256) uint16" in movie.stdout
+    labels = run("info", folder / "labels.npy")
+    assert (
+        labels.returncode == 0
+        and "label image 256x256" in labels.stdout
+        and "40 ROIs" in labels.stdout
+    )
+    missing = run("info", folder / "nothing.h5")
+    assert missing.returncode == 2 and "nothing.h5: no such file" in missing.stderr
