@@ -111,7 +111,7 @@ def test_border_comes_from_the_roi_file_unless_given(recording, tmp_path):
             "movie.h5",
             "small_labels.npy",
             [],
-            "small_labels.npy: the label image is 100x100 but the movie's frames are 256x256",
+            "small_labels.npy: the ROIs were drawn on a 100x100 image but the movie's frames are 256x256",
         ),
         ("movie.h5", "bad.json", [], "bad.json: mask 0 (id 3) lacks mask"),
         ("movie.h5", "labels.npy", ["--block-size", "0"], "--block-size must be at least 1 frame"),
@@ -165,7 +165,7 @@ def test_info_says_what_a_file_holds(recording):
     labels = run("info", folder / "labels.npy")
     assert (
         labels.returncode == 0
-        and "label image 256x256" in labels.stdout
+        and "label image, 40 ROIs (0 without pixels) on a 256x256 image" in labels.stdout
         and "40 ROIs" in labels.stdout
     )
     missing = run("info", folder / "nothing.h5")

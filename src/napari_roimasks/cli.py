@@ -12,10 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
-LABEL_IMAGE_SUFFIXES = (".npy", ".tif", ".tiff")
 
 
 class InputError(ValueError):
@@ -34,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Extract every ROI's and neuropil ring's trace from a movie, in the Allen pipeline's layout.",
     )
     extract.add_argument("movie", type=Path, help="HDF5 (dataset 'data' by default) or TIFF movie")
-    extract.add_argument("rois", type=Path, help="ROIs: Allen JSON, or a label image (.npy, .tif)")
+    extract.add_argument(
+        "rois",
+        type=Path,
+        help="ROIs: .roimasks.h5, Allen .json, ImageJ .roi/.zip, a label image (.npy, .tif) or suite2p's stat.npy",
+    )
     extract.add_argument("-o", "--output", type=Path, required=True, help="folder for the outputs")
     extract.add_argument(
         "--border",
@@ -90,66 +91,40 @@ def _read_rois(path: Path, image_shape, border_override):
     """
     from . import roi_masks
     from .core.border import MotionBorder
-    from .io.allen_json import RoiFileError, read_allen_masks
+    from .io.roi_files import RoiFileError, read_rois
 
     h, w = image_shape
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        try:
-            masks, file_border = read_allen_masks(path, image_shape=image_shape)
-        except RoiFileError as error:
-            raise InputError(str(error)) from None
-        crops = [(m.id, m.mask_group, m.crop) for m in masks]
-    elif suffix in LABEL_IMAGE_SUFFIXES:
-        labels = _read_label_image(path)
-        if labels.shape != (h, w):
-            raise InputError(
-                f"{path}: the label image is {labels.shape[1]}x{labels.shape[0]} but the movie's frames are {w}x{h}"
-            )
-        from .core.rings import roi_crops_from_labels
-
-        crops = [(k, -1, crop) for k, crop in roi_crops_from_labels(labels).items()]
-        file_border = None
-    else:
-        raise InputError(
-            f"{path}: unknown ROI format; expected Allen JSON (.json) or a label image (.npy, .tif)"
-        )
+    try:
+        found = read_rois(path, image_shape=image_shape)
+    except RoiFileError as error:
+        raise InputError(str(error)) from None
     try:
         border = (
             MotionBorder.from_allen(border_override)
             if border_override
-            else (file_border or MotionBorder())
+            else (found.border or MotionBorder())
         )
     except (TypeError, ValueError) as error:
         raise InputError(f"--border: {error}") from None
     rois = []
-    for ident, group, crop in crops:
-        roi = roi_masks.RoiMask(w, h, ident, group)
-        if crop is None:
+    for entry in found.rois:
+        roi = roi_masks.RoiMask(w, h, entry.id, entry.mask_group)
+        if entry.crop is None:
             roi.flags.add("zero_pixels")
         else:
-            roi.init_by_mask(border.as_allen(), crop.plane(image_shape))
+            roi.init_by_mask(border.as_allen(), entry.crop.plane(image_shape))
         rois.append(roi)
     return rois, border
 
 
-def _read_label_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        if path.suffix.lower() == ".npy":
-            labels = np.load(path, allow_pickle=False)
-        else:
-            import tifffile
+def _is_tiff_movie(path: Path) -> bool:
+    import tifffile
 
-            labels = tifffile.imread(path)
-    except Exception as error:  # numpy and tifffile raise many kinds for broken files
-        raise InputError(f"{path}: not a readable label image ({error})") from None
-    if labels.ndim != 2 or labels.dtype.kind not in "iu":
-        raise InputError(
-            f"{path}: expected a 2D image of whole-number labels, got {labels.dtype} of shape {labels.shape}"
-        )
-    return labels
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return len(tif.pages) > 1
+    except Exception:  # not a TIFF at all: the ROI reader says what is wrong
+        return False
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -235,41 +210,31 @@ def _progress_printer(total: int):
 
 def info(args) -> int:
     """``napari-roimasks info``."""
+    from .io.roi_files import RoiFileError, read_rois
+
     path = args.file
-    suffix = path.suffix.lower()
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if suffix in (".h5", ".hdf5"):
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5") and not path.name.lower().endswith(".roimasks.h5"):
         _info_hdf5(path)
-    elif suffix == ".json":
-        from .io.allen_json import RoiFileError, read_allen_masks
-
-        try:
-            masks, border = read_allen_masks(path)
-        except RoiFileError as error:
-            raise InputError(str(error)) from None
-        empty = sum(m.crop is None for m in masks)
-        print(f"{path}: Allen JSON, {len(masks)} masks ({empty} without pixels)")
+        return 0
+    if suffix in (".tif", ".tiff") and _is_tiff_movie(path):
+        frames = _open_movie(path, None)
         print(
-            f"  motion border (left, right, top, bottom): {border.as_allen() if border else 'none'}"
+            f"{path}: TIFF movie, {frames.shape[0]} frames of {frames.shape[2]}x{frames.shape[1]} {frames.dtype}"
         )
-    elif suffix in LABEL_IMAGE_SUFFIXES:
-        try:
-            labels = _read_label_image(path)
-        except InputError:
-            frames = _open_movie(path, None)
-            print(
-                f"{path}: TIFF movie, {frames.shape[0]} frames of {frames.shape[1]}x{frames.shape[2]} {frames.dtype}"
-            )
-            return 0
-        count = len(np.unique(labels[labels > 0]))
-        print(
-            f"{path}: label image {labels.shape[1]}x{labels.shape[0]} ({labels.dtype}), {count} ROIs"
-        )
-    else:
-        raise InputError(
-            f"{path}: unknown file type; napari-roimasks reads .h5/.hdf5, .tif/.tiff, .json and .npy"
-        )
+        return 0
+    try:
+        found = read_rois(path)
+    except RoiFileError as error:
+        raise InputError(str(error)) from None
+    empty = sum(roi.crop is None for roi in found.rois)
+    size = f" on a {found.image_shape[1]}x{found.image_shape[0]} image" if found.image_shape else ""
+    print(f"{path}: {found.kind}, {len(found.rois)} ROIs ({empty} without pixels){size}")
+    print(
+        f"  motion border (left, right, top, bottom): {found.border.as_allen() if found.border else 'none'}"
+    )
     return 0
 
 
