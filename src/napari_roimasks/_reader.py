@@ -1,0 +1,104 @@
+"""napari readers: movies (lazily) and ROI files, for File > Open and drag-and-drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io.movies import open_movie
+from .io.roi_files import read_rois
+
+ROI_SUFFIXES = (".json", ".zip", ".roi", ".npy")
+
+
+def get_movie_reader(path):
+    """A reader for an HDF5 movie, or a multi-page TIFF movie (lazy); None for anything else."""
+    if isinstance(path, list) or not isinstance(path, (str, Path)):
+        return None
+    name = str(path).lower()
+    if name.endswith(".roimasks.h5"):
+        return None
+    if name.endswith((".h5", ".hdf5")):
+        return read_movie
+    if name.endswith((".tif", ".tiff")) and _is_tiff_movie(Path(path)):
+        return read_movie
+    return None
+
+
+def read_movie(path):
+    """The movie as a lazy Image layer: only the frames shown are read."""
+    frames, first = open_movie(path)
+    low, high = float(first.min()), float(first.max())
+    name = Path(path).name.split(".")[0]
+    meta = {
+        "name": name,
+        "contrast_limits": (low, high if high > low else low + 1),
+        "metadata": {"path": str(path)},
+    }
+    return [(frames, meta, "image")]
+
+
+def get_roi_reader(path):
+    """A reader for an ROI file (see napari_roimasks.io.roi_files); None for anything else."""
+    if isinstance(path, list) or not isinstance(path, (str, Path)):
+        return None
+    name = str(path).lower()
+    if name.endswith(".roimasks.h5") or name.endswith(ROI_SUFFIXES):
+        return read_roi_layers
+    if name.endswith((".tif", ".tiff")) and not _is_tiff_movie(Path(path)):
+        return read_roi_layers
+    return None
+
+
+def read_roi_layers(path):
+    """ROIs as a Labels layer, or as a Shapes layer of outlines when they overlap (a label image cannot hold that)."""
+    from .layers import labels_from_masks, shape_outlines_from_masks
+
+    found = read_rois(path)
+    name = Path(path).name.split(".")[0]
+    crops = [r.crop for r in found.rois if r.crop is not None]
+    shape = found.image_shape or _extent(crops)
+    metadata = {
+        "path": str(path),
+        "motion_border": found.border.as_allen() if found.border else None,
+        "roi_ids": [r.id for r in found.rois],
+    }
+    labelled = [
+        _Labelled(r.id if isinstance(r.id, int) and r.id > 0 else i + 1, r.crop)
+        for i, r in enumerate(found.rois)
+        if r.crop is not None
+    ]
+    labels, overlapping = labels_from_masks(labelled, shape)
+    if not overlapping:
+        features = {
+            "index": [lab.label for lab in labelled],
+            "mask_group": [r.mask_group for r in found.rois if r.crop is not None],
+        }
+        return [(labels, {"name": name, "metadata": metadata, "features": features}, "labels")]
+    outlines = shape_outlines_from_masks(crops)
+    meta = {
+        "name": name,
+        "metadata": metadata,
+        "shape_type": "polygon",
+        "face_color": "transparent",
+        "edge_color": "yellow",
+    }
+    return [(outlines, meta, "shapes")]
+
+
+def _extent(crops) -> tuple[int, int]:
+    return (max((c.bottom for c in crops), default=1), max((c.right for c in crops), default=1))
+
+
+class _Labelled:
+    def __init__(self, label, crop):
+        self.label, self.mask, self.x, self.y = label, crop.pixels, crop.left, crop.top
+
+
+def _is_tiff_movie(path: Path) -> bool:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return len(tif.pages) > 1
+    except Exception:  # not a TIFF: the ROI reader says what is wrong
+        return False
