@@ -159,3 +159,30 @@ def test_rois_outside_the_movie_are_refused(tmp_path, cells):
     write_rois(tmp_path / "rois.json", cells)
     with pytest.raises(RoiFileError, match=r"outside the 40x30 movie|outside the 40x30 image"):
         read_rois(tmp_path / "rois.json", image_shape=(30, 40))
+
+
+def test_nwb_keeps_masks_ids_groups_and_traces_but_not_the_border(tmp_path, cells):
+    pytest.importorskip("pynwb")
+    from pynwb import NWBHDF5IO
+
+    from napari_roimasks.io.nwb import write_nwb
+
+    traces = {
+        "roi": np.arange(20.0).reshape(10, 2),
+        "neuropil": np.ones((10, 2)),
+        "corrected": np.zeros((10, 2)),
+    }
+    neuropils = [MaskCrop(0, 0, np.ones((2, 2), bool))] * 10
+    path = write_nwb(tmp_path / "session.nwb", cells, neuropils=neuropils, traces=traces)
+    back = read_rois(path, image_shape=SHAPE)
+    same_pixels(back, cells)
+    assert [(r.id, r.mask_group) for r in back.rois] == [(r.id, r.mask_group) for r in cells.rois]
+    assert back.border is None  # NWB has no field for it
+    with NWBHDF5IO(str(path), "r") as io:
+        module = io.read().processing["ophys"]
+        np.testing.assert_array_equal(
+            module["Fluorescence"]["RoiResponseSeries"].data[:], traces["roi"].T
+        )
+        assert len(module["ImageSegmentation"]["NeuropilSegmentation"]) == 10
+    with pytest.raises(FileExistsError):
+        write_nwb(path, cells)

@@ -7,6 +7,7 @@
 | ``*.zip`` / ``*.roi`` (ImageJ/Fiji) | yes | yes (zip) | outlines (polygon, freehand, rectangle, oval); not groups or the border; a mask with holes or in pieces keeps its largest outline |
 | ``*.npy`` / ``*.tif`` label image (e.g. cellpose) | yes | yes | one label per pixel: no overlaps, no groups, no border |
 | suite2p ``stat.npy`` (+ ``iscell.npy`` beside it) | yes | no | pixels; ``iscell`` becomes the group (1 cell, 0 not) |
+| ``*.nwb`` (needs pynwb) | yes | yes | masks (overlaps kept), ids, groups, image size; not the border (see :mod:`.nwb`) |
 
 Every write is atomic and replaces a file only with ``overwrite=True``.
 """
@@ -63,9 +64,11 @@ def _kind(path: Path) -> str:
         return "imagej"
     if suffix in (".npy", ".tif", ".tiff"):
         return "array"
+    if suffix == ".nwb":
+        return "nwb"
     raise RoiFileError(
         f"{path}: unknown ROI format; expected {OWN_SUFFIX}, Allen .json, ImageJ .roi/.zip, "
-        "a label image (.npy, .tif) or suite2p's stat.npy"
+        "a label image (.npy, .tif), suite2p's stat.npy or NWB (.nwb)"
     )
 
 
@@ -103,6 +106,10 @@ def read_rois(path, *, image_shape=None) -> RoiSet:
         result = _read_own(path)
     elif kind == "imagej":
         result = _read_imagej(path, image_shape)
+    elif kind == "nwb":
+        from .nwb import read_nwb_rois
+
+        result = read_nwb_rois(path)
     else:
         result = _read_array(path)
     _check_inside(path, result, image_shape)
@@ -316,6 +323,10 @@ def write_rois(path, rois: RoiSet, *, overwrite: bool = False) -> Path:
         return write_allen_masks(path, masks, border=rois.border, overwrite=overwrite)
     if kind == "own":
         return _write_own(path, rois, overwrite)
+    if kind == "nwb":
+        from .nwb import write_nwb
+
+        return write_nwb(path, rois, overwrite=overwrite)
     if kind == "imagej":
         if path.suffix.lower() != ".zip":
             raise RoiFileError(f"{path}: several ROIs go into an ImageJ .zip")
