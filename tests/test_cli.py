@@ -97,7 +97,7 @@ def test_border_comes_from_the_roi_file_unless_given(recording, tmp_path):
     ("movie", "rois", "extra", "message"),
     [
         ("missing.h5", "labels.npy", [], "missing.h5: no such file"),
-        (".", "labels.npy", [], "no such file"),
+        (".", "labels.npy", [], "a folder; expected a movie file"),
         ("labels.npy", "labels.npy", [], "labels.npy: not a movie format"),
         ("not_hdf5.h5", "labels.npy", [], "not_hdf5.h5: not a readable HDF5 file"),
         ("no_data.h5", "labels.npy", [], "no_data.h5: no dataset 'data'; 3D datasets: none"),

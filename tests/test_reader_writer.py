@@ -70,3 +70,12 @@ def test_a_broken_roi_file_says_which_and_why(tmp_path):
         Exception, match=r"rois.json: mask 0 \(id 1\) lacks x, y, width, height, mask"
     ):
         npe2.read([str(tmp_path / "rois.json")], stack=False, plugin_name=PLUGIN)
+
+
+def test_hdf5_without_data_offers_each_movie_dataset(tmp_path):
+    with h5py.File(tmp_path / "two.h5", "w") as f:
+        f["green"] = np.zeros((3, 8, 8), np.uint16)
+        f["red"] = np.ones((3, 8, 8), np.uint16)
+        f["mean"] = np.zeros((8, 8))
+    layers = npe2.read([str(tmp_path / "two.h5")], stack=False, plugin_name=PLUGIN)
+    assert [meta["name"] for _, meta, _ in layers] == ["two green", "two red"]

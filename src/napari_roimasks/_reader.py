@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io.movies import open_movie
+from .io.movies import movie_datasets, open_movie
 from .io.roi_files import read_rois
 
-ROI_SUFFIXES = (".json", ".zip", ".roi", ".npy")
+ROI_SUFFIXES = (".json", ".zip", ".roi", ".npy", ".nwb")
 
 
 def get_movie_reader(path):
@@ -25,16 +25,31 @@ def get_movie_reader(path):
 
 
 def read_movie(path):
-    """The movie as a lazy Image layer: only the frames shown are read."""
-    frames, first = open_movie(path)
-    low, high = float(first.min()), float(first.max())
+    """The movie as a lazy Image layer: only the frames shown are read.
+
+    An HDF5 file without ``data`` opens each of its (frames, rows, columns)
+    datasets as a layer of its own, to choose from.
+    """
+    import h5py
+
     name = Path(path).name.split(".")[0]
-    meta = {
-        "name": name,
-        "contrast_limits": (low, high if high > low else low + 1),
-        "metadata": {"path": str(path)},
-    }
-    return [(frames, meta, "image")]
+    datasets = [None]
+    if str(path).lower().endswith((".h5", ".hdf5")):
+        with h5py.File(path, "r") as f:
+            has_data = "data" in f
+        if not has_data:
+            datasets = movie_datasets(path) or [None]  # none: open_movie says so
+    layers = []
+    for dataset in datasets:
+        frames, first = open_movie(path, dataset=dataset)
+        low, high = float(first.min()), float(first.max())
+        meta = {
+            "name": name if dataset is None else f"{name} {dataset}",
+            "contrast_limits": (low, high if high > low else low + 1),
+            "metadata": {"path": str(path), "dataset": dataset or "data"},
+        }
+        layers.append((frames, meta, "image"))
+    return layers
 
 
 def get_roi_reader(path):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .atomic import write_atomically
 
-__all__ = ["read_trace_file", "write_exclusions", "write_trace_file"]
+__all__ = ["read_trace_file", "write_exclusions", "write_trace_file", "write_traces_csv"]
 
 
 def write_trace_file(path, traces, roi_names, *, overwrite: bool = False) -> Path:
@@ -54,3 +54,31 @@ def write_exclusions(path, exclusions, *, overwrite: bool = False) -> Path:
 
 def _plain(value):
     return int(value) if isinstance(value, np.integer) else value
+
+
+def write_traces_csv(path, traces: dict, *, overwrite: bool = False) -> Path:
+    """Write traces as CSV: ``frame``, then one column per trace, every float to the last bit.
+
+    Parameters
+    ----------
+    traces : dict of str -> (n_frames,) array_like
+        Column name -> values; all the same length.
+    """
+    columns = {name: np.asarray(values, dtype=float) for name, values in traces.items()}
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"every trace must be as long as the others, got lengths {sorted(lengths)}"
+        )
+    n = lengths.pop() if lengths else 0
+    table = np.column_stack([np.arange(n), *columns.values()]) if columns else np.arange(n)[:, None]
+    header = ",".join(["frame", *(_csv_field(name) for name in columns)])
+    return write_atomically(
+        path,
+        lambda f: np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.17g"),
+        overwrite=overwrite,
+    )
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text

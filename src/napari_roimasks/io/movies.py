@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MovieFileError", "open_hdf5_movie", "open_movie"]
+__all__ = ["MovieFileError", "movie_datasets", "open_hdf5_movie", "open_movie"]
 
 
 class MovieFileError(ValueError):
@@ -43,8 +43,7 @@ def open_movie(path, *, dataset: str | None = None):
     import dask.array as da
 
     path = Path(os.fspath(path))
-    if not path.is_file():
-        raise MovieFileError(f"{path}: no such file")
+    _check_is_file(path)
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
         source = _hdf5_dataset(path, dataset)
@@ -73,8 +72,7 @@ def open_hdf5_movie(path, dataset: str | None = None):
         ``dataset`` is None, without ``data`` and without exactly one 3D dataset).
     """
     path = Path(os.fspath(path))
-    if not path.is_file():
-        raise MovieFileError(f"{path}: no such file")
+    _check_is_file(path)
     source = _hdf5_dataset(path, dataset)
     shape = source.shape
     if len(shape) != 3 or shape[0] == 0:
@@ -83,6 +81,25 @@ def open_hdf5_movie(path, dataset: str | None = None):
             f"{path}: expected a (frames, rows, columns) movie, found shape {shape}"
         )
     return source
+
+
+def _check_is_file(path: Path) -> None:
+    if path.is_dir():
+        raise MovieFileError(f"{path}: a folder; expected a movie file (HDF5 or TIFF)")
+    if not path.is_file():
+        raise MovieFileError(f"{path}: no such file")
+
+
+def movie_datasets(path) -> list[str]:
+    """The (frames, rows, columns) datasets of an HDF5 file, to choose from."""
+    import h5py
+
+    found = []
+    with h5py.File(os.fspath(path), "r") as f:
+        f.visititems(
+            lambda name, item: found.append(name) if getattr(item, "ndim", 0) == 3 else None
+        )
+    return found
 
 
 def _hdf5_dataset(path: Path, name: str | None):

@@ -29,6 +29,7 @@ from ..core.neuropil_correction import (
     estimate_contamination_ratio,
 )
 from ..core.traces import check_frame_source, trace_extraction
+from ..io.allen_traces import write_traces_csv
 from ..io.atomic import write_atomically
 from ..io.movies import MovieFileError, open_movie
 from ..roi_model import EXCLUSION_TEXT, RoiTraces, model_for
@@ -467,18 +468,9 @@ class TracesWidget(QWidget):
             if not path:
                 return None
         path = Path(path)
-        frames = np.asarray(self.lines[0][1].get_xdata())
-        columns = [np.asarray(line.get_ydata(), dtype=float) for _, line in self.lines]
-        header = ",".join(["frame", *(_csv_field(label) for label, _ in self.lines)])
-        table = np.column_stack([frames, *columns])
+        columns = {label: np.asarray(line.get_ydata(), dtype=float) for label, line in self.lines}
         try:
-            write_atomically(
-                path,
-                lambda f: np.savetxt(
-                    f, table, delimiter=",", header=header, comments="", fmt="%.17g"
-                ),
-                overwrite=overwrite,
-            )
+            write_traces_csv(path, columns, overwrite=overwrite)
         except OSError as error:
             show_error(f"Traces not exported to {path}: {error}")
             return None
@@ -549,7 +541,3 @@ def _extraction_job(frames, plan, image_shape):
         results[key] = RoiTraces(fingerprint, roi, neuropil, float(fitted))
         yield "fit", i + 1, len(plan)
     return results
-
-
-def _csv_field(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text
