@@ -77,15 +77,13 @@ def read_roi_layers(path):
         "motion_border": found.border.as_allen() if found.border else None,
         "roi_ids": [r.id for r in found.rois],
     }
-    labelled = [
-        _Labelled(r.id if isinstance(r.id, int) and r.id > 0 else i + 1, r.crop)
-        for i, r in enumerate(found.rois)
-        if r.crop is not None
+    values = [
+        r.id if isinstance(r.id, int) and r.id > 0 else i + 1 for i, r in enumerate(found.rois)
     ]
-    labels, overlapping = labels_from_masks(labelled, shape)
+    labels, overlapping = labels_from_masks([r.crop for r in found.rois], shape, labels=values)
     if not overlapping:
         features = {
-            "index": [lab.label for lab in labelled],
+            "index": [v for v, r in zip(values, found.rois, strict=True) if r.crop is not None],
             "mask_group": [r.mask_group for r in found.rois if r.crop is not None],
         }
         return [(labels, {"name": name, "metadata": metadata, "features": features}, "labels")]
@@ -102,11 +100,6 @@ def read_roi_layers(path):
 
 def _extent(crops) -> tuple[int, int]:
     return (max((c.bottom for c in crops), default=1), max((c.right for c in crops), default=1))
-
-
-class _Labelled:
-    def __init__(self, label, crop):
-        self.label, self.mask, self.x, self.y = label, crop.pixels, crop.left, crop.top
 
 
 def _is_tiff_movie(path: Path) -> bool:

@@ -242,13 +242,15 @@ def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list
 
 
 # -- back to layers ---------------------------------------------------------------------------
-def labels_from_masks(masks, image_shape) -> tuple[np.ndarray, int]:
-    """A (rows, columns) label image from masks; ROI i+1 gets label i+1 unless it has an int label.
+def labels_from_masks(masks, image_shape, *, labels=None) -> tuple[np.ndarray, int]:
+    """A (rows, columns) label image from masks.
 
     Parameters
     ----------
-    masks : sequence of RoiMask or MaskCrop
+    masks : sequence of RoiMask or MaskCrop (None entries are skipped)
     image_shape : (rows, columns)
+    labels : sequence of int, optional
+        The label of each mask; default the RoiMask's int label, else its position + 1.
 
     Returns
     -------
@@ -256,17 +258,20 @@ def labels_from_masks(masks, image_shape) -> tuple[np.ndarray, int]:
     overlapping : int
         Pixels claimed by more than one mask; a label image keeps the last.
     """
-    labels = np.zeros(image_shape, dtype=np.int32)
+    image = np.zeros(image_shape, dtype=np.int32)
     claimed = np.zeros(image_shape, dtype=np.uint16)
     for i, mask in enumerate(masks):
         crop = _as_crop(mask)
         if crop is None:
             continue
-        label = getattr(mask, "label", None)
-        value = label if isinstance(label, (int, np.integer)) and label > 0 else i + 1
-        labels[crop.slices][crop.pixels] = value
+        if labels is not None:
+            value = labels[i]
+        else:
+            label = getattr(mask, "label", None)
+            value = label if isinstance(label, (int, np.integer)) and label > 0 else i + 1
+        image[crop.slices][crop.pixels] = value
         claimed[crop.slices] += crop.pixels
-    return labels, int(np.count_nonzero(claimed > 1))
+    return image, int(np.count_nonzero(claimed > 1))
 
 
 def shape_outlines_from_masks(masks) -> list[np.ndarray]:

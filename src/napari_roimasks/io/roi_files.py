@@ -404,7 +404,7 @@ def _write_label_image(path: Path, rois: RoiSet, overwrite: bool) -> Path:
     if not all(isinstance(r.id, (int, np.integer)) and r.id > 0 for r in rois.rois):
         raise RoiFileError(f"{path}: a label image needs whole-number ROI ids > 0")
     labels, overlapping = labels_from_masks(
-        [_Labelled(r.id, r.crop) for r in rois.rois if r.crop is not None], rois.image_shape
+        [r.crop for r in rois.rois], rois.image_shape, labels=[r.id for r in rois.rois]
     )
     if overlapping:
         raise RoiFileError(
@@ -422,23 +422,3 @@ def _write_label_image(path: Path, rois: RoiSet, overwrite: bool) -> Path:
         f.write(encoded.getvalue())
 
     return write_atomically(path, write, overwrite=overwrite)
-
-
-@dataclass(frozen=True)
-class _Labelled:
-    """A crop with a label, in the shape labels_from_masks reads (x, y, mask, label)."""
-
-    label: int
-    crop: MaskCrop
-
-    @property
-    def mask(self):
-        return self.crop.pixels
-
-    @property
-    def x(self):
-        return self.crop.left
-
-    @property
-    def y(self):
-        return self.crop.top
