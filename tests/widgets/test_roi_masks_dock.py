@@ -178,10 +178,15 @@ def test_shapes_as_rois_follow_adds_moves_and_deletes(make_napari_viewer):
     assert not np.array_equal(dock.model.ring(3).plane((100, 120)), ring_before)
     moved = dock.model.roi(3)
     assert (moved.top, moved.left) == (70, 30)
+    shapes.add_paths(np.array([[50.0, 10.0], [50.0, 40.0]]), edge_width=2)
+    thin = dock.model.roi(4).area
+    shapes.selected_data = {3}
+    shapes.current_edge_width = 6  # the selected path gets wider: so does its ROI
+    assert dock.model.roi(4).area > thin
     shapes.selected_data = {0}
     shapes.remove_selected()
-    assert len(table(dock)) == 2
-    assert rings_layer(viewer, "cells").data.max() == 2
+    assert len(table(dock)) == 3
+    assert rings_layer(viewer, "cells").data.max() == 3
 
 
 def test_bad_input_gets_a_message_and_leaves_the_users_layers_alone(sample, notes, tmp_path):

@@ -388,6 +388,10 @@ class RoiMasksWidget(QWidget):
             ]
         return [
             (layer.events.data, self._on_shapes_edited),
+            (
+                layer.events.edge_width,
+                self._on_shapes_restyled,
+            ),  # a path's width is its ROI's width
             (layer.events.highlight, self._on_layer_selection),
         ]
 
@@ -459,6 +463,10 @@ class RoiMasksWidget(QWidget):
             self.rebuild()
             return
         self.model.update_rois(changes)
+
+    def _on_shapes_restyled(self, event=None) -> None:
+        if self._live.value and any(t in ("path", "line") for t in self._source.shape_type):
+            self.rebuild()
 
     def _image_shape_for_shapes(self, layer) -> tuple[int, int]:
         for candidate in self.viewer.layers:
