@@ -313,12 +313,15 @@ def create_neuropil_mask(roi, border, combined_binary_mask, label=None) -> Neuro
     return _neuropil_for(roi, border, combined, label)
 
 
-def _neuropil_for(roi, border, occupied: np.ndarray, label) -> NeuropilMask:
+def _neuropil_for(
+    roi, border, occupied: np.ndarray, label, *, options=None, usable=None
+) -> NeuropilMask:
     neuropil = NeuropilMask(w=roi.img_cols, h=roi.img_rows, label=label, mask_group=roi.mask_group)
     if roi.mask is None:
         neuropil.flags.add("zero_pixels")
         return neuropil
-    region = neuropil_region(MaskCrop(roi.y, roi.x, np.asarray(roi.mask) != 0), occupied)
+    crop = MaskCrop(roi.y, roi.x, np.asarray(roi.mask) != 0)
+    region = neuropil_region(crop, occupied, options=options, usable=usable)
     neuropil._init_from_window(border, region.pixels, (region.top, region.left))
     return neuropil
 
@@ -353,19 +356,11 @@ def create_neuropil_masks(rois, border, *, options=None, labels=None) -> list:
     usable = MotionBorder.from_allen(border).usable_area(image_h, image_w)
     masks = []
     for i, roi in enumerate(rois):
-        label = (
-            labels[i]
-            if labels is not None
-            else (None if roi.label is None else f"neuropil for {roi.label}")
-        )
-        neuropil = NeuropilMask(w=image_w, h=image_h, label=label, mask_group=roi.mask_group)
-        if roi.mask is None:
-            neuropil.flags.add("zero_pixels")
+        if labels is not None:
+            label = labels[i]
         else:
-            crop = MaskCrop(roi.y, roi.x, np.asarray(roi.mask) != 0)
-            region = neuropil_region(crop, occupied, options=options, usable=usable)
-            neuropil._init_from_window(border, region.pixels, (region.top, region.left))
-        masks.append(neuropil)
+            label = None if roi.label is None else f"neuropil for {roi.label}"
+        masks.append(_neuropil_for(roi, border, occupied, label, options=options, usable=usable))
     return masks
 
 
