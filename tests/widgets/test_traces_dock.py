@@ -257,3 +257,30 @@ def test_open_a_movie_file_lazily(session, tmp_path, notes):
     )
     assert traces.open_movie_file(tmp_path / "missing.h5") is None
     assert "missing.h5: no such file" in notes[-1][1]
+
+
+def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, tmp_path, notes):
+    pytest.importorskip("distributed")
+    import h5py
+
+    viewer, rois, traces, layers = session
+    traces._scheduler.value = "local"
+    assert not traces.extract()  # the sample's movie lives in memory: workers cannot open it
+    assert "The Dask scheduler reads movie files" in notes[-1][1]
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    try:
+        with qtbot.waitSignal(traces.model.traces_changed, timeout=120_000):
+            assert traces.extract()
+        qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
+        roi_expected, neuropil_expected = allensdk_traces(layers)
+        for k in (1, 5, 40):
+            np.testing.assert_array_equal(traces.model.traces[k].roi, roi_expected[k - 1])
+            np.testing.assert_array_equal(traces.model.traces[k].neuropil, neuropil_expected[k - 1])
+    finally:
+        for client in traces._clients.values():
+            client.close()
+            client.cluster.close()
+        traces._clients.clear()

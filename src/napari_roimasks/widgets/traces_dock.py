@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils import progress
@@ -80,12 +88,19 @@ class TracesWidget(QWidget):
         self._window.tooltip = (
             "F0 is the running median (or 10th percentile) over this many frames, centred"
         )
+        self._scheduler = LineEdit(label="Dask scheduler", value="")
+        self._scheduler.tooltip = (
+            "Empty: extract on this machine. tcp://host:port: on that Dask cluster (its workers open "
+            "the movie file); 'local': on a local Dask cluster"
+        )
+        self._clients: dict = {}
         self._export_csv = PushButton(text="Export plotted traces (CSV)…")
         self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
         controls = Container(
             widgets=[
                 self._movie,
                 self._open,
+                self._scheduler,
                 Container(widgets=[self._extract, self._cancel], layout="horizontal", labels=False),
                 self._status,
                 self._correction,
@@ -183,6 +198,7 @@ class TracesWidget(QWidget):
             frames, name=Path(path).stem, contrast_limits=(low, high if high > low else low + 1)
         )
         layer.metadata["path"] = str(path)
+        layer.metadata.setdefault("dataset", "data")
         self._on_layers_changed()
         self._movie.value = unwrap(layer)
         return unwrap(layer)
@@ -225,11 +241,15 @@ class TracesWidget(QWidget):
         plan = self._extraction_plan(keys, token)
         self._progress = progress(total=n_frames, desc=f"Extracting {len(keys)} ROIs")
         self._status.value = f"extracting {len(keys)} ROIs from {movie.name!r}…"
+        cluster = self._cluster(movie)
+        if cluster is False:
+            return False
         worker = create_worker(
             _extraction_job,
             movie.data,
             plan,
             self.model.image_shape,
+            cluster,
             _start_thread=False,
             _connect={
                 "yielded": self._on_progress,
@@ -244,6 +264,33 @@ class TracesWidget(QWidget):
         self._started = time.perf_counter()
         worker.start()
         return True
+
+    def _cluster(self, movie):
+        """(client, path, dataset) when a Dask scheduler is set, None for this machine, False when
+        it cannot be used (after a notification)."""
+        address = self._scheduler.value.strip()
+        if not address:
+            return None
+        path = movie.metadata.get("path")
+        if not path or not str(path).lower().endswith((".h5", ".hdf5")):
+            show_warning(
+                "The Dask scheduler reads movie files: open the movie with 'Open movie file…' "
+                "(HDF5), or clear the scheduler field to extract here"
+            )
+            return False
+        client = self._clients.get(address)
+        if client is None:
+            from ..core.distributed_traces import start_client
+
+            try:
+                client = self._clients[address] = start_client(address)
+            except ImportError as error:
+                show_warning(str(error))
+                return False
+            except OSError as error:
+                show_warning(f"Cannot reach the Dask scheduler {address}: {error}")
+                return False
+        return client, str(path), movie.metadata.get("dataset", "data")
 
     def _extraction_plan(self, keys, token) -> list:
         """(key, fingerprint, ROI crop or None, ring crop or None): None where AllenSDK gives NaN."""
@@ -266,9 +313,14 @@ class TracesWidget(QWidget):
         bar = self._progress  # updating the bar lets Qt run queued events, which may finish the run
         if bar is None:
             return
-        if stage == "frames":
+        if stage in ("frames", "blocks"):
+            if bar.total != total:
+                bar.total = total
             rate = done / max(time.perf_counter() - self._started, 1e-9)
-            bar.set_description(f"Extracting traces: {rate:,.0f} frames/s")
+            where = "on the cluster" if stage == "blocks" else ""
+            bar.set_description(
+                f"Extracting traces {where}: {rate:,.1f} {stage}/s".replace("  ", " ")
+            )
             bar.update(done - bar.n)
         else:
             bar.set_description(f"Fitting neuropil ratios: {done}/{total} ROIs")
@@ -511,25 +563,42 @@ class TracesWidget(QWidget):
     def closeEvent(self, event) -> None:
         self.cancel()
         disconnect_all(self._connections)
+        for client in self._clients.values():
+            cluster = getattr(client, "cluster", None)  # a local cluster this dock started
+            client.close()
+            if cluster is not None:
+                cluster.close()
         super().closeEvent(event)
 
 
-def _extraction_job(frames, plan, image_shape):
-    """The worker's generator: extract, then fit each ROI's ratio; yields progress, returns traces."""
+def _extraction_job(frames, plan, image_shape, cluster=None):
+    """The worker's generator: extract (here, or on a Dask cluster), then fit each ROI's ratio.
+
+    Yields ``(stage, done, total)``; returns the ROIs' traces.
+    """
     masks = []
     for _, _, roi, ring in plan:
         masks.extend([roi, ring])
-    steps = trace_extraction(frames, masks, image_shape=image_shape)
+    if cluster is None:
+        stage, steps = "frames", trace_extraction(frames, masks, image_shape=image_shape)
+    else:
+        from ..core.distributed_traces import MovieJob, distributed_trace_extraction
+
+        client, path, dataset = cluster
+        stage, steps = (
+            "blocks",
+            distributed_trace_extraction(client, [MovieJob(path, dataset, masks)]),
+        )
     try:
         while True:
             try:
                 done, total = next(steps)
             except StopIteration as finished:
-                traces = finished.value
+                traces = finished.value if cluster is None else finished.value[0]
                 break
-            yield "frames", done, total
+            yield stage, done, total
     finally:
-        steps.close()  # a cancel lands here: the engine stops within one block
+        steps.close()  # a cancel lands here: the engine stops within one block, the cluster's tasks end
     results = {}
     for i, (key, fingerprint, _, _) in enumerate(plan):
         roi, neuropil = traces[2 * i], traces[2 * i + 1]

@@ -1,0 +1,125 @@
+"""Extraction on a real Dask cluster (LocalCluster, 2 worker processes, loopback only)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from napari_roimasks import roi_masks
+from napari_roimasks.core import extract_traces
+from napari_roimasks.io.allen_traces import read_trace_file
+from napari_roimasks.synthetic import make_recording
+
+distributed = pytest.importorskip("distributed")
+
+from napari_roimasks.core.distributed_traces import (  # noqa: E402 - needs distributed
+    MovieJob,
+    extract_traces_distributed,
+    start_client,
+)
+
+
+@pytest.fixture(scope="module")
+def client():
+    client = start_client("local", 2)
+    yield client
+    client.close()
+    client.cluster.close()
+
+
+def write_movie(path, movie):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=movie, chunks=(1, *movie.shape[1:]))
+    return path
+
+
+def masks_for(labels, border):
+    h, w = labels.shape
+    rois = [
+        roi_masks.create_roi_mask(w, h, border, roi_mask=labels == k, label=k)
+        for k in range(1, labels.max() + 1)
+    ]
+    masks = rois + roi_masks.create_neuropil_masks(rois, border)
+    return [None if roi_masks.validate_mask(m) else roi_masks._mask_crop(m, h, w) for m in masks]
+
+
+def test_cluster_traces_equal_the_single_machine_engine(client, tmp_path):
+    recordings = [make_recording(n_frames=120, seed=s) for s in (1, 2)]
+    jobs = []
+    for i, rec in enumerate(recordings):
+        path = write_movie(tmp_path / f"movie{i}.h5", rec.movie)
+        jobs.append(
+            MovieJob(str(path), "data", masks_for(rec.roi_labels, rec.motion_border.as_allen()))
+        )
+    results = extract_traces_distributed(
+        client, jobs, max_block_bytes=20 * 2**17
+    )  # 10 frames a task
+    for job, rec, traces in zip(jobs, recordings, results, strict=True):
+        np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
+
+
+def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp_path):
+    rec = make_recording(n_frames=200, seed=3)
+    path = write_movie(tmp_path / "movie.h5", rec.movie)
+    job = MovieJob(str(path), "data", masks_for(rec.roi_labels, [0, 0, 0, 0]))
+    killed = []
+
+    def kill_one_worker(done, total):
+        if done == 3 and not killed:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            killed.append(victim)
+            with contextlib.suppress(Exception):  # the worker dies before it answers
+                client.run(os._exit, 1, workers=[victim])
+
+    (traces,) = extract_traces_distributed(
+        client, [job], max_block_bytes=5 * 2**17, progress=kill_one_worker
+    )
+    assert killed
+    np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
+
+
+def test_command_line_runs_several_movies_on_a_local_cluster(tmp_path):
+    recordings = [make_recording(n_frames=40, seed=s) for s in (4, 5)]
+    files = []
+    for i, rec in enumerate(recordings):
+        files.append(write_movie(tmp_path / f"session{i}.h5", rec.movie))
+    for i, rec in enumerate(recordings):
+        np.save(tmp_path / f"labels{i}.npy", rec.roi_labels)
+        files.append(tmp_path / f"labels{i}.npy")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_roimasks.cli",
+            "extract",
+            *map(str, files),
+            "-o",
+            str(tmp_path / "out"),
+            "--scheduler",
+            "local",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for i, rec in enumerate(recordings):
+        traces, _ = read_trace_file(tmp_path / "out" / f"session{i}" / "roi_traces.h5")
+        expected = extract_traces(rec.movie, masks_for(rec.roi_labels, [0, 0, 0, 0]))[
+            : rec.roi_labels.max()
+        ]
+        np.testing.assert_array_equal(traces, expected)
+
+
+def test_without_distributed_the_option_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'napari-roimasks\[distributed\]'"):
+        start_client("local", 1)
