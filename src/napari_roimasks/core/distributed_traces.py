@@ -19,7 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .masks import MaskCrop
-from .traces import DEFAULT_BLOCK_BYTES, _accumulator_dtype, _as_kernel_input, _MaskRuns
+from .traces import _accumulator_dtype, _as_kernel_input, _MaskRuns
+
+#: Bytes of frames a task reads: large enough that the scheduler's per-task cost
+#: is small next to the reading and summing.
+TASK_BYTES = 128 * 2**20
 
 __all__ = ["MovieJob", "distributed_trace_extraction", "extract_traces_distributed", "start_client"]
 
@@ -59,21 +63,35 @@ def start_client(scheduler: str, workers: int | None = None):
     return Client(scheduler)
 
 
+_open_movies: dict = {}  # per worker process: (path, dataset) -> h5py dataset, kept open across tasks
+_buffers: dict = {}  # per worker thread: block shape and dtype -> a reused buffer (no page faults per task)
+
+
 def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, n_masks: int):
     """On a worker: every mask's sums in frames ``start:stop`` of the movie file."""
+    import threading
+
     import h5py
 
     from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
 
-    with h5py.File(path, "r") as f:
-        data = f[dataset]
-        block = np.empty((stop - start, *data.shape[1:]), dtype=data.dtype)
-        data.read_direct(block, np.s_[start:stop])
+    data = _open_movies.get((path, dataset))
+    if data is None or not data.id.valid:
+        data = _open_movies[(path, dataset)] = h5py.File(path, "r")[dataset]
+    key = (threading.get_ident(), stop - start, *data.shape[1:], data.dtype.str)
+    block = _buffers.get(key)
+    if block is None:
+        _buffers.clear()  # one block shape at a time is the common case: keep memory to one block
+        block = _buffers[key] = np.empty((stop - start, *data.shape[1:]), dtype=data.dtype)
+    data.read_direct(block, np.s_[start:stop])
     block = _as_kernel_input(block)
     accumulator = _accumulator_dtype(block.dtype)
     sums = np.zeros((stop - start, n_masks), dtype=accumulator)
-    kernel = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
-    kernel(block.reshape(stop - start, -1), 0, stop - start, runs.begin, runs.end, runs.owner, sums)
+    flat = block.reshape(stop - start, -1)
+    if accumulator.kind == "f":
+        sum_runs_directly(flat, 0, stop - start, runs.begin, runs.end, runs.owner, sums)
+    else:
+        sum_runs_by_prefix(flat, 0, stop - start, runs.begin, runs.end, runs.owner, sums)
     return sums
 
 
@@ -94,7 +112,7 @@ def extract_traces_distributed(
     client,
     jobs: Sequence[MovieJob],
     *,
-    max_block_bytes: int = DEFAULT_BLOCK_BYTES,
+    max_block_bytes: int = TASK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[np.ndarray]:
@@ -131,7 +149,7 @@ def extract_traces_distributed(
 
 
 def distributed_trace_extraction(
-    client, jobs: Sequence[MovieJob], *, max_block_bytes: int = DEFAULT_BLOCK_BYTES
+    client, jobs: Sequence[MovieJob], *, max_block_bytes: int = TASK_BYTES
 ):
     """:func:`extract_traces_distributed` as a generator: yields ``(blocks_done, blocks_total)``,
     returns the traces; closing it cancels the cluster's tasks."""
