@@ -133,19 +133,10 @@ def extract_traces_distributed(
     list of (n_masks, n_frames) float64 ndarray
         One per job, equal to :func:`extract_traces` on the same movie.
     """
-    from .traces import ExtractionCancelled
+    from .traces import run_steps
 
     steps = distributed_trace_extraction(client, jobs, max_block_bytes=max_block_bytes)
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if progress is not None:
-            progress(done, total)
-        if should_stop is not None and done < total and should_stop():
-            steps.close()
-            raise ExtractionCancelled(f"stopped after {done} of {total} blocks")
+    return run_steps(steps, progress, should_stop, unit="block")
 
 
 def distributed_trace_extraction(

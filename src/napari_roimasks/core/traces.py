@@ -226,6 +226,17 @@ def extract_traces(
         threads=threads,
         image_shape=image_shape,
     )
+    return run_steps(steps, progress, should_stop, unit="frame")
+
+
+def run_steps(steps, progress=None, should_stop=None, *, unit: str = "frame"):
+    """Drive an extraction generator: report each ``(done, total)``, stop when asked, return its result.
+
+    Raises
+    ------
+    ExtractionCancelled
+        When ``should_stop`` returned True; the generator is closed first.
+    """
     while True:
         try:
             done, total = next(steps)
@@ -235,7 +246,7 @@ def extract_traces(
             progress(done, total)
         if should_stop is not None and done < total and should_stop():
             steps.close()
-            raise ExtractionCancelled(f"trace extraction stopped at frame {done} of {total}")
+            raise ExtractionCancelled(f"trace extraction stopped at {unit} {done} of {total}")
 
 
 def trace_extraction(
