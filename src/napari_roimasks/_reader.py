@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io.movies import movie_datasets, open_movie
+from .io.movies import is_tiff_movie, movie_datasets, open_movie
 from .io.roi_files import read_rois
 
 ROI_SUFFIXES = (".json", ".zip", ".roi", ".npy", ".nwb")
@@ -19,7 +19,7 @@ def get_movie_reader(path):
         return None
     if name.endswith((".h5", ".hdf5")):
         return read_movie
-    if name.endswith((".tif", ".tiff")) and _is_tiff_movie(Path(path)):
+    if name.endswith((".tif", ".tiff")) and is_tiff_movie(Path(path)):
         return read_movie
     return None
 
@@ -59,7 +59,7 @@ def get_roi_reader(path):
     name = str(path).lower()
     if name.endswith(".roimasks.h5") or name.endswith(ROI_SUFFIXES):
         return read_roi_layers
-    if name.endswith((".tif", ".tiff")) and not _is_tiff_movie(Path(path)):
+    if name.endswith((".tif", ".tiff")) and not is_tiff_movie(Path(path)):
         return read_roi_layers
     return None
 
@@ -100,13 +100,3 @@ def read_roi_layers(path):
 
 def _extent(crops) -> tuple[int, int]:
     return (max((c.bottom for c in crops), default=1), max((c.right for c in crops), default=1))
-
-
-def _is_tiff_movie(path: Path) -> bool:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages) > 1
-    except Exception:  # not a TIFF: the ROI reader says what is wrong
-        return False

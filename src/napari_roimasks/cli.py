@@ -131,16 +131,6 @@ def _read_rois(path: Path, image_shape, border_override):
     return rois, border
 
 
-def _is_tiff_movie(path: Path) -> bool:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages) > 1
-    except Exception:  # not a TIFF at all: the ROI reader says what is wrong
-        return False
-
-
 # -- commands ---------------------------------------------------------------------------------
 @dataclass
 class _Job:
@@ -346,7 +336,9 @@ def info(args) -> int:
     if suffix in (".h5", ".hdf5") and not path.name.lower().endswith(".roimasks.h5"):
         _info_hdf5(path)
         return 0
-    if suffix in (".tif", ".tiff") and _is_tiff_movie(path):
+    from .io.movies import is_tiff_movie
+
+    if suffix in (".tif", ".tiff") and is_tiff_movie(path):
         frames = _open_movie(path, None)
         print(
             f"{path}: TIFF movie, {frames.shape[0]} frames of {frames.shape[2]}x{frames.shape[1]} {frames.dtype}"

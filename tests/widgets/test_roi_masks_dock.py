@@ -304,3 +304,15 @@ def test_a_click_on_an_roi_selects_it_but_a_drag_does_not(sample):
     assert dock.model.selection != (17,)
     press_and_release([])
     assert dock.model.selection == (17,) and rois.selected_label == 17
+
+
+def test_several_rows_selected_in_the_table_are_the_selection(sample, qtbot):
+    _, dock, _ = sample
+    for row, modifier in (
+        (2, Qt.KeyboardModifier.NoModifier),
+        (6, Qt.KeyboardModifier.ControlModifier),
+    ):
+        dock.table.scrollTo(dock.table_model.index(row, 0))
+        rect = dock.table.visualRect(dock.table_model.index(row, 0))
+        qtbot.mouseClick(dock.table.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+    assert dock.model.selection == (dock.table_model.key_at(2), dock.table_model.key_at(6))

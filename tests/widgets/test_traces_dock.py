@@ -284,3 +284,19 @@ def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, t
             client.close()
             client.cluster.close()
         traces._clients.clear()
+
+
+def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(
+    session, qtbot, tmp_path, monkeypatch
+):
+    _, _, traces, _ = session
+    extract_and_wait(qtbot, traces)
+    traces.model.set_selection([2])
+    target = tmp_path / "chosen.csv"
+    target.write_text("an older export")
+    # the dialog has asked "replace?" and the user said yes: it returns the path
+    monkeypatch.setattr(
+        traces_dock.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)")
+    )
+    assert traces.export_csv() == target
+    assert target.read_text().startswith("frame,ROI 2 F")

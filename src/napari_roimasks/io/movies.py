@@ -13,7 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MovieFileError", "movie_datasets", "open_hdf5_movie", "open_movie"]
+__all__ = ["MovieFileError", "is_tiff_movie", "movie_datasets", "open_hdf5_movie", "open_movie"]
+
+
+def is_tiff_movie(path) -> bool:
+    """True for a TIFF of several pages (a movie); False for one page (e.g. a label image) or no TIFF."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(os.fspath(path)) as tif:
+            return len(tif.pages) > 1
+    except Exception:  # not a TIFF at all: the caller's other reader says what is wrong
+        return False
 
 
 class MovieFileError(ValueError):

@@ -127,6 +127,8 @@ class RoiMasksWidget(QWidget):
         self.table.clicked.connect(
             lambda index: self.select_roi(self.table_model.key_at(index.row()))
         )
+        # ctrl/shift-clicks select several rows: the Traces dock plots them all
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -505,6 +505,14 @@ class TracesWidget(QWidget):
         self.viewer.dims.set_current_step(self._frame_axis(), frame)
 
     # -- export ---------------------------------------------------------------------------------
+    def _save_path(self, path, overwrite: bool, title: str, default: str, filters: str):
+        """``(path, overwrite)``: the given path, or one chosen in a file dialog, which itself
+        asks before replacing a file (so a chosen path may be replaced). ``(None, _)``: cancelled."""
+        if path is not None:
+            return Path(path), overwrite
+        chosen, _ = QFileDialog.getSaveFileName(self, title, default, filters)
+        return (Path(chosen), True) if chosen else (None, overwrite)
+
     def export_csv(self, path=None, *, overwrite: bool = False) -> Path | None:
         """Write the plotted traces as CSV: frame, then one column per plotted trace.
 
@@ -513,13 +521,11 @@ class TracesWidget(QWidget):
         if not self.lines:
             show_warning("Nothing to export: extract traces and select an ROI first")
             return None
+        path, overwrite = self._save_path(
+            path, overwrite, "Export plotted traces", "traces.csv", "CSV (*.csv)"
+        )
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export plotted traces", "traces.csv", "CSV (*.csv)"
-            )
-            if not path:
-                return None
-        path = Path(path)
+            return None
         columns = {label: np.asarray(line.get_ydata(), dtype=float) for label, line in self.lines}
         try:
             write_traces_csv(path, columns, overwrite=overwrite)
@@ -530,13 +536,11 @@ class TracesWidget(QWidget):
 
     def save_figure(self, path=None, *, overwrite: bool = False) -> Path | None:
         """Save the figure as shown; the format follows the suffix (.png, .svg, .pdf)."""
+        path, overwrite = self._save_path(
+            path, overwrite, "Save figure", "traces.png", "PNG (*.png);;SVG (*.svg)"
+        )
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Save figure", "traces.png", "PNG (*.png);;SVG (*.svg)"
-            )
-            if not path:
-                return None
-        path = Path(path)
+            return None
         try:
             write_atomically(
                 path,
