@@ -57,11 +57,44 @@ def test_cluster_traces_equal_the_single_machine_engine(client, tmp_path):
         jobs.append(
             MovieJob(str(path), "data", masks_for(rec.roi_labels, rec.motion_border.as_allen()))
         )
+    reported = []
     results = extract_traces_distributed(
-        client, jobs, max_block_bytes=20 * 2**17
-    )  # 10 frames a task
+        client, jobs, max_block_bytes=20 * 2**17, progress=lambda *step: reported.append(step)
+    )  # 20 frames a task
+    # progress counts frames over both movies, one step per block as it comes in
+    assert [done for done, _ in reported] == list(range(20, 241, 20))
+    assert {total for _, total in reported} == {240}
     for job, rec, traces in zip(jobs, recordings, results, strict=True):
         np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(tmp_path, monkeypatch, dtype):
+    # on a worker, a task reads its frames a few whole chunks at a time into one reused
+    # buffer; a task that is not a whole number of reads, and tasks of another length
+    # after it, still give the single-machine engine's traces
+    from napari_roimasks.core import distributed_traces
+    from napari_roimasks.core.traces import _MaskRuns
+
+    rec = make_recording(n_frames=50, seed=6)
+    movie = rec.movie.astype(dtype) * dtype(1.5) if dtype == np.float32 else rec.movie
+    path = tmp_path / "movie.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=movie, chunks=(3, *movie.shape[1:]))
+    masks = masks_for(rec.roi_labels, rec.motion_border.as_allen())
+    runs = _MaskRuns.from_masks(masks, movie.shape[1:])
+    frame_bytes = movie[0].nbytes
+    monkeypatch.setattr(distributed_traces, "READ_BYTES", 7 * frame_bytes)  # 2 chunks a read
+    monkeypatch.setattr(distributed_traces, "_open_movies", {})
+    monkeypatch.setattr(distributed_traces, "_buffers", {})
+    parts = [
+        distributed_traces._sum_block(str(path), "data", start, stop, runs, len(masks))
+        for start, stop in [(0, 15), (15, 45), (45, 50)]
+    ]
+    traces = (np.concatenate(parts) / runs.areas).T
+    np.testing.assert_array_equal(traces, extract_traces(movie, masks), strict=True)
+    for movie_file in distributed_traces._open_movies.values():
+        movie_file.file.close()
 
 
 def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp_path):
@@ -70,8 +103,8 @@ def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp
     job = MovieJob(str(path), "data", masks_for(rec.roi_labels, [0, 0, 0, 0]))
     killed = []
 
-    def kill_one_worker(done, total):
-        if done == 3 and not killed:
+    def kill_one_worker(frames_done, total):
+        if frames_done >= 15 and not killed:  # 3 blocks of 5 frames are in
             victim = sorted(client.scheduler_info()["workers"])[0]
             killed.append(victim)
             with contextlib.suppress(Exception):  # the worker dies before it answers

@@ -254,9 +254,7 @@ def _extract_on_cluster(jobs: list[_Job], args) -> list:
             MovieJob(str(job.movie.resolve()), args.dataset or "data", job.crops) for job in jobs
         ]
         total = sum(job.n_frames for job in jobs)
-        return extract_traces_distributed(
-            client, movie_jobs, progress=_progress_printer(total, unit="blocks")
-        )
+        return extract_traces_distributed(client, movie_jobs, progress=_progress_printer(total))
     finally:
         client.close()
         cluster = getattr(client, "cluster", None)

@@ -13,12 +13,11 @@ NaN or inf outside a mask cannot leak into its sum through the running sum.
 """
 
 import numba
-import numpy as np
 
 
 @numba.njit(nogil=True, cache=True)
 def sum_runs_by_prefix(
-    frames, first, last, run_begin, run_end, run_owner, sums
+    frames, first, last, run_begin, run_end, run_owner, sums, prefix
 ):  # pragma: no cover
     """Add each mask's pixel sum in frames ``first:last`` into ``sums`` (integer movies).
 
@@ -33,9 +32,13 @@ def sum_runs_by_prefix(
         The mask each run belongs to.
     sums : (n_frames, n_masks) int64 or uint64 ndarray
         Zero on entry.
+    prefix : (n_pixels + 1,) ndarray of the dtype of ``sums``
+        Scratch space, one per thread, allocated by the caller: a fresh 2 MiB
+        array per call costs page faults when the allocator hands memory back
+        to the system at once (as Dask workers set it to).
     """
     n_pixels = frames.shape[1]
-    prefix = np.zeros(n_pixels + 1, dtype=sums.dtype)
+    prefix[0] = 0
     for t in range(first, last):
         frame = frames[t]
         running = prefix[0]
@@ -48,10 +51,13 @@ def sum_runs_by_prefix(
 
 
 @numba.njit(nogil=True, cache=True)
-def sum_runs_directly(frames, first, last, run_begin, run_end, run_owner, sums):  # pragma: no cover
+def sum_runs_directly(
+    frames, first, last, run_begin, run_end, run_owner, sums, prefix
+):  # pragma: no cover
     """Add each mask's pixel sum in frames ``first:last`` into ``sums`` (float movies).
 
-    Same parameters as :func:`sum_runs_by_prefix`; ``sums`` is float64.
+    Same parameters as :func:`sum_runs_by_prefix`; ``sums`` is float64 and
+    ``prefix`` is not used (one signature for both loops).
     """
     for t in range(first, last):
         frame = frames[t]

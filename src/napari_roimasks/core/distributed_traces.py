@@ -24,6 +24,9 @@ from .traces import _accumulator_dtype, _as_kernel_input, _MaskRuns
 #: Bytes of frames a task reads: large enough that the scheduler's per-task cost
 #: is small next to the reading and summing.
 TASK_BYTES = 128 * 2**20
+#: Bytes of frames a task reads and sums at a time: small enough to stay in the
+#: processor's cache, so workers sharing a machine don't wait on its memory.
+READ_BYTES = 4 * 2**20
 
 __all__ = ["MovieJob", "distributed_trace_extraction", "extract_traces_distributed", "start_client"]
 
@@ -37,8 +40,23 @@ class MovieJob:
     masks: Sequence[MaskCrop | None]
 
 
+#: A local cluster started here checks its event loops, memory and system load
+#: every second or two rather than Dask's 20, 100 and 500 ms: it has no dashboard
+#: to show them, and on a small machine these checks take the CPU the workers
+#: sum frames with (2 workers on 2 cores: 1.5x the throughput of 1 with Dask's
+#: intervals, 1.6-1.7x with these; benchmarks/bench_distributed.py).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 def start_client(scheduler: str, workers: int | None = None):
     """A ``distributed.Client``: ``scheduler`` is ``tcp://host:port`` or ``local`` (a LocalCluster).
+
+    A local cluster has ``workers`` single-threaded worker processes (default: one
+    per core) on the loopback interface, with :data:`LOCAL_CLUSTER_CONFIG`.
 
     Raises
     ------
@@ -52,23 +70,30 @@ def start_client(scheduler: str, workers: int | None = None):
             "running on a Dask cluster needs distributed: pip install 'napari-roimasks[distributed]'"
         ) from None
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers or max(1, os.cpu_count() or 1),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
+        import dask
+
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):  # workers get the config as they start
+            cluster = LocalCluster(
+                n_workers=workers or max(1, os.cpu_count() or 1),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",  # no fixed port to collide with another cluster's
+            )
         return Client(cluster)
     return Client(scheduler)
 
 
 _open_movies: dict = {}  # per worker process: (path, dataset) -> h5py dataset, kept open across tasks
-_buffers: dict = {}  # per worker thread: block shape and dtype -> a reused buffer (no page faults per task)
+_buffers: dict = {}  # per worker thread: read shape and dtype -> reused buffers (no page faults per task)
 
 
 def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, n_masks: int):
-    """On a worker: every mask's sums in frames ``start:stop`` of the movie file."""
+    """On a worker: every mask's sums in frames ``start:stop`` of the movie file.
+
+    The frames are read and summed a few chunks at a time (:data:`READ_BYTES`),
+    so the block buffer stays in the processor's cache.
+    """
     import threading
 
     import h5py
@@ -78,20 +103,28 @@ def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, 
     data = _open_movies.get((path, dataset))
     if data is None or not data.id.valid:
         data = _open_movies[(path, dataset)] = h5py.File(path, "r")[dataset]
-    key = (threading.get_ident(), stop - start, *data.shape[1:], data.dtype.str)
-    block = _buffers.get(key)
-    if block is None:
-        _buffers.clear()  # one block shape at a time is the common case: keep memory to one block
-        block = _buffers[key] = np.empty((stop - start, *data.shape[1:]), dtype=data.dtype)
-    data.read_direct(block, np.s_[start:stop])
-    block = _as_kernel_input(block)
-    accumulator = _accumulator_dtype(block.dtype)
+    frame_bytes = int(np.prod(data.shape[1:])) * data.dtype.itemsize
+    chunk = (data.chunks or (1,))[0]
+    per_read = min(stop - start, max(chunk, READ_BYTES // max(frame_bytes, 1) // chunk * chunk))
+    accumulator = _accumulator_dtype(data.dtype)
+    thread = threading.get_ident()
+    key = (thread, per_read, *data.shape[1:], data.dtype.str)
+    if key not in _buffers:
+        for old in [k for k in _buffers if k[0] == thread]:
+            del _buffers[old]  # one read shape at a time is the common case: one buffer per thread
+        _buffers[key] = (
+            np.empty((per_read, *data.shape[1:]), dtype=data.dtype),
+            np.empty(frame_bytes // data.dtype.itemsize + 1, dtype=accumulator),
+        )
+    buffer, scratch = _buffers[key]
+    kernel = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
     sums = np.zeros((stop - start, n_masks), dtype=accumulator)
-    flat = block.reshape(stop - start, -1)
-    if accumulator.kind == "f":
-        sum_runs_directly(flat, 0, stop - start, runs.begin, runs.end, runs.owner, sums)
-    else:
-        sum_runs_by_prefix(flat, 0, stop - start, runs.begin, runs.end, runs.owner, sums)
+    for first in range(start, stop, per_read):
+        n = min(per_read, stop - first)
+        data.read_direct(buffer, np.s_[first : first + n], np.s_[0:n])
+        flat = _as_kernel_input(buffer[:n]).reshape(n, -1)
+        offset = first - start
+        kernel(flat, 0, n, runs.begin, runs.end, runs.owner, sums[offset : offset + n], scratch)
     return sums
 
 
@@ -124,7 +157,8 @@ def extract_traces_distributed(
     jobs : sequence of MovieJob
     max_block_bytes : int
         Frames per task: as many whole chunks as fit in this many bytes.
-    progress : callable(blocks_done, blocks_total), optional
+    progress : callable(frames_done, frames_total), optional
+        Called as each block comes in, with frames counted over all the movies.
     should_stop : callable() -> bool, optional
         Checked as blocks come in; True cancels the job (ExtractionCancelled).
 
@@ -136,14 +170,15 @@ def extract_traces_distributed(
     from .traces import run_steps
 
     steps = distributed_trace_extraction(client, jobs, max_block_bytes=max_block_bytes)
-    return run_steps(steps, progress, should_stop, unit="block")
+    return run_steps(steps, progress, should_stop, unit="frame")
 
 
 def distributed_trace_extraction(
     client, jobs: Sequence[MovieJob], *, max_block_bytes: int = TASK_BYTES
 ):
-    """:func:`extract_traces_distributed` as a generator: yields ``(blocks_done, blocks_total)``,
-    returns the traces; closing it cancels the cluster's tasks."""
+    """:func:`extract_traces_distributed` as a generator: yields ``(frames_done, frames_total)``
+    over all the movies as blocks come in, returns the traces; closing it cancels the
+    cluster's tasks."""
     from distributed import as_completed
 
     plans = []
@@ -168,14 +203,15 @@ def distributed_trace_extraction(
             )
             futures.append(future)
             where[future.key] = (j, start, stop)
-    traces = [np.full((len(job.masks), shape[0]), np.nan) for job, _, shape, _ in plans]
-    done = 0
+    # the blocks partition the frames, and the traces are returned only when every block is in
+    traces = [np.empty((len(job.masks), shape[0])) for job, _, shape, _ in plans]
+    done, total = 0, sum(shape[0] for _, _, shape, _ in plans)
     try:
         for future in as_completed(futures):
             j, start, stop = where[future.key]
             traces[j][:, start:stop] = (future.result() / plans[j][3].areas).T
-            done += 1
-            yield done, len(futures)
+            done += stop - start
+            yield done, total
     except BaseException:  # a failure, or the caller closed us (cancel)
         client.cancel(futures)
         raise

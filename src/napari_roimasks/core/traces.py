@@ -282,13 +282,17 @@ def trace_extraction(
     reader = _BlockReader(frames, per_block)
     starts = list(range(0, n_frames, per_block))
 
+    scratch = [np.empty(n_rows * n_columns + 1, dtype=accumulator) for _ in range(threads)]
+
     def sum_block(block: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray:
         sums = np.zeros((len(block), len(masks)), dtype=accumulator)
         flat = block.reshape(len(block), -1)
         bounds = np.linspace(0, len(block), min(threads, len(block)) + 1).astype(int)
 
         def sum_frames(k: int) -> None:
-            sum_runs(flat, bounds[k], bounds[k + 1], runs.begin, runs.end, runs.owner, sums)
+            sum_runs(
+                flat, bounds[k], bounds[k + 1], runs.begin, runs.end, runs.owner, sums, scratch[k]
+            )
 
         # the compiled loops release the GIL, so threads sum their frames in parallel
         list(pool.map(sum_frames, range(len(bounds) - 1)))

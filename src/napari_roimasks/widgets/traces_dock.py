@@ -313,14 +313,12 @@ class TracesWidget(QWidget):
         bar = self._progress  # updating the bar lets Qt run queued events, which may finish the run
         if bar is None:
             return
-        if stage in ("frames", "blocks"):
+        if stage in ("frames", "cluster frames"):
             if bar.total != total:
                 bar.total = total
             rate = done / max(time.perf_counter() - self._started, 1e-9)
-            where = "on the cluster" if stage == "blocks" else ""
-            bar.set_description(
-                f"Extracting traces {where}: {rate:,.1f} {stage}/s".replace("  ", " ")
-            )
+            where = " on the cluster" if stage == "cluster frames" else ""
+            bar.set_description(f"Extracting traces{where}: {rate:,.1f} frames/s")
             bar.update(done - bar.n)
         else:
             bar.set_description(f"Fitting neuropil ratios: {done}/{total} ROIs")
@@ -590,7 +588,7 @@ def _extraction_job(frames, plan, image_shape, cluster=None):
 
         client, path, dataset = cluster
         stage, steps = (
-            "blocks",
+            "cluster frames",
             distributed_trace_extraction(client, [MovieJob(path, dataset, masks)]),
         )
     try:
