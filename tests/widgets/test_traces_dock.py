@@ -286,6 +286,43 @@ def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, t
         traces._clients.clear()
 
 
+def test_cancel_on_a_dask_cluster_keeps_nothing_and_ends_the_clusters_tasks(
+    session, qtbot, tmp_path, monkeypatch
+):
+    pytest.importorskip("distributed")
+    import h5py
+
+    from napari_roimasks.core import distributed_traces
+
+    monkeypatch.setattr(distributed_traces, "TASK_BYTES", 1)  # a frame a task: a long job
+    viewer, rois, traces, layers = session
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    traces._scheduler.value = "local"
+    try:
+        assert traces.extract()
+        qtbot.waitUntil(
+            lambda: traces._progress is not None and traces._progress.n > 0, timeout=120_000
+        )
+        bar = traces._progress
+        assert bar.total == 300 and "on the cluster" in bar.desc and "frames/s" in bar.desc
+        traces.cancel()
+        qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
+        assert bar.n < 300
+        assert traces.model.traces == {}
+        assert "cancelled" in traces._status.value
+        (client,) = traces._clients.values()
+        # nothing is left running or held on the cluster
+        qtbot.waitUntil(lambda: not client.cluster.scheduler.tasks, timeout=20_000)
+    finally:
+        for client in traces._clients.values():
+            client.close()
+            client.cluster.close()
+        traces._clients.clear()
+
+
 def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(
     session, qtbot, tmp_path, monkeypatch
 ):

@@ -145,7 +145,7 @@ def extract_traces_distributed(
     client,
     jobs: Sequence[MovieJob],
     *,
-    max_block_bytes: int = TASK_BYTES,
+    max_block_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[np.ndarray]:
@@ -155,8 +155,9 @@ def extract_traces_distributed(
     ----------
     client : distributed.Client
     jobs : sequence of MovieJob
-    max_block_bytes : int
-        Frames per task: as many whole chunks as fit in this many bytes.
+    max_block_bytes : int, optional
+        Frames per task: as many whole chunks as fit in this many bytes
+        (default :data:`TASK_BYTES`), at least one chunk.
     progress : callable(frames_done, frames_total), optional
         Called as each block comes in, with frames counted over all the movies.
     should_stop : callable() -> bool, optional
@@ -174,7 +175,7 @@ def extract_traces_distributed(
 
 
 def distributed_trace_extraction(
-    client, jobs: Sequence[MovieJob], *, max_block_bytes: int = TASK_BYTES
+    client, jobs: Sequence[MovieJob], *, max_block_bytes: int | None = None
 ):
     """:func:`extract_traces_distributed` as a generator: yields ``(frames_done, frames_total)``
     over all the movies as blocks come in, returns the traces; closing it cancels the
@@ -183,7 +184,7 @@ def distributed_trace_extraction(
 
     plans = []
     for job in jobs:
-        blocks, shape = _blocks(job.path, job.dataset, max_block_bytes)
+        blocks, shape = _blocks(job.path, job.dataset, max_block_bytes or TASK_BYTES)
         runs = _MaskRuns.from_masks(job.masks, tuple(shape[1:]))
         plans.append((job, blocks, shape, runs))
     futures, where = [], {}

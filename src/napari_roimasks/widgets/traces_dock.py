@@ -11,6 +11,7 @@ click on the plot moves the frame slider there.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ class TracesWidget(QWidget):
         self.viewer = napari_viewer
         self.model = model_for(unwrap(napari_viewer))
         self._worker = None
+        self._cancel_requested = threading.Event()
         self._progress = None
         self.lines: list = []  # (label, Line2D) of what is plotted, in legend order
         self._frame_lines: list = []  # the current-frame marker on every axes
@@ -244,18 +246,19 @@ class TracesWidget(QWidget):
         cluster = self._cluster(movie)
         if cluster is False:
             return False
+        self._cancel_requested = threading.Event()
         worker = create_worker(
             _extraction_job,
             movie.data,
             plan,
             self.model.image_shape,
             cluster,
+            self._cancel_requested,
             _start_thread=False,
             _connect={
                 "yielded": self._on_progress,
                 "returned": lambda results: self._on_extracted(token, results),
                 "errored": self._on_failed,  # handled here: napari would re-raise it otherwise
-                "aborted": self._on_cancelled,
                 "finished": self._on_finished,
             },
         )
@@ -303,10 +306,14 @@ class TracesWidget(QWidget):
         return plan
 
     def cancel(self) -> None:
-        """Stop the running extraction within one block; nothing of it is kept."""
+        """Stop the running extraction within one block; nothing of it is kept.
+
+        The job stops itself in its own thread (the worker's quit would leave it
+        suspended, its read-ahead thread or the cluster's tasks still running).
+        """
         if self._worker is not None:
             self._status.value = "cancelling…"
-            self._worker.quit()
+            self._cancel_requested.set()
 
     def _on_progress(self, step) -> None:
         stage, done, total = step
@@ -324,6 +331,9 @@ class TracesWidget(QWidget):
             bar.set_description(f"Fitting neuropil ratios: {done}/{total} ROIs")
 
     def _on_extracted(self, token, results) -> None:
+        if results is None:  # cancelled
+            self._status.value = "cancelled: no traces were kept from that run"
+            return
         self.model.store_traces(token, results)
         seconds = time.perf_counter() - self._started
         self._status.value = f"{len(results)} ROIs extracted in {seconds:.1f} s"
@@ -346,9 +356,6 @@ class TracesWidget(QWidget):
     def _on_failed(self, error) -> None:
         show_error(f"Trace extraction failed, nothing was kept: {error}")
         self._status.value = "extraction failed: see the notification"
-
-    def _on_cancelled(self) -> None:
-        self._status.value = "cancelled: no traces were kept from that run"
 
     def _on_finished(self) -> None:
         if self._progress is not None:
@@ -573,11 +580,19 @@ class TracesWidget(QWidget):
         super().closeEvent(event)
 
 
-def _extraction_job(frames, plan, image_shape, cluster=None):
+def _extraction_job(frames, plan, image_shape, cluster=None, cancel=None):
     """The worker's generator: extract (here, or on a Dask cluster), then fit each ROI's ratio.
 
-    Yields ``(stage, done, total)``; returns the ROIs' traces.
+    Yields ``(stage, done, total)``; returns the ROIs' traces, or None when ``cancel``
+    (a ``threading.Event``) was set: the job then stops after the block in hand,
+    closing the engine (its read-ahead thread, or the cluster's tasks) in this
+    thread. (A RuntimeError such as ExtractionCancelled would be taken by the
+    worker for a deleted thread, and the run would never finish.)
     """
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
     masks = []
     for _, _, roi, ring in plan:
         masks.extend([roi, ring])
@@ -599,10 +614,14 @@ def _extraction_job(frames, plan, image_shape, cluster=None):
                 traces = finished.value if cluster is None else finished.value[0]
                 break
             yield stage, done, total
+            if cancelled():
+                return None
     finally:
-        steps.close()  # a cancel lands here: the engine stops within one block, the cluster's tasks end
+        steps.close()  # the engine stops within one block, the cluster's tasks are cancelled
     results = {}
     for i, (key, fingerprint, _, _) in enumerate(plan):
+        if cancelled():
+            return None
         roi, neuropil = traces[2 * i], traces[2 * i + 1]
         fitted = (
             estimate_contamination_ratio(roi, neuropil).r
