@@ -19,6 +19,7 @@ from napari_roimasks.synthetic import make_recording
 distributed = pytest.importorskip("distributed")
 
 from napari_roimasks.core.distributed_traces import (  # noqa: E402 - needs distributed
+    ClusterJobFailed,
     MovieJob,
     extract_traces_distributed,
     start_client,
@@ -115,6 +116,50 @@ def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp
     )
     assert killed
     np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
+
+
+def hide_each_movie_once_planned(monkeypatch):
+    """Each movie moves away once the client has planned its blocks: the workers cannot read it,
+    as when the movie is not on a file system they see."""
+    from napari_roimasks.core import distributed_traces
+
+    plan_blocks = distributed_traces._blocks
+
+    def plan_then_hide(path, dataset, max_block_bytes):
+        planned = plan_blocks(path, dataset, max_block_bytes)
+        os.rename(path, f"{path}.elsewhere")
+        return planned
+
+    monkeypatch.setattr(distributed_traces, "_blocks", plan_then_hide)
+
+
+def test_a_movie_the_workers_cannot_read_fails_with_a_clear_message(client, tmp_path, monkeypatch):
+    rec = make_recording(n_frames=30, seed=7)
+    path = write_movie(tmp_path / "movie.h5", rec.movie)
+    job = MovieJob(str(path), "data", masks_for(rec.roi_labels, [0, 0, 0, 0]))
+    hide_each_movie_once_planned(monkeypatch)
+    with pytest.raises(ClusterJobFailed) as failed:
+        extract_traces_distributed(client, [job], max_block_bytes=10 * 2**17)
+    message = str(failed.value)
+    assert message.startswith(f"{path}: frames ")
+    assert "failed on the cluster" in message and "same path" in message
+
+
+def test_command_line_writes_nothing_when_the_cluster_job_fails(tmp_path, monkeypatch, capsys):
+    from napari_roimasks import cli
+
+    rec = make_recording(n_frames=30, seed=8)
+    movie = write_movie(tmp_path / "session.h5", rec.movie)
+    np.save(tmp_path / "labels.npy", rec.roi_labels)
+    hide_each_movie_once_planned(monkeypatch)
+    out = tmp_path / "out"
+    argv = ["extract", str(movie), str(tmp_path / "labels.npy"), "-o", str(out)]
+    code = cli.main([*argv, "--scheduler", "local", "--workers", "2"])
+    assert code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("napari-roimasks: error: ") and "session.h5" in line
+    assert line.endswith("no outputs were written")
+    assert not any(out.rglob("*.h5")) and not any(out.rglob("*.json"))
 
 
 def test_command_line_runs_several_movies_on_a_local_cluster(tmp_path):

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .core.distributed_traces import ClusterJobFailed
+
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
 
 
@@ -385,6 +387,9 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         print("napari-roimasks: interrupted; no outputs were written", file=sys.stderr)
+        return 1
+    except ClusterJobFailed as error:
+        print(f"napari-roimasks: error: {error}; no outputs were written", file=sys.stderr)
         return 1
     except Exception as error:  # the last line of defence: one line, exit 1
         print(

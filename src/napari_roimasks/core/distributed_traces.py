@@ -28,7 +28,17 @@ TASK_BYTES = 128 * 2**20
 #: processor's cache, so workers sharing a machine don't wait on its memory.
 READ_BYTES = 4 * 2**20
 
-__all__ = ["MovieJob", "distributed_trace_extraction", "extract_traces_distributed", "start_client"]
+__all__ = [
+    "ClusterJobFailed",
+    "MovieJob",
+    "distributed_trace_extraction",
+    "extract_traces_distributed",
+    "start_client",
+]
+
+
+class ClusterJobFailed(RuntimeError):
+    """A block of a movie failed on the cluster, after Dask's retries: no traces are returned."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,15 @@ def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, 
 
     data = _open_movies.get((path, dataset))
     if data is None or not data.id.valid:
-        data = _open_movies[(path, dataset)] = h5py.File(path, "r")[dataset]
+        try:
+            data = _open_movies[(path, dataset)] = h5py.File(path, "r")[dataset]
+        except (OSError, KeyError) as error:
+            import socket
+
+            raise OSError(
+                f"cannot read dataset {dataset!r} of {path} on worker host {socket.gethostname()} "
+                f"({error}): every worker must see the movie at this same path (a shared file system)"
+            ) from None
     frame_bytes = int(np.prod(data.shape[1:])) * data.dtype.itemsize
     chunk = (data.chunks or (1,))[0]
     per_read = min(stop - start, max(chunk, READ_BYTES // max(frame_bytes, 1) // chunk * chunk))
@@ -167,6 +185,12 @@ def extract_traces_distributed(
     -------
     list of (n_masks, n_frames) float64 ndarray
         One per job, equal to :func:`extract_traces` on the same movie.
+
+    Raises
+    ------
+    ClusterJobFailed
+        When a block still fails after Dask's retries (a worker that cannot read
+        the movie, workers that keep dying); the other tasks are cancelled.
     """
     from .traces import run_steps
 
@@ -210,7 +234,14 @@ def distributed_trace_extraction(
     try:
         for future in as_completed(futures):
             j, start, stop = where[future.key]
-            traces[j][:, start:stop] = (future.result() / plans[j][3].areas).T
+            try:
+                sums = future.result()
+            except Exception as error:
+                raise ClusterJobFailed(
+                    f"{plans[j][0].path}: frames {start}-{stop - 1} failed on the cluster "
+                    f"({type(error).__name__}: {error})"
+                ) from error
+            traces[j][:, start:stop] = (sums / plans[j][3].areas).T
             done += stop - start
             yield done, total
     except BaseException:  # a failure, or the caller closed us (cancel)
