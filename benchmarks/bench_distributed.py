@@ -5,10 +5,12 @@
 The movies are the Allen-like benchmark movie (512x512 uint16, 2000 frames, one
 frame per chunk, 300 ROIs and their 300 neuropil rings; see bench_traces.py)
 and a copy of it, so each worker can have a file of its own. The machine is
-shared and noisy, so the two cluster sizes are measured side by side: each
-round starts a 1-worker and a 2-worker cluster (in alternating order), warms
-each up (workers import and load the compiled loop), then times the two-movie
-job three times on each, alternating; the round's ratio is the median 1-worker
+shared and noisy, so the two cluster sizes are measured close together, in
+rounds: each round runs a 1-worker and a 2-worker cluster one after the other
+(in alternating order; one cluster at a time, since two clusters alive at once
+slow each other down), warms each up (workers import and load the compiled
+loop; the traces are checked equal to the single-machine engine's), then
+times the two-movie job three times; the round's ratio is the median 1-worker
 time over the median 2-worker time. Reported: the median ratio over the rounds
 and its range. Target on a 2-core machine: 2 workers >= 1.6x the throughput of 1.
 """
@@ -69,24 +71,24 @@ def main() -> int:
 
     ratios, times = [], {1: [], 2: []}
     for round_ in range(ROUNDS):
-        sizes = (1, 2) if round_ % 2 == 0 else (2, 1)
-        clients = {n: start_client("local", n) for n in sizes}
-        try:
-            for n in sizes:  # warm-up, and the answer is checked once per cluster
-                traces = extract_traces_distributed(clients[n], jobs)
+        round_times = {}
+        for n in (1, 2) if round_ % 2 == 0 else (2, 1):
+            # one cluster at a time: two clusters alive at once slow each other down
+            client = start_client("local", n)
+            try:
+                traces = extract_traces_distributed(client, jobs)  # warm-up, answers checked
                 if not all(np.array_equal(t, expected, equal_nan=True) for t in traces):
                     sys.exit(f"{n}-worker traces differ from the single-machine engine's")
-            round_times = {1: [], 2: []}
-            for _ in range(REPEATS):
-                for n in sizes:
+                runs = []
+                for _ in range(REPEATS):
                     start = time.perf_counter()
-                    extract_traces_distributed(clients[n], jobs)
-                    round_times[n].append(time.perf_counter() - start)
-        finally:
-            for client in clients.values():
+                    extract_traces_distributed(client, jobs)
+                    runs.append(time.perf_counter() - start)
+            finally:
                 client.close()
                 client.cluster.close()
-        one, two = (float(np.median(round_times[n])) for n in (1, 2))
+            round_times[n] = float(np.median(runs))
+        one, two = round_times[1], round_times[2]
         times[1].append(one)
         times[2].append(two)
         ratios.append(one / two)
