@@ -259,6 +259,13 @@ def test_open_a_movie_file_lazily(session, tmp_path, notes):
     assert "missing.h5: no such file" in notes[-1][1]
 
 
+def close_clusters(traces):
+    for client in traces._clients.values():
+        client.close()
+        client.cluster.close()
+    traces._clients.clear()
+
+
 def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, tmp_path, notes):
     pytest.importorskip("distributed")
     import h5py
@@ -280,10 +287,7 @@ def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, t
             np.testing.assert_array_equal(traces.model.traces[k].roi, roi_expected[k - 1])
             np.testing.assert_array_equal(traces.model.traces[k].neuropil, neuropil_expected[k - 1])
     finally:
-        for client in traces._clients.values():
-            client.close()
-            client.cluster.close()
-        traces._clients.clear()
+        close_clusters(traces)
 
 
 def test_cancel_on_a_dask_cluster_keeps_nothing_and_ends_the_clusters_tasks(
@@ -317,10 +321,69 @@ def test_cancel_on_a_dask_cluster_keeps_nothing_and_ends_the_clusters_tasks(
         # nothing is left running or held on the cluster
         qtbot.waitUntil(lambda: not client.cluster.scheduler.tasks, timeout=20_000)
     finally:
-        for client in traces._clients.values():
-            client.close()
-            client.cluster.close()
-        traces._clients.clear()
+        close_clusters(traces)
+
+
+def test_a_cluster_job_that_fails_is_reported_and_the_dock_is_ready_again(
+    session, qtbot, tmp_path, monkeypatch, notes
+):
+    pytest.importorskip("distributed")
+    import os
+
+    import h5py
+
+    from napari_roimasks.core import distributed_traces
+
+    viewer, rois, traces, layers = session
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    plan_blocks = distributed_traces._blocks
+
+    def plan_then_hide(movie, dataset, max_block_bytes):  # the workers cannot see the movie
+        planned = plan_blocks(movie, dataset, max_block_bytes)
+        os.rename(movie, f"{movie}.elsewhere")
+        return planned
+
+    monkeypatch.setattr(distributed_traces, "_blocks", plan_then_hide)
+    traces._scheduler.value = "local"
+    try:
+        assert traces.extract()
+        qtbot.waitUntil(lambda: not traces.running, timeout=120_000)
+        kind, message = notes[-1]
+        assert kind == "show_error" and message.startswith(
+            "Trace extraction failed, nothing was kept"
+        )
+        assert "failed on the cluster" in message and "same path" in message
+        assert traces.model.traces == {}
+        assert traces._extract.enabled and not traces._cancel.enabled
+    finally:
+        close_clusters(traces)
+
+
+def test_an_unreachable_scheduler_is_reported_without_blocking_the_viewer(
+    session, qtbot, tmp_path, notes
+):
+    pytest.importorskip("distributed")
+    import dask
+    import h5py
+
+    viewer, rois, traces, layers = session
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    traces._scheduler.value = "tcp://127.0.0.1:9"  # nothing listens there
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        assert traces.extract()
+        # the connection is tried in the extraction's thread: the viewer goes on meanwhile
+        assert traces.running and not notes
+        qtbot.waitUntil(lambda: not traces.running, timeout=60_000)
+    kind, message = notes[-1]
+    assert kind == "show_error"
+    assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in message
+    assert traces._extract.enabled and traces.model.traces == {}
 
 
 def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,9 @@ class TracesWidget(QWidget):
             "Empty: extract on this machine. tcp://host:port: on that Dask cluster (its workers open "
             "the movie file); 'local': on a local Dask cluster"
         )
-        self._clients: dict = {}
+        self._clients: dict = {}  # scheduler address -> Client, made in the extraction's thread
+        self._clients_lock = threading.Lock()
+        self._closed = False
         self._export_csv = PushButton(text="Export plotted traces (CSV)…")
         self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
         controls = Container(
@@ -269,8 +272,10 @@ class TracesWidget(QWidget):
         return True
 
     def _cluster(self, movie):
-        """(client, path, dataset) when a Dask scheduler is set, None for this machine, False when
-        it cannot be used (after a notification)."""
+        """(connect, path, dataset) when a Dask scheduler is set, None for this machine, False
+        when it cannot be used (after a notification). ``connect()`` gives the client; it runs
+        in the extraction's thread, since starting a cluster or reaching a scheduler takes
+        seconds."""
         address = self._scheduler.value.strip()
         if not address:
             return None
@@ -281,19 +286,22 @@ class TracesWidget(QWidget):
                 "(HDF5), or clear the scheduler field to extract here"
             )
             return False
-        client = self._clients.get(address)
-        if client is None:
-            from ..core.distributed_traces import start_client
+        return partial(self._connect, address), str(path), movie.metadata.get("dataset", "data")
 
-            try:
-                client = self._clients[address] = start_client(address)
-            except ImportError as error:
-                show_warning(str(error))
-                return False
-            except OSError as error:
-                show_warning(f"Cannot reach the Dask scheduler {address}: {error}")
-                return False
-        return client, str(path), movie.metadata.get("dataset", "data")
+    def _connect(self, address: str):
+        """In the extraction's thread: this dock's client for ``address``, made once."""
+        from ..core.distributed_traces import start_client
+
+        with self._clients_lock:
+            if self._closed:
+                raise OSError("the Traces dock was closed")
+            client = self._clients.get(address)
+            if client is None:
+                try:
+                    client = self._clients[address] = start_client(address)
+                except OSError as error:
+                    raise OSError(f"cannot reach the Dask scheduler {address} ({error})") from None
+        return client
 
     def _extraction_plan(self, keys, token) -> list:
         """(key, fingerprint, ROI crop or None, ring crop or None): None where AllenSDK gives NaN."""
@@ -320,7 +328,13 @@ class TracesWidget(QWidget):
         bar = self._progress  # updating the bar lets Qt run queued events, which may finish the run
         if bar is None:
             return
-        if stage in ("frames", "cluster frames"):
+        if stage == "connecting":
+            bar.set_description(
+                "Starting a local Dask cluster"
+                if self._scheduler.value.strip() == "local"
+                else "Connecting to the Dask scheduler"
+            )
+        elif stage in ("frames", "cluster frames"):
             if bar.total != total:
                 bar.total = total
             rate = done / max(time.perf_counter() - self._started, 1e-9)
@@ -572,12 +586,19 @@ class TracesWidget(QWidget):
     def closeEvent(self, event) -> None:
         self.cancel()
         disconnect_all(self._connections)
-        for client in self._clients.values():
-            cluster = getattr(client, "cluster", None)  # a local cluster this dock started
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        with self._clients_lock:  # a client being made now is closed with the others
+            self._closed = True
+            for client in self._clients.values():
+                cluster = getattr(client, "cluster", None)  # a local cluster this dock started
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            self._clients.clear()
         super().closeEvent(event)
+
+
+class ExtractionFailed(Exception):
+    """Any failure of the extraction job, RuntimeErrors included (see :func:`_extraction_job`)."""
 
 
 def _extraction_job(frames, plan, image_shape, cluster=None, cancel=None):
@@ -586,10 +607,18 @@ def _extraction_job(frames, plan, image_shape, cluster=None, cancel=None):
     Yields ``(stage, done, total)``; returns the ROIs' traces, or None when ``cancel``
     (a ``threading.Event``) was set: the job then stops after the block in hand,
     closing the engine (its read-ahead thread, or the cluster's tasks) in this
-    thread. (A RuntimeError such as ExtractionCancelled would be taken by the
-    worker for a deleted thread, and the run would never finish.)
+    thread. ``cluster`` is ``(connect, path, dataset)``, ``connect()`` giving the
+    Dask client. Failures are raised as ExtractionFailed: napari's worker takes
+    a RuntimeError for a deleted thread, never reports it, and the run would
+    never finish.
     """
+    try:
+        return (yield from _extract_and_fit(frames, plan, image_shape, cluster, cancel))
+    except RuntimeError as error:
+        raise ExtractionFailed(str(error)) from error
 
+
+def _extract_and_fit(frames, plan, image_shape, cluster, cancel):
     def cancelled() -> bool:
         return cancel is not None and cancel.is_set()
 
@@ -601,7 +630,11 @@ def _extraction_job(frames, plan, image_shape, cluster=None, cancel=None):
     else:
         from ..core.distributed_traces import MovieJob, distributed_trace_extraction
 
-        client, path, dataset = cluster
+        connect, path, dataset = cluster
+        yield "connecting", 0, 0
+        client = connect()
+        if cancelled():
+            return None
         stage, steps = (
             "cluster frames",
             distributed_trace_extraction(client, [MovieJob(path, dataset, masks)]),
