@@ -69,6 +69,18 @@ def test_cluster_traces_equal_the_single_machine_engine(client, tmp_path):
         np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
 
 
+def test_the_same_masks_extracted_again_at_once_give_the_same_traces(client, tmp_path):
+    # the dock re-extracts with the same masks; the last job's shared masks are released
+    # as the next job starts, which must not take the next job's masks with them
+    rec = make_recording(n_frames=60, seed=9)
+    path = write_movie(tmp_path / "movie.h5", rec.movie)
+    job = MovieJob(str(path), "data", masks_for(rec.roi_labels, [0, 0, 0, 0]))
+    expected = extract_traces(rec.movie, job.masks)
+    for frames_a_task in (60, 4, 60, 4):
+        (traces,) = extract_traces_distributed(client, [job], max_block_bytes=frames_a_task * 2**17)
+        np.testing.assert_array_equal(traces, expected, strict=True)
+
+
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
 def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(tmp_path, monkeypatch, dtype):
     # on a worker, a task reads its frames a few whole chunks at a time into one reused

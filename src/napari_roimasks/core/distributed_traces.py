@@ -213,7 +213,9 @@ def distributed_trace_extraction(
         plans.append((job, blocks, shape, runs))
     futures, where = [], {}
     for j, (job, blocks, _shape, runs) in enumerate(plans):
-        shared_runs = client.scatter(runs, broadcast=True)
+        # a key of its own (hash=False): an identical scatter of the last job may be being
+        # released right now, which would take this one's data with it
+        shared_runs = client.scatter(runs, broadcast=True, hash=False)
         for start, stop in blocks:
             future = client.submit(
                 _sum_block,
