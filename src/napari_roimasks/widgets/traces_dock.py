@@ -597,6 +597,10 @@ class TracesWidget(QWidget):
         super().closeEvent(event)
 
 
+#: Seconds between progress updates from the extraction's thread.
+PROGRESS_INTERVAL = 0.05
+
+
 class ExtractionFailed(Exception):
     """Any failure of the extraction job, RuntimeErrors included (see :func:`_extraction_job`)."""
 
@@ -640,13 +644,17 @@ def _extract_and_fit(frames, plan, image_shape, cluster, cancel):
             distributed_trace_extraction(client, [MovieJob(path, dataset, masks)]),
         )
     try:
+        shown = 0.0
         while True:
             try:
                 done, total = next(steps)
             except StopIteration as finished:
                 traces = finished.value if cluster is None else finished.value[0]
                 break
-            yield stage, done, total
+            if time.perf_counter() - shown >= PROGRESS_INTERVAL or done == total:
+                # at most ~20 updates a second: each redraws napari's activity panel
+                yield stage, done, total
+                shown = time.perf_counter()
             if cancelled():
                 return None
     finally:
