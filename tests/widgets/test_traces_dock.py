@@ -362,6 +362,27 @@ def test_a_cluster_job_that_fails_is_reported_and_the_dock_is_ready_again(
         close_clusters(traces)
 
 
+def test_without_distributed_the_scheduler_field_says_what_to_install(
+    session, tmp_path, monkeypatch, notes
+):
+    import h5py
+
+    from napari_roimasks.core import distributed_traces
+
+    viewer, rois, traces, layers = session
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    monkeypatch.setattr(distributed_traces, "has_distributed", lambda: False)
+    traces._scheduler.value = "local"
+    status = traces._status.value
+    assert not traces.extract()
+    assert notes[-1] == ("show_warning", distributed_traces.INSTALL_DISTRIBUTED)
+    assert "pip install 'napari-roimasks[distributed]'" in notes[-1][1]
+    assert not traces.running and traces._progress is None and traces._status.value == status
+
+
 def test_an_unreachable_scheduler_is_reported_without_blocking_the_viewer(
     session, qtbot, tmp_path, notes
 ):

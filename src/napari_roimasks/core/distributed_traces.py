@@ -62,6 +62,18 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
+INSTALL_DISTRIBUTED = (
+    "running on a Dask cluster needs distributed: pip install 'napari-roimasks[distributed]'"
+)
+
+
+def has_distributed() -> bool:
+    """Whether ``distributed`` is installed (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
 def start_client(scheduler: str, workers: int | None = None):
     """A ``distributed.Client``: ``scheduler`` is ``tcp://host:port`` or ``local`` (a LocalCluster).
 
@@ -76,9 +88,7 @@ def start_client(scheduler: str, workers: int | None = None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ImportError(
-            "running on a Dask cluster needs distributed: pip install 'napari-roimasks[distributed]'"
-        ) from None
+        raise ImportError(INSTALL_DISTRIBUTED) from None
     if scheduler == "local":
         import dask
 

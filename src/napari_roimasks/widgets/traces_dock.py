@@ -243,12 +243,12 @@ class TracesWidget(QWidget):
         if not keys:
             show_info("Every trace is current: nothing to extract")
             return False
-        plan = self._extraction_plan(keys, token)
-        self._progress = progress(total=n_frames, desc=f"Extracting {len(keys)} ROIs")
-        self._status.value = f"extracting {len(keys)} ROIs from {movie.name!r}…"
         cluster = self._cluster(movie)
         if cluster is False:
             return False
+        plan = self._extraction_plan(keys, token)
+        self._progress = progress(total=n_frames, desc=f"Extracting {len(keys)} ROIs")
+        self._status.value = f"extracting {len(keys)} ROIs from {movie.name!r}…"
         self._cancel_requested = threading.Event()
         worker = create_worker(
             _extraction_job,
@@ -285,6 +285,11 @@ class TracesWidget(QWidget):
                 "The Dask scheduler reads movie files: open the movie with 'Open movie file…' "
                 "(HDF5), or clear the scheduler field to extract here"
             )
+            return False
+        from ..core.distributed_traces import INSTALL_DISTRIBUTED, has_distributed
+
+        if not has_distributed():
+            show_warning(INSTALL_DISTRIBUTED)
             return False
         return partial(self._connect, address), str(path), movie.metadata.get("dataset", "data")
 
