@@ -81,8 +81,12 @@ def test_the_same_masks_extracted_again_at_once_give_the_same_traces(client, tmp
         np.testing.assert_array_equal(traces, expected, strict=True)
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
-def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(tmp_path, monkeypatch, dtype):
+@pytest.mark.parametrize(
+    ("dtype", "chunk_frames"), [(np.uint16, 3), (np.float32, 3), (np.uint16, None)]
+)
+def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(
+    tmp_path, monkeypatch, dtype, chunk_frames
+):
     # on a worker, a task reads its frames a few whole chunks at a time into one reused
     # buffer; a task that is not a whole number of reads, and tasks of another length
     # after it, still give the single-machine engine's traces
@@ -93,11 +97,13 @@ def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(tmp_path, monk
     movie = rec.movie.astype(dtype) * dtype(1.5) if dtype == np.float32 else rec.movie
     path = tmp_path / "movie.h5"
     with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=movie, chunks=(3, *movie.shape[1:]))
+        chunks = None if chunk_frames is None else (chunk_frames, *movie.shape[1:])
+        f.create_dataset("data", data=movie, chunks=chunks)  # None: contiguous
     masks = masks_for(rec.roi_labels, rec.motion_border.as_allen())
     runs = _MaskRuns.from_masks(masks, movie.shape[1:])
     frame_bytes = movie[0].nbytes
-    monkeypatch.setattr(distributed_traces, "READ_BYTES", 7 * frame_bytes)  # 2 chunks a read
+    # 2 chunks of 3 frames a read; 7 frames when the movie is contiguous
+    monkeypatch.setattr(distributed_traces, "READ_BYTES", 7 * frame_bytes)
     monkeypatch.setattr(distributed_traces, "_open_movies", {})
     monkeypatch.setattr(distributed_traces, "_buffers", {})
     parts = [
