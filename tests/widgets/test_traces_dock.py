@@ -259,6 +259,18 @@ def test_open_a_movie_file_lazily(session, tmp_path, notes):
     assert "missing.h5: no such file" in notes[-1][1]
 
 
+def open_sample_movie_file(traces, layers, tmp_path):
+    """The sample's movie written to HDF5 (a frame a chunk) and opened in the dock: Dask workers
+    read movie files."""
+    import h5py
+
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
+    traces.open_movie_file(path)
+    return path
+
+
 def close_clusters(traces):
     for client in traces._clients.values():
         client.close()
@@ -268,16 +280,12 @@ def close_clusters(traces):
 
 def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, tmp_path, notes):
     pytest.importorskip("distributed")
-    import h5py
 
     viewer, rois, traces, layers = session
     traces._scheduler.value = "local"
     assert not traces.extract()  # the sample's movie lives in memory: workers cannot open it
     assert "The Dask scheduler reads movie files" in notes[-1][1]
-    path = tmp_path / "session.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
-    traces.open_movie_file(path)
+    open_sample_movie_file(traces, layers, tmp_path)
     try:
         with qtbot.waitSignal(traces.model.traces_changed, timeout=120_000):
             assert traces.extract()
@@ -294,16 +302,12 @@ def test_cancel_on_a_dask_cluster_keeps_nothing_and_ends_the_clusters_tasks(
     session, qtbot, tmp_path, monkeypatch
 ):
     pytest.importorskip("distributed")
-    import h5py
 
     from napari_roimasks.core import distributed_traces
 
     monkeypatch.setattr(distributed_traces, "TASK_BYTES", 1)  # a frame a task: a long job
     viewer, rois, traces, layers = session
-    path = tmp_path / "session.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
-    traces.open_movie_file(path)
+    open_sample_movie_file(traces, layers, tmp_path)
     traces._scheduler.value = "local"
     try:
         assert traces.extract()
@@ -330,15 +334,10 @@ def test_a_cluster_job_that_fails_is_reported_and_the_dock_is_ready_again(
     pytest.importorskip("distributed")
     import os
 
-    import h5py
-
     from napari_roimasks.core import distributed_traces
 
     viewer, rois, traces, layers = session
-    path = tmp_path / "session.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
-    traces.open_movie_file(path)
+    open_sample_movie_file(traces, layers, tmp_path)
     plan_blocks = distributed_traces._blocks
 
     def plan_then_hide(movie, dataset, max_block_bytes):  # the workers cannot see the movie
@@ -365,15 +364,11 @@ def test_a_cluster_job_that_fails_is_reported_and_the_dock_is_ready_again(
 def test_without_distributed_the_scheduler_field_says_what_to_install(
     session, tmp_path, monkeypatch, notes
 ):
-    import h5py
 
     from napari_roimasks.core import distributed_traces
 
     viewer, rois, traces, layers = session
-    path = tmp_path / "session.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
-    traces.open_movie_file(path)
+    open_sample_movie_file(traces, layers, tmp_path)
     monkeypatch.setattr(distributed_traces, "has_distributed", lambda: False)
     traces._scheduler.value = "local"
     status = traces._status.value
@@ -388,13 +383,9 @@ def test_an_unreachable_scheduler_is_reported_without_blocking_the_viewer(
 ):
     pytest.importorskip("distributed")
     import dask
-    import h5py
 
     viewer, rois, traces, layers = session
-    path = tmp_path / "session.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=np.asarray(layers["movie"].data), chunks=(1, 256, 256))
-    traces.open_movie_file(path)
+    open_sample_movie_file(traces, layers, tmp_path)
     traces._scheduler.value = "tcp://127.0.0.1:9"  # nothing listens there
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
         assert traces.extract()

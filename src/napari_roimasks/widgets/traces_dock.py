@@ -101,6 +101,15 @@ class TracesWidget(QWidget):
         self._closed = False
         self._export_csv = PushButton(text="Export plotted traces (CSV)…")
         self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
+        # what changes the plot, not the traces
+        plot_options = (
+            self._correction,
+            self._r,
+            self._show,
+            self._arrange,
+            self._baseline,
+            self._window,
+        )
         controls = Container(
             widgets=[
                 self._movie,
@@ -108,12 +117,7 @@ class TracesWidget(QWidget):
                 self._scheduler,
                 Container(widgets=[self._extract, self._cancel], layout="horizontal", labels=False),
                 self._status,
-                self._correction,
-                self._r,
-                self._show,
-                self._arrange,
-                self._baseline,
-                self._window,
+                *plot_options,
                 Container(
                     widgets=[self._export_csv, self._export_figure],
                     layout="horizontal",
@@ -137,14 +141,7 @@ class TracesWidget(QWidget):
         self._open.changed.connect(lambda: self.open_movie_file())
         self._extract.changed.connect(lambda: self.extract())
         self._cancel.changed.connect(lambda: self.cancel())
-        for control in (
-            self._correction,
-            self._r,
-            self._show,
-            self._arrange,
-            self._baseline,
-            self._window,
-        ):
+        for control in plot_options:
             control.changed.connect(self._on_plot_option)
         self._export_csv.changed.connect(lambda: self.export_csv())
         self._export_figure.changed.connect(lambda: self.save_figure())
