@@ -8,14 +8,12 @@ from napari.layers import Image, Labels, Shapes
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MotionBorder, NeuropilRings
+from napari_roimasks.core.geometry import labels_from_masks, mask_outlines, rasterise_shape
 from napari_roimasks.layers import (
     LayerConversionError,
-    labels_from_masks,
     labels_plane,
-    rasterise_shape,
     roi_crops_from_shapes_layer,
     roi_masks_from_layer,
-    shape_outlines_from_masks,
 )
 
 H, W = 60, 80
@@ -141,7 +139,7 @@ def test_masks_to_labels_and_outlines_and_back():
     np.testing.assert_array_equal(labels, painted_labels().data)
     assert overlapping == 0
     simple = [r for r in rois if r.label in (1, 2, 3)]  # in one piece, without holes
-    outlines = shape_outlines_from_masks(simple)
+    outlines = mask_outlines(simple)
     redrawn = roi_crops_from_shapes_layer(Shapes(outlines, shape_type="polygon"), (H, W))
     for key, roi in enumerate(simple, start=1):
         np.testing.assert_array_equal(redrawn[key].plane((H, W)), roi.get_mask_plane() > 0)

@@ -66,7 +66,7 @@ def get_roi_reader(path):
 
 def read_roi_layers(path):
     """ROIs as a Labels layer, or as a Shapes layer of outlines when they overlap (a label image cannot hold that)."""
-    from .layers import labels_from_masks, shape_outlines_from_masks
+    from .core.geometry import labels_from_masks, mask_outlines
 
     found = read_rois(path)
     name = Path(path).name.split(".")[0]
@@ -87,7 +87,7 @@ def read_roi_layers(path):
             "mask_group": [r.mask_group for r in found.rois if r.crop is not None],
         }
         return [(labels, {"name": name, "metadata": metadata, "features": features}, "labels")]
-    outlines = shape_outlines_from_masks(crops)
+    outlines = mask_outlines(crops)
     meta = {
         "name": name,
         "metadata": metadata,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.border import MotionBorder
+from ..core.geometry import labels_from_masks, mask_outlines, rasterise_shape
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import roi_crops_from_labels
@@ -208,7 +209,6 @@ def _read_imagej(path: Path, image_shape) -> RoiSet:
         import roifile
     except ImportError as error:  # pragma: no cover - a dependency
         raise RoiFileError(f"{path}: reading ImageJ ROIs needs roifile ({error})") from error
-    from ..layers import rasterise_shape
 
     try:
         rois = roifile.roiread(path)
@@ -377,14 +377,12 @@ def _write_imagej(path: Path, rois: RoiSet, overwrite: bool) -> Path:
 
     import roifile
 
-    from ..layers import shape_outlines_from_masks
-
     def write(f):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
             for roi in rois.rois:
                 if roi.crop is None:
                     continue
-                (outline,) = shape_outlines_from_masks([roi.crop])
+                (outline,) = mask_outlines([roi.crop])
                 points = (
                     np.column_stack([outline[:, 1], outline[:, 0]]) + 0.5
                 )  # to ImageJ's pixel corners
@@ -397,8 +395,6 @@ def _write_imagej(path: Path, rois: RoiSet, overwrite: bool) -> Path:
 
 
 def _write_label_image(path: Path, rois: RoiSet, overwrite: bool) -> Path:
-    from ..layers import labels_from_masks
-
     if rois.image_shape is None:
         raise RoiFileError(f"{path}: a label image needs the image size")
     if not all(isinstance(r.id, (int, np.integer)) and r.id > 0 for r in rois.rois):

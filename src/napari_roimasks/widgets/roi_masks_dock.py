@@ -27,15 +27,14 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.border import MotionBorder
+from ..core.geometry import labels_from_masks, mask_outlines
 from ..core.neuropil import RingOptions
 from ..io.motion_offsets import MotionOffsetsError, border_from_offsets_file
 from ..layers import (
     LayerConversionError,
-    labels_from_masks,
     labels_plane,
     roi_crops_from_shapes_layer,
     shape_crop,
-    shape_outlines_from_masks,
 )
 from ..roi_model import model_for
 from ._napari import camera, connect_all, disconnect_all, unwrap
@@ -241,7 +240,7 @@ class RoiMasksWidget(QWidget):
             return None
         masks = [self.model.roi(k) for k in self.model.roi_keys()]
         if isinstance(layer, Labels):
-            outlines = shape_outlines_from_masks(masks)
+            outlines = mask_outlines(masks)
             shapes = self.viewer.add_shapes(
                 outlines,
                 shape_type="polygon",
