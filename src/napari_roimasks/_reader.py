@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io.movies import is_tiff_movie, movie_datasets, open_movie
-from .io.roi_files import read_rois
+import numpy as np
 
-ROI_SUFFIXES = (".json", ".zip", ".roi", ".npy", ".nwb")
+from .io.formats import RoiFormat, format_for
+from .io.layer_metadata import layer_metadata
+from .io.movies import is_tiff_movie, movie_datasets, open_movie
+from .io.roi_files import RoiFileError, read_rois
+
+#: Movie files; a TIFF of one page (a label image) and a ``*.roimasks.h5`` are ROI files.
+MOVIE_HDF5_SUFFIXES = (".h5", ".hdf5")
+MOVIE_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def get_movie_reader(path):
@@ -15,11 +21,9 @@ def get_movie_reader(path):
     if isinstance(path, list) or not isinstance(path, (str, Path)):
         return None
     name = str(path).lower()
-    if name.endswith(".roimasks.h5"):
-        return None
-    if name.endswith((".h5", ".hdf5")):
+    if name.endswith(MOVIE_HDF5_SUFFIXES) and _roi_format(path) is None:
         return read_movie
-    if name.endswith((".tif", ".tiff")) and is_tiff_movie(Path(path)):
+    if name.endswith(MOVIE_TIFF_SUFFIXES) and is_tiff_movie(Path(path)):
         return read_movie
     return None
 
@@ -34,7 +38,7 @@ def read_movie(path):
 
     name = Path(path).name.split(".")[0]
     datasets = [None]
-    if str(path).lower().endswith((".h5", ".hdf5")):
+    if str(path).lower().endswith(MOVIE_HDF5_SUFFIXES):
         with h5py.File(path, "r") as f:
             has_data = "data" in f
         if not has_data:
@@ -52,50 +56,78 @@ def read_movie(path):
     return layers
 
 
+def _roi_format(path) -> RoiFormat | None:
+    """The ROI format the registry gives ``path``; None for a file no ROI format reads."""
+    try:
+        return format_for(path)
+    except RoiFileError:
+        return None
+
+
 def get_roi_reader(path):
-    """A reader for an ROI file (see napari_roimasks.io.roi_files); None for anything else."""
+    """A reader for an ROI file of any format the registry knows (see
+    :mod:`napari_roimasks.io.formats`); None for anything else, a TIFF movie included."""
     if isinstance(path, list) or not isinstance(path, (str, Path)):
         return None
-    name = str(path).lower()
-    if name.endswith(".roimasks.h5") or name.endswith(ROI_SUFFIXES):
-        return read_roi_layers
-    if name.endswith((".tif", ".tiff")) and not is_tiff_movie(Path(path)):
-        return read_roi_layers
-    return None
+    if _roi_format(path) is None:
+        return None
+    if str(path).lower().endswith(MOVIE_TIFF_SUFFIXES) and is_tiff_movie(Path(path)):
+        return None
+    return read_roi_layers
 
 
 def read_roi_layers(path):
-    """ROIs as a Labels layer, or as a Shapes layer of outlines when they overlap (a label image cannot hold that)."""
+    """ROIs as a Labels layer, or as a Shapes layer of outlines when they overlap (a label
+    image cannot hold that).
+
+    The layer's metadata holds the file's ``path``, the ROIs' ids (``roi_ids``),
+    and, when the file has them, the image size (``image_shape``), the motion
+    border and the ring options (see :mod:`napari_roimasks.io.layer_metadata`);
+    its features hold each ROI's ``mask_group``. A Labels layer's label is the
+    ROI's id when every id is a distinct whole number > 0, else its position + 1.
+    """
     from .core.geometry import labels_from_masks, mask_outlines
 
     found = read_rois(path)
     name = Path(path).name.split(".")[0]
-    crops = [r.crop for r in found.rois if r.crop is not None]
+    drawn = [r for r in found.rois if r.crop is not None]
+    crops = [r.crop for r in drawn]
     shape = found.image_shape or _extent(crops)
     metadata = {
         "path": str(path),
-        "motion_border": found.border.as_allen() if found.border else None,
         "roi_ids": [r.id for r in found.rois],
+        **layer_metadata(found.border, found.ring_options),
     }
-    values = [
-        r.id if isinstance(r.id, int) and r.id > 0 else i + 1 for i, r in enumerate(found.rois)
-    ]
+    if found.image_shape is not None:
+        metadata["image_shape"] = [int(v) for v in found.image_shape]
+    values = _label_values([r.id for r in found.rois])
     labels, overlapping = labels_from_masks([r.crop for r in found.rois], shape, labels=values)
     if not overlapping:
         features = {
             "index": [v for v, r in zip(values, found.rois, strict=True) if r.crop is not None],
-            "mask_group": [r.mask_group for r in found.rois if r.crop is not None],
+            "mask_group": [r.mask_group for r in drawn],
         }
         return [(labels, {"name": name, "metadata": metadata, "features": features}, "labels")]
-    outlines = mask_outlines(crops)
     meta = {
         "name": name,
         "metadata": metadata,
+        "features": {"mask_group": [r.mask_group for r in drawn]},  # shape i is drawn[i]
         "shape_type": "polygon",
         "face_color": "transparent",
         "edge_color": "yellow",
     }
-    return [(outlines, meta, "shapes")]
+    return [(mask_outlines(crops), meta, "shapes")]
+
+
+def _label_values(ids) -> list[int]:
+    """Each ROI's label: its id when all ids are distinct whole numbers > 0, else position + 1.
+
+    (suite2p numbers its ROIs from 0: ROI 0 must not share label 1 with ROI 1.)
+    """
+    whole = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) and i > 0 for i in ids)
+    if whole and len(set(ids)) == len(ids):
+        return [int(i) for i in ids]
+    return list(range(1, len(ids) + 1))
 
 
 def _extent(crops) -> tuple[int, int]:

@@ -1,28 +1,68 @@
-"""napari writers: a Labels or Shapes layer of ROIs to the ROI file formats (File > Save Selected Layers)."""
+"""napari writers: a Labels or Shapes layer of ROIs to the ROI file formats (File > Save Selected Layers).
+
+The formats and their suffixes come from the registry (:mod:`napari_roimasks.io.formats`).
+With the ROIs go the layer's motion border and ring options (its metadata,
+see :mod:`napari_roimasks.io.layer_metadata`) and each ROI's ``mask_group``
+(its features), in the formats that hold them.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .core.border import MotionBorder
 from .core.rings import roi_crops_from_labels
+from .io.layer_metadata import border_from_metadata, ring_options_from_metadata
 from .io.roi_files import RoiEntry, RoiSet, write_rois
 from .layers import roi_crops_from_shapes_layer
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
-    """Write a Labels layer's ROIs (label id = ROI id; features' mask_group kept)."""
+    """Write a Labels layer's ROIs (label id = ROI id; features' mask_group kept).
+
+    Parameters
+    ----------
+    path : str
+        The file to write; its suffix picks the format.
+    data : (rows, columns) array_like of int
+        The label image.
+    meta : dict
+        napari's layer attributes: ``metadata`` (border, ring options) and
+        ``features`` (a DataFrame or dict with ``mask_group`` and, optionally,
+        ``index``: the label of each row).
+
+    Returns
+    -------
+    list of str
+        The file written.
+    """
     labels = np.asarray(data)
     if labels.ndim != 2:
         raise ValueError(f"ROIs are 2D: the Labels layer has shape {labels.shape}")
     groups = _groups(meta.get("features"), by_index=True)
     crops = roi_crops_from_labels(labels)
     rois = [RoiEntry(int(k), c, groups.get(int(k), -1)) for k, c in crops.items()]
-    return [str(write_rois(path, RoiSet(rois, _border(meta), labels.shape), overwrite=True))]
+    return [str(write_rois(path, _roi_set(rois, meta, labels.shape), overwrite=True))]
 
 
 def write_shapes(path: str, data, meta: dict) -> list[str]:
-    """Write a Shapes layer's ROIs (shape i is ROI i + 1), rasterised on the image grid."""
+    """Write a Shapes layer's ROIs (shape i is ROI i + 1), rasterised on the image grid.
+
+    Parameters
+    ----------
+    path : str
+        The file to write; its suffix picks the format.
+    data : list of (n, 2) ndarray
+        Each shape's vertices (row, column).
+    meta : dict
+        napari's layer attributes: ``shape_type``, ``edge_width``, ``metadata``
+        (border, ring options and ``image_shape``: without it, the shapes'
+        extent) and ``features`` (``mask_group``, one row per shape).
+
+    Returns
+    -------
+    list of str
+        The file written.
+    """
     from napari.layers import Shapes
 
     layer = Shapes(
@@ -32,22 +72,38 @@ def write_shapes(path: str, data, meta: dict) -> list[str]:
     crops = roi_crops_from_shapes_layer(layer, shape)
     groups = _groups(meta.get("features"), by_index=False)
     rois = [RoiEntry(k, c, groups.get(k, -1)) for k, c in crops.items()]
-    return [str(write_rois(path, RoiSet(rois, _border(meta), shape), overwrite=True))]
+    return [str(write_rois(path, _roi_set(rois, meta, shape), overwrite=True))]
 
 
-def _border(meta) -> MotionBorder | None:
-    border = (meta.get("metadata") or {}).get("motion_border")
-    return MotionBorder.from_allen(border) if border is not None else None
+def _roi_set(rois, meta: dict, image_shape) -> RoiSet:
+    metadata = meta.get("metadata") or {}
+    return RoiSet(
+        rois,
+        border=border_from_metadata(metadata),
+        image_shape=tuple(int(v) for v in image_shape),
+        ring_options=ring_options_from_metadata(metadata),
+    )
 
 
-def _groups(features, *, by_index: bool) -> dict:
-    if features is None or "mask_group" not in getattr(features, "columns", features or {}):
+def _groups(features, *, by_index: bool) -> dict[int, int]:
+    """``{ROI id: mask_group}`` from a layer's features (napari hands a DataFrame; tests a dict).
+
+    With ``by_index``, the ``index`` column gives each row's label; otherwise
+    (or without it) row i is ROI i + 1. Rows with a missing (NaN) label or
+    group are left out: those ROIs have no group.
+    """
+    # `in` asks a DataFrame for a column and a dict for a key; truth-testing a DataFrame raises
+    if features is None or "mask_group" not in features:
         return {}
     column = list(features["mask_group"])
     keys = (
         list(features["index"]) if by_index and "index" in features else range(1, len(column) + 1)
     )
-    return {int(k): int(g) for k, g in zip(keys, column, strict=True)}
+    return {
+        int(k): int(g)
+        for k, g in zip(keys, column, strict=True)
+        if np.isfinite(float(k)) and np.isfinite(float(g))
+    }
 
 
 def _extent(layer) -> tuple[int, int]:

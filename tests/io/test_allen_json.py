@@ -9,7 +9,8 @@ import pytest
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MotionBorder
-from napari_roimasks.io.allen_json import RoiFileError, read_allen_masks, write_allen_masks
+from napari_roimasks.io.allen_json import read_allen_masks, write_allen_masks
+from napari_roimasks.io.roi_set import RoiFileError
 from napari_roimasks.synthetic import place_cells
 
 BORDER = MotionBorder(4, 3, 5, 2)

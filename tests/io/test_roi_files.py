@@ -1,16 +1,44 @@
-"""Every ROI format: what goes in comes back, and what a format cannot hold is refused or said."""
+"""Every ROI format: the registry names it, what goes in comes back, and what a format
+cannot hold is refused or said."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import npe2
 import numpy as np
 import pytest
 import roifile
 
 from napari_roimasks.core import MaskCrop, MotionBorder, RingOptions
+from napari_roimasks.io import formats
+from napari_roimasks.io.formats import (
+    ROI_FORMATS,
+    format_for,
+    read_suffixes,
+    writable_format_for,
+    write_suffixes,
+)
+from napari_roimasks.io.layer_metadata import (
+    LAYER_METADATA_BORDER,
+    LAYER_METADATA_RING_OPTIONS,
+    border_from_metadata,
+    layer_metadata,
+    ring_options_from_metadata,
+)
 from napari_roimasks.io.roi_files import RoiEntry, RoiFileError, RoiSet, read_rois, write_rois
 from napari_roimasks.synthetic import place_cells
 
 SHAPE = (64, 80)
+MANIFEST = Path(__file__).parents[2] / "napari.yaml"
+UNKNOWN = (
+    "unknown ROI format; expected .roimasks.h5, Allen .json, ImageJ .roi/.zip, "
+    "a label image (.npy, .tif), suite2p's stat.npy or NWB (.nwb)"
+)
 
 
 @pytest.fixture
@@ -186,3 +214,166 @@ def test_nwb_keeps_masks_ids_groups_and_traces_but_not_the_border(tmp_path, cell
         assert len(module["ImageSegmentation"]["NeuropilSegmentation"]) == 10
     with pytest.raises(FileExistsError):
         write_nwb(path, cells)
+
+
+# -- the registry -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "format_name"),
+    [
+        ("session.roimasks.h5", "napari-roimasks"),
+        ("SESSION.ROIMASKS.H5", "napari-roimasks"),
+        ("rois.json", "Allen JSON"),
+        ("RoiSet.zip", "ImageJ ROIs"),
+        ("cell.roi", "ImageJ ROIs"),
+        ("cellpose_masks.npy", "label image"),
+        ("masks.tif", "label image"),
+        ("masks.TIFF", "label image"),
+        ("session.nwb", "NWB PlaneSegmentation"),
+    ],
+)
+def test_each_suffix_names_its_format(tmp_path, name, format_name):
+    assert format_for(tmp_path / name).name == format_name
+
+
+def test_a_npy_of_objects_is_suite2p_whatever_its_name(tmp_path):
+    np.save(tmp_path / "renamed.npy", np.array([{"ypix": [1], "xpix": [2]}]), allow_pickle=True)
+    np.save(tmp_path / "stat.npy", np.zeros((4, 4), np.int32))
+    assert format_for(tmp_path / "renamed.npy").name == "suite2p stat.npy"
+    assert format_for(tmp_path / "stat.npy").name == "label image"
+    assert read_rois(tmp_path / "renamed.npy").kind == "suite2p stat.npy"
+    # writing a .npy always writes a label image, even over a stat.npy
+    assert writable_format_for(tmp_path / "renamed.npy").name == "label image"
+
+
+@pytest.mark.parametrize("name", ["movie.h5", "cells.txt", "rois", "rois.roimasks"])
+def test_unknown_suffixes_list_the_formats_known(tmp_path, name):
+    with pytest.raises(RoiFileError, match=f"^{re.escape(f'{tmp_path / name}: {UNKNOWN}')}$"):
+        format_for(tmp_path / name)
+    with pytest.raises(RoiFileError, match="unknown ROI format"):
+        write_rois(tmp_path / name, RoiSet([]))
+
+
+def test_formats_that_cannot_be_written_say_what_can(tmp_path, cells):
+    with pytest.raises(
+        RoiFileError, match=r"cell.roi: ImageJ ROIs are not written as .roi; write .zip"
+    ):
+        write_rois(tmp_path / "cell.roi", cells)
+    assert not (tmp_path / "cell.roi").exists()
+    assert [f.name for f in ROI_FORMATS if f.writer is None] == ["suite2p stat.npy"]
+
+
+def test_every_format_module_is_registered():
+    modules = {info.name for info in pkgutil.iter_modules(formats.__path__) if info.name != "base"}
+    declared = {importlib.import_module(f"{formats.__name__}.{m}").FORMAT for m in modules}
+    assert declared == set(ROI_FORMATS)
+    assert set(read_suffixes()) == {s for f in ROI_FORMATS for s in f.suffixes}
+
+
+def _full_set(with_overlap: bool) -> RoiSet:
+    """ROIs with ids that are not positions, groups, border, ring options and image size."""
+    labels = place_cells(SHAPE, 10, seed=8)
+    rois = [
+        RoiEntry(10 * k + 3, MaskCrop.from_plane(labels == k), k % 3)
+        for k in range(1, labels.max() + 1)
+    ]
+    if with_overlap:
+        first, block = rois[0].crop, np.zeros(SHAPE, bool)
+        block[max(first.top - 2, 0) : first.top + 5, first.left : first.left + 6] = True
+        assert (block[first.slices] & first.pixels).any()  # it shares the first ROI's pixels
+        rois.append(RoiEntry(7, MaskCrop.from_plane(block), 2))
+    return RoiSet(rois, MotionBorder(2, 3.5, 4, 5), SHAPE, RingOptions(9, 2, 40))
+
+
+@pytest.mark.parametrize(
+    "form", [f for f in ROI_FORMATS if f.writer is not None], ids=lambda f: f.name
+)
+def test_what_a_format_declares_is_what_a_round_trip_keeps(tmp_path, form):
+    if form.name.startswith("NWB"):
+        pytest.importorskip("pynwb")
+    holds = form.holds
+    written = _full_set(with_overlap=holds.overlaps)
+    path = write_rois(tmp_path / f"rois{form.write_suffixes[0]}", written)
+    assert format_for(path) is form
+
+    back = read_rois(path)  # no image size given: only what the file holds
+
+    assert back.kind == form.name
+    same_pixels(back, written)
+    if holds.ids:
+        assert [r.id for r in back.rois] == [r.id for r in written.rois]
+    no_group = [-1] * len(written.rois)
+    assert [r.mask_group for r in back.rois] == (
+        [r.mask_group for r in written.rois] if holds.groups else no_group
+    )
+    assert back.border == (written.border if holds.border else None)
+    assert back.ring_options == (written.ring_options if holds.ring_options else None)
+    assert back.image_shape == (SHAPE if holds.image_shape else None)
+    if not holds.overlaps:
+        with pytest.raises(RoiFileError, match="more than one ROI"):
+            write_rois(tmp_path / f"overlaps{form.write_suffixes[0]}", _full_set(True))
+
+
+def test_a_format_says_what_it_holds_in_words():
+    own = format_for("x.roimasks.h5")
+    assert own.holds.names() == (
+        "masks",
+        "overlaps",
+        "ids",
+        "groups",
+        "border",
+        "ring options",
+        "image size",
+    )
+    assert [f.name for f in fields(own.holds)] == [
+        "masks",
+        "overlaps",
+        "ids",
+        "groups",
+        "border",
+        "ring_options",
+        "image_shape",
+    ]
+
+
+def test_the_manifest_offers_exactly_the_registrys_suffixes():
+    manifest = npe2.PluginManifest.from_file(MANIFEST)
+    readers = {r.command.rsplit(".", 1)[-1]: r for r in manifest.contributions.readers}
+    writers = {w.command.rsplit(".", 1)[-1]: w for w in manifest.contributions.writers}
+    assert readers["get_roi_reader"].filename_patterns == [f"*{s}" for s in read_suffixes()]
+    assert writers["write_labels"].filename_extensions == list(write_suffixes())
+    # a Shapes layer may hold overlapping ROIs: only formats that keep them
+    assert writers["write_shapes"].filename_extensions == list(
+        write_suffixes(holding_overlaps=True)
+    )
+
+
+# -- border and ring options in a layer's metadata --------------------------------------------
+def test_border_and_ring_options_go_to_layer_metadata_and_back():
+    border, ring = MotionBorder(1.5, 0, 2, 3), RingOptions(13, 2, 50)
+    metadata = layer_metadata(border, ring)
+    assert metadata == {
+        LAYER_METADATA_BORDER: [1.5, 0.0, 2.0, 3.0],
+        LAYER_METADATA_RING_OPTIONS: {"outer_radius": 13, "inner_gap": 2, "min_pixels": 50},
+    }
+    assert (border_from_metadata(metadata), ring_options_from_metadata(metadata)) == (border, ring)
+    assert layer_metadata() == {}
+    assert (border_from_metadata({}), ring_options_from_metadata(None)) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({LAYER_METADATA_BORDER: [1, 2, 3]}, r"'motion_border': border must hold exactly 4"),
+        ({LAYER_METADATA_RING_OPTIONS: {"radius": 3}}, r"'ring_options' must be a dict of"),
+        (
+            {LAYER_METADATA_RING_OPTIONS: {"outer_radius": 3, "inner_gap": 3}},
+            r"'ring_options': neuropil inner_gap \(3\) must be smaller",
+        ),
+    ],
+)
+def test_bad_layer_metadata_says_which_entry(metadata, message):
+    def read_both():
+        return border_from_metadata(metadata), ring_options_from_metadata(metadata)
+
+    with pytest.raises(ValueError, match=message):
+        read_both()

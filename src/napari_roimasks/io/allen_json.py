@@ -22,12 +22,9 @@ import numpy as np
 from ..core.border import MotionBorder
 from ..core.masks import MaskCrop
 from .atomic import write_atomically
+from .roi_set import RoiFileError
 
-__all__ = ["AllenMask", "RoiFileError", "read_allen_masks", "write_allen_masks"]
-
-
-class RoiFileError(ValueError):
-    """An ROI file cannot be read as ROIs; the message names the file and the problem."""
+__all__ = ["AllenMask", "read_allen_masks", "write_allen_masks"]
 
 
 @dataclass(frozen=True)

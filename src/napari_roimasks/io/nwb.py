@@ -10,7 +10,9 @@ processing module ``ophys``:
   ``Neuropil`` (Fneu) and ``Corrected`` (F - r Fneu), (frames, ROIs), when
   traces are given.
 
-NWB has no field for the motion border: it is not written.
+NWB has no field for the motion border or the neuropil ring options: they are
+not written (an extension namespace could hold them, but other NWB readers
+would not know it).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import numpy as np
 
 from ..core.masks import MaskCrop
 from .atomic import atomic_path
-from .roi_files import RoiEntry, RoiFileError, RoiSet
+from .roi_set import RoiEntry, RoiFileError, RoiSet, id_from_text
 
 __all__ = ["read_nwb_rois", "write_nwb"]
+
+NAME = "NWB PlaneSegmentation"
 
 
 def _pynwb(path):
@@ -155,10 +159,7 @@ def read_nwb_rois(path, *, name: str = "PlaneSegmentation") -> RoiSet:
 def _roi_set(path: Path, table) -> RoiSet:
     columns = table.colnames
     ids = list(table["roi_id"].data[:]) if "roi_id" in columns else list(table.id.data[:])
-    ids = [
-        int(i) if str(i).lstrip("-").isdigit() else i
-        for i in (v.decode() if isinstance(v, bytes) else v for v in ids)
-    ]
+    ids = [id_from_text(i) for i in ids]
     groups = list(table["mask_group"].data[:]) if "mask_group" in columns else [-1] * len(ids)
     rois, shape = [], None
     if "image_mask" in columns:
@@ -182,4 +183,4 @@ def _roi_set(path: Path, table) -> RoiSet:
         raise RoiFileError(
             f"{path}: the plane segmentation {table.name!r} has neither image_mask nor pixel_mask"
         )
-    return RoiSet(rois, image_shape=shape, kind="NWB PlaneSegmentation")
+    return RoiSet(rois, image_shape=shape, kind=NAME)

@@ -1,0 +1,143 @@
+"""This project's ``*.roimasks.h5``: everything an ROI session needs, overlaps included.
+
+Layout: the group ``rois`` holds ``ids`` (bytes), ``id_is_int`` (bool),
+``boxes`` ((n, 4) int64: top, left, height, width), ``pixels`` (every box's
+pixels, row by row, one after the other, bit-packed) and ``mask_groups``;
+the file's attributes hold ``napari_roimasks_version`` and, when known,
+``motion_border`` (AllenSDK's [left, right, top, bottom]), ``ring_options``
+([outer_radius, inner_gap, min_pixels]) and ``image_shape`` ([rows, columns]).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...core.border import MotionBorder
+from ...core.masks import MaskCrop
+from ...core.neuropil import RingOptions
+from ..atomic import write_atomically
+from ..roi_set import RoiEntry, RoiFileError, RoiSet
+from .base import FormatContents, RoiFormat
+
+__all__ = ["FORMAT", "read_roimasks_h5", "write_roimasks_h5"]
+
+NAME = "napari-roimasks"
+SUFFIX = ".roimasks.h5"
+
+
+def read_roimasks_h5(path: Path, *, image_shape=None) -> RoiSet:
+    """The ROIs, border, ring options and image size of a ``*.roimasks.h5`` file.
+
+    Parameters
+    ----------
+    path : Path
+    image_shape : (rows, columns), optional
+        Not needed: the file records its image size (the caller checks the two agree).
+
+    Raises
+    ------
+    RoiFileError
+        When the file is not a napari-roimasks masks file.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["rois"]
+            ids = [i.decode() if isinstance(i, bytes) else i for i in group["ids"][()]]
+            id_kinds = group["id_is_int"][()]
+            boxes = group["boxes"][()]
+            pixels = np.unpackbits(group["pixels"][()]).astype(bool)
+            groups = group["mask_groups"][()]
+            attrs = dict(f.attrs)
+    except (OSError, KeyError) as error:
+        raise RoiFileError(f"{path}: not a napari-roimasks masks file ({error})") from None
+    rois, offset = [], 0
+    for ident, as_int, (top, left, height, width), mask_group in zip(
+        ids, id_kinds, boxes, groups, strict=True
+    ):
+        n = int(height) * int(width)
+        crop = None
+        if n:
+            crop = MaskCrop(
+                int(top), int(left), pixels[offset : offset + n].reshape(int(height), int(width))
+            )
+        offset += n
+        rois.append(RoiEntry(int(ident) if as_int else ident, crop, int(mask_group)))
+    border = MotionBorder.from_allen(attrs["motion_border"]) if "motion_border" in attrs else None
+    options = None
+    if "ring_options" in attrs:
+        options = RingOptions(*(int(v) for v in attrs["ring_options"]))
+    shape = tuple(int(v) for v in attrs["image_shape"]) if "image_shape" in attrs else None
+    version = attrs.get("napari_roimasks_version")
+    return RoiSet(
+        rois,
+        border,
+        shape,
+        options,
+        str(version) if version is not None else None,
+        kind=NAME,
+    )
+
+
+def write_roimasks_h5(path: Path, rois: RoiSet, *, overwrite: bool = False) -> Path:
+    """Write everything ``rois`` holds to a ``*.roimasks.h5`` file, atomically.
+
+    Raises
+    ------
+    FileExistsError
+        If the file exists and ``overwrite`` is False.
+    """
+    import h5py
+
+    from ... import __version__
+
+    boxes, chunks = [], []
+    for roi in rois.rois:
+        crop = roi.crop
+        boxes.append((0, 0, 0, 0) if crop is None else (crop.top, crop.left, *crop.pixels.shape))
+        if crop is not None:
+            chunks.append(crop.pixels.ravel())
+    pixels = np.packbits(np.concatenate(chunks)) if chunks else np.zeros(0, np.uint8)
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            group = h5.create_group("rois")
+            group["ids"] = np.array([str(r.id).encode() for r in rois.rois], dtype="S")
+            group["id_is_int"] = np.array(
+                [isinstance(r.id, (int, np.integer)) for r in rois.rois], dtype=bool
+            )
+            group["boxes"] = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+            group["pixels"] = pixels
+            group["mask_groups"] = np.array([r.mask_group for r in rois.rois], dtype=np.int64)
+            h5.attrs["napari_roimasks_version"] = __version__
+            if rois.border is not None:
+                h5.attrs["motion_border"] = rois.border.as_allen()
+            if rois.ring_options is not None:
+                o = rois.ring_options
+                h5.attrs["ring_options"] = [o.outer_radius, o.inner_gap, o.min_pixels]
+            if rois.image_shape is not None:
+                h5.attrs["image_shape"] = list(rois.image_shape)
+
+    return write_atomically(path, write, overwrite=overwrite)
+
+
+FORMAT = RoiFormat(
+    name=NAME,
+    suffixes=(SUFFIX,),
+    holds=FormatContents(
+        masks=True,
+        overlaps=True,
+        ids=True,
+        groups=True,
+        border=True,
+        ring_options=True,
+        image_shape=True,
+    ),
+    reader=read_roimasks_h5,
+    writer=write_roimasks_h5,
+    write_suffixes=(SUFFIX,),
+    described_as=SUFFIX,
+)

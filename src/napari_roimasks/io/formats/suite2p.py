@@ -1,0 +1,114 @@
+"""suite2p's ``stat.npy`` (read only): each ROI's ``ypix``/``xpix``, with ``iscell.npy`` as its group.
+
+``iscell.npy`` beside it (first column: 1 cell, 0 not) becomes each ROI's
+``mask_group``; ``ops.npy`` beside it (``Ly``, ``Lx``) gives the image size.
+The ROI's id is its index in ``stat.npy``.
+
+suite2p saves pickles: the files are loaded with ``allow_pickle=True``, so
+open only files you trust. Every such load of this project is in this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...core.masks import MaskCrop
+from ..roi_set import RoiEntry, RoiFileError, RoiSet
+from .base import FormatContents, RoiFormat
+
+__all__ = ["FORMAT", "holds_suite2p_stat", "read_suite2p_stat"]
+
+NAME = "suite2p stat.npy"
+
+
+def holds_suite2p_stat(path: Path) -> bool:
+    """Whether a ``.npy`` file holds an object array (suite2p's ``stat.npy``), from its header only."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                _, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                _, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:  # the label image reader still falls back to suite2p on an object array
+                return False
+    except (OSError, ValueError):
+        return False
+    return dtype.hasobject
+
+
+def read_suite2p_stat(path: Path, *, image_shape=None) -> RoiSet:
+    """The ROIs of suite2p's ``stat.npy`` (groups from ``iscell.npy``, size from ``ops.npy``).
+
+    Parameters
+    ----------
+    path : Path
+    image_shape : (rows, columns), optional
+        The frame size, when ``ops.npy`` is not beside the file (the caller
+        checks the ROIs lie inside it).
+
+    Raises
+    ------
+    RoiFileError
+        For a file that is not a list of dicts with ``ypix`` and ``xpix``, or an
+        ``iscell.npy`` of another length.
+    """
+    stat = np.load(path, allow_pickle=True)  # suite2p saves a pickle: load only files you trust
+    if (
+        stat.dtype != object
+        or stat.ndim != 1
+        or not all(isinstance(s, dict) and "ypix" in s and "xpix" in s for s in stat)
+    ):
+        raise RoiFileError(
+            f"{path}: expected suite2p's stat.npy (a list of dicts with ypix and xpix)"
+        )
+    groups = _cell_groups(path, len(stat))
+    rois = []
+    for i, s in enumerate(stat):
+        rows, columns = np.asarray(s["ypix"], dtype=np.int64), np.asarray(s["xpix"], dtype=np.int64)
+        if rows.size == 0:
+            rois.append(RoiEntry(i, None, int(groups[i])))
+            continue
+        if rows.min() < 0 or columns.min() < 0:
+            raise RoiFileError(f"{path}: ROI {i} has negative pixel coordinates")
+        top, left = int(rows.min()), int(columns.min())
+        pixels = np.zeros((rows.max() - top + 1, columns.max() - left + 1), dtype=bool)
+        pixels[rows - top, columns - left] = True
+        rois.append(RoiEntry(i, MaskCrop(top, left, pixels), int(groups[i])))
+    return RoiSet(rois, image_shape=_image_shape(path), kind=NAME)
+
+
+def _cell_groups(path: Path, n_rois: int) -> np.ndarray:
+    """(n_rois,) int: ``iscell.npy``'s first column, or -1 (no group) without that file."""
+    iscell_path = path.with_name("iscell.npy")
+    if not iscell_path.is_file():
+        return np.full(n_rois, -1)
+    iscell = np.load(iscell_path)
+    if len(iscell) != n_rois:
+        raise RoiFileError(f"{iscell_path}: {len(iscell)} rows but stat.npy has {n_rois} ROIs")
+    return np.asarray(iscell).reshape(n_rois, -1)[:, 0].astype(int)
+
+
+def _image_shape(path: Path) -> tuple[int, int] | None:
+    """(rows, columns) from ``ops.npy``'s ``Ly`` and ``Lx``, when that file is beside ``path``."""
+    ops_path = path.with_name("ops.npy")
+    if not ops_path.is_file():
+        return None
+    ops = np.load(ops_path, allow_pickle=True).item()  # a pickled dict, like stat.npy
+    if "Ly" in ops and "Lx" in ops:
+        return int(ops["Ly"]), int(ops["Lx"])
+    return None
+
+
+FORMAT = RoiFormat(
+    name=NAME,
+    suffixes=(".npy",),
+    holds=FormatContents(masks=True, overlaps=True, groups=True),
+    reader=read_suite2p_stat,
+    writer=None,
+    write_suffixes=(),
+    described_as="suite2p's stat.npy",
+    recognises=holds_suite2p_stat,
+)

@@ -1,0 +1,79 @@
+"""What every ROI file format reads and writes: a set of ROIs, and the error for a bad file.
+
+Every format module (:mod:`napari_roimasks.io.formats`) imports these; this
+module imports none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.border import MotionBorder
+from ..core.masks import MaskCrop
+from ..core.neuropil import RingOptions
+
+__all__ = ["RoiEntry", "RoiFileError", "RoiSet", "id_from_text"]
+
+
+class RoiFileError(ValueError):
+    """An ROI file cannot be read or written as ROIs; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class RoiEntry:
+    """One ROI: its id, its pixels (None: none) and its group.
+
+    Attributes
+    ----------
+    id : int or str
+        What the user calls the ROI (a label value, a name).
+    crop : MaskCrop or None
+        Its pixels in a box of the image; None for an ROI without pixels.
+    mask_group : int
+        A user-defined category (AllenSDK's ``mask_group``); -1: none.
+    """
+
+    id: object
+    crop: MaskCrop | None
+    mask_group: int = -1
+
+
+@dataclass
+class RoiSet:
+    """What an ROI file holds.
+
+    Attributes
+    ----------
+    rois : list of RoiEntry
+    border : MotionBorder or None
+        The motion border the ROIs were judged with, when the file holds one.
+    image_shape : (rows, columns) or None
+        The frame size the ROIs were drawn on, when the file holds it.
+    ring_options : RingOptions or None
+        How the neuropil rings were drawn, when the file holds them.
+    version : str or None
+        The napari-roimasks version that wrote the file (this project's files only).
+    kind : str
+        The name of the format the ROIs were read from (see ``RoiFormat.name``).
+    """
+
+    rois: list[RoiEntry]
+    border: MotionBorder | None = None
+    image_shape: tuple[int, int] | None = None
+    ring_options: RingOptions | None = None
+    version: str | None = None
+    kind: str = field(default="")
+
+
+def id_from_text(text) -> int | str:
+    """An ROI id read back from a format that stores ids as text: ``"12"`` -> 12, else the text.
+
+    Only canonical whole numbers become ints (``"007"`` stays text), so that
+    writing the id again gives the same text.
+    """
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    try:
+        number = int(text)
+    except ValueError:
+        return text
+    return number if str(number) == text else text
