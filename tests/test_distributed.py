@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -91,7 +92,7 @@ def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(
     # buffer; a task that is not a whole number of reads, and tasks of another length
     # after it, still give the single-machine engine's traces
     from napari_roimasks.core import distributed_traces
-    from napari_roimasks.core.traces import _MaskRuns
+    from napari_roimasks.core.traces import MaskRuns
 
     rec = make_recording(n_frames=50, seed=6)
     movie = rec.movie.astype(dtype) * dtype(1.5) if dtype == np.float32 else rec.movie
@@ -100,7 +101,7 @@ def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(
         chunks = None if chunk_frames is None else (chunk_frames, *movie.shape[1:])
         f.create_dataset("data", data=movie, chunks=chunks)  # None: contiguous
     masks = masks_for(rec.roi_labels, rec.motion_border.as_allen())
-    runs = _MaskRuns.from_masks(masks, movie.shape[1:])
+    runs = MaskRuns.from_masks(masks, movie.shape[1:])
     frame_bytes = movie[0].nbytes
     # 2 chunks of 3 frames a read; 7 frames when the movie is contiguous
     monkeypatch.setattr(distributed_traces, "READ_BYTES", 7 * frame_bytes)
@@ -116,24 +117,106 @@ def test_a_task_read_a_few_chunks_at_a_time_sums_every_frame_once(
         movie_file.file.close()
 
 
+def replace_with_a_new_file(path, movie):
+    write_movie(f"{path}.new", movie)
+    os.replace(f"{path}.new", path)  # a new inode at the path
+
+
+def copy_over_the_same_file(path, movie):
+    write_movie(f"{path}.new", movie)
+    shutil.copyfile(f"{path}.new", path)  # as cp does: the same inode, truncated and written
+
+
+def rewrite_in_place_with_h5py(path, movie):
+    # another process, as an acquisition program would be; HDF5's file lock is off as on
+    # file systems without locks (with it, a worker's open handle makes the writer fail)
+    np.save(f"{path}.npy", movie)
+    script = (
+        "import sys, h5py, numpy as np\n"
+        "movie = np.load(sys.argv[2])\n"
+        "with h5py.File(sys.argv[1], 'w') as f:\n"
+        "    f.create_dataset('data', data=movie, chunks=(1, *movie.shape[1:]))\n"
+    )
+    environment = {**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}
+    subprocess.run(
+        [sys.executable, "-c", script, str(path), f"{path}.npy"], check=True, env=environment
+    )
+
+
+@pytest.mark.parametrize(
+    "write_again", [replace_with_a_new_file, copy_over_the_same_file, rewrite_in_place_with_h5py]
+)
+def test_a_worker_reads_a_movie_written_again_at_the_same_path_anew(
+    tmp_path, monkeypatch, rng, write_again
+):
+    # the Traces dock keeps its cluster between runs: after the user writes a new movie
+    # over the old one, the workers must sum the new one, not the file they kept open
+    from napari_roimasks.core import distributed_traces
+    from napari_roimasks.core.masks import MaskCrop
+    from napari_roimasks.core.traces import MaskRuns
+
+    monkeypatch.setattr(distributed_traces, "_open_movies", {})
+    monkeypatch.setattr(distributed_traces, "_buffers", {})
+    masks = [MaskCrop(1, 1, np.ones((2, 3), bool)), MaskCrop(0, 0, np.eye(4, 5, dtype=bool))]
+    runs = MaskRuns.from_masks(masks, (4, 5))
+    path = tmp_path / "movie.h5"
+    old = rng.integers(0, 1000, (6, 4, 5), dtype=np.uint16)
+    new = rng.integers(1000, 2000, (9, 4, 5), dtype=np.uint16)  # another size as well
+
+    def sums_of_frames_0_to_6():
+        return distributed_traces._sum_block(str(path), "data", 0, 6, runs, len(masks))
+
+    def expected(movie):
+        return np.stack(
+            [movie[:6, m.slices[0], m.slices[1]][:, m.pixels].sum(axis=1) for m in masks], axis=1
+        )
+
+    write_movie(path, old)
+    np.testing.assert_array_equal(sums_of_frames_0_to_6(), expected(old))
+    status = os.stat(path)
+    write_again(path, new)
+    later = status.st_mtime_ns + 10**9  # the writes may share a coarse file system tick
+    os.utime(path, ns=(later, later))
+    try:
+        np.testing.assert_array_equal(sums_of_frames_0_to_6(), expected(new))
+        # the old version's handle is closed, not kept beside the new one
+        assert len(distributed_traces._open_movies) == 1
+    finally:
+        for data in distributed_traces._open_movies.values():
+            data.file.close()
+
+
 def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp_path):
     rec = make_recording(n_frames=200, seed=3)
     path = write_movie(tmp_path / "movie.h5", rec.movie)
     job = MovieJob(str(path), "data", masks_for(rec.roi_labels, [0, 0, 0, 0]))
-    killed = []
+    killed = {}
 
-    def kill_one_worker(frames_done, total):
+    def kill_a_busy_worker(frames_done, total):
         if frames_done >= 15 and not killed:  # 3 blocks of 5 frames are in
-            victim = sorted(client.scheduler_info()["workers"])[0]
-            killed.append(victim)
+            # a worker with a block assigned: the block is lost with it, running or done
+            victim, blocks = min((w, keys) for w, keys in client.processing().items() if keys)
+            killed.update(worker=victim, blocks=set(blocks))
             with contextlib.suppress(Exception):  # the worker dies before it answers
                 client.run(os._exit, 1, workers=[victim])
 
     (traces,) = extract_traces_distributed(
-        client, [job], max_block_bytes=5 * 2**17, progress=kill_one_worker
+        client, [job], max_block_bytes=5 * 2**17, progress=kill_a_busy_worker
     )
-    assert killed
     np.testing.assert_array_equal(traces, extract_traces(rec.movie, job.masks), strict=True)
+    # the scheduler saw the worker go, with the blocks it held, and so ran them again elsewhere
+    (removed,) = [
+        event
+        for _, event in client.get_events(killed["worker"])
+        if event.get("action") == "remove-worker"
+    ]
+    assert not removed["expected"]
+    lost = set(removed["processing-tasks"]) | set(removed["lost-computed-tasks"])
+    assert killed["blocks"] <= lost
+    # the nanny starts a new worker in the killed one's place: the next tests get 2 workers
+    client.wait_for_workers(2, timeout=120)
+    workers = client.scheduler_info()["workers"]
+    assert len(workers) == 2 and killed["worker"] not in workers
 
 
 def hide_each_movie_once_planned(monkeypatch):

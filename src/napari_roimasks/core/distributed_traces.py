@@ -13,13 +13,14 @@ returned only when every block is in.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .masks import MaskCrop
-from .traces import _accumulator_dtype, _as_kernel_input, _MaskRuns
+from .traces import MaskRuns, accumulator_dtype, as_kernel_input, run_steps
 
 #: Bytes of frames a task reads: large enough that the scheduler's per-task cost
 #: is small next to the reading and summing.
@@ -104,37 +105,73 @@ def start_client(scheduler: str, workers: int | None = None):
     return Client(scheduler)
 
 
-_open_movies: dict = {}  # per worker process: (path, dataset) -> h5py dataset, kept open across tasks
+#: Movie files a worker process keeps open across tasks, at most this many.
+MAX_OPEN_MOVIES = 8
+
+# per worker process: (path, dataset, file identity) -> open h5py dataset. The identity
+# is part of the key because the Traces dock keeps its cluster between runs: a movie
+# replaced or rewritten at the same path must be read anew, not from the old handle.
+_open_movies: dict = {}
+_open_movies_lock = threading.Lock()  # workers may run several tasks at once, in threads
 _buffers: dict = {}  # per worker thread: read shape and dtype -> reused buffers (no page faults per task)
 
 
-def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, n_masks: int):
+def _file_identity(path: str) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another at the same path."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _open_movie(path: str, dataset: str):
+    """On a worker: the movie's h5py dataset as the file is now, opened once per version.
+
+    Handles of an older version of the file are closed: they would read the
+    replaced file (a new file at the path) or stale HDF5 metadata (a file
+    rewritten in place).
+    """
+    import h5py
+
+    try:
+        identity = _file_identity(path)
+        key = (path, dataset, identity)
+        with _open_movies_lock:
+            data = _open_movies.get(key)
+            if data is not None and data.id.valid:
+                return data
+            stale = [k for k in _open_movies if k == key or (k[0] == path and k[2] != identity)]
+            for old in stale:
+                _close(_open_movies.pop(old))
+            while len(_open_movies) >= MAX_OPEN_MOVIES:
+                _close(_open_movies.pop(next(iter(_open_movies))))  # the oldest opened
+            data = _open_movies[key] = h5py.File(path, "r")[dataset]
+            return data
+    except (OSError, KeyError) as error:
+        import socket
+
+        raise OSError(
+            f"cannot read dataset {dataset!r} of {path} on worker host {socket.gethostname()} "
+            f"({error}): every worker must see the movie at this same path (a shared file system)"
+        ) from None
+
+
+def _close(data) -> None:
+    if data.id.valid:
+        data.file.close()
+
+
+def _sum_block(path: str, dataset: str, start: int, stop: int, runs: MaskRuns, n_masks: int):
     """On a worker: every mask's sums in frames ``start:stop`` of the movie file.
 
     The frames are read and summed a few chunks at a time (:data:`READ_BYTES`),
     so the block buffer stays in the processor's cache.
     """
-    import threading
-
-    import h5py
-
     from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
 
-    data = _open_movies.get((path, dataset))
-    if data is None or not data.id.valid:
-        try:
-            data = _open_movies[(path, dataset)] = h5py.File(path, "r")[dataset]
-        except (OSError, KeyError) as error:
-            import socket
-
-            raise OSError(
-                f"cannot read dataset {dataset!r} of {path} on worker host {socket.gethostname()} "
-                f"({error}): every worker must see the movie at this same path (a shared file system)"
-            ) from None
+    data = _open_movie(path, dataset)
     frame_bytes = int(np.prod(data.shape[1:])) * data.dtype.itemsize
     chunk = (data.chunks or (1,))[0]
     per_read = min(stop - start, max(chunk, READ_BYTES // max(frame_bytes, 1) // chunk * chunk))
-    accumulator = _accumulator_dtype(data.dtype)
+    accumulator = accumulator_dtype(data.dtype)
     thread = threading.get_ident()
     key = (thread, per_read, *data.shape[1:], data.dtype.str)
     if key not in _buffers:
@@ -150,7 +187,7 @@ def _sum_block(path: str, dataset: str, start: int, stop: int, runs: _MaskRuns, 
     for first in range(start, stop, per_read):
         n = min(per_read, stop - first)
         data.read_direct(buffer, np.s_[first : first + n], np.s_[0:n])
-        flat = _as_kernel_input(buffer[:n]).reshape(n, -1)
+        flat = as_kernel_input(buffer[:n]).reshape(n, -1)
         offset = first - start
         kernel(flat, 0, n, runs.begin, runs.end, runs.owner, sums[offset : offset + n], scratch)
     return sums
@@ -202,8 +239,6 @@ def extract_traces_distributed(
         When a block still fails after Dask's retries (a worker that cannot read
         the movie, workers that keep dying); the other tasks are cancelled.
     """
-    from .traces import run_steps
-
     steps = distributed_trace_extraction(client, jobs, max_block_bytes=max_block_bytes)
     return run_steps(steps, progress, should_stop, unit="frame")
 
@@ -219,7 +254,7 @@ def distributed_trace_extraction(
     plans = []
     for job in jobs:
         blocks, shape = _blocks(job.path, job.dataset, max_block_bytes or TASK_BYTES)
-        runs = _MaskRuns.from_masks(job.masks, tuple(shape[1:]))
+        runs = MaskRuns.from_masks(job.masks, tuple(shape[1:]))
         plans.append((job, blocks, shape, runs))
     futures, where = [], {}
     for j, (job, blocks, _shape, runs) in enumerate(plans):

@@ -28,8 +28,12 @@ from .masks import MaskCrop
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
     "ExtractionCancelled",
+    "MaskRuns",
+    "accumulator_dtype",
+    "as_kernel_input",
     "check_frame_source",
     "extract_traces",
+    "run_steps",
     "trace_extraction",
 ]
 
@@ -70,7 +74,27 @@ def check_frame_source(frames, image_shape: tuple[int, int] | None = None) -> tu
     return shape
 
 
-def _accumulator_dtype(movie_dtype: np.dtype) -> np.dtype:
+def accumulator_dtype(movie_dtype: np.dtype) -> np.dtype:
+    """The dtype masks' pixel sums are accumulated in for a movie of ``movie_dtype``.
+
+    Integer sums are exact, so the means equal AllenSDK's (numpy's own sums).
+
+    Parameters
+    ----------
+    movie_dtype : numpy dtype
+        The movie's pixel type.
+
+    Returns
+    -------
+    numpy dtype
+        uint64 for a uint64 movie (wrapping around like numpy's sum), int64 for
+        other integer and boolean movies, float64 for float movies.
+
+    Raises
+    ------
+    TypeError
+        If the movie does not hold numbers.
+    """
     movie_dtype = np.dtype(movie_dtype)
     if movie_dtype.kind == "u" and movie_dtype.itemsize == 8:
         return np.dtype(np.uint64)  # numpy's own sum of uint64, wrap-around included
@@ -82,8 +106,21 @@ def _accumulator_dtype(movie_dtype: np.dtype) -> np.dtype:
 
 
 @dataclass(frozen=True)
-class _MaskRuns:
-    """All masks as runs along rows, as flat pixel ranges sorted by position, with their owners."""
+class MaskRuns:
+    """All masks as runs along rows, as flat pixel ranges sorted by position, with their owners.
+
+    What the compiled summing loops take (see ``_sum_runs``): pixel ``(row, column)``
+    of a frame is flat pixel ``row * columns + column``.
+
+    Attributes
+    ----------
+    begin, end : (n_runs,) int64 ndarray
+        Flat pixel range ``[begin, end)`` of every run, sorted by ``begin``.
+    owner : (n_runs,) int64 ndarray
+        The index of the mask each run belongs to.
+    areas : (n_masks,) float64 ndarray
+        Each mask's pixel count; NaN for an absent mask, so its means come out NaN.
+    """
 
     begin: np.ndarray
     end: np.ndarray
@@ -91,9 +128,21 @@ class _MaskRuns:
     areas: np.ndarray
 
     @classmethod
-    def from_masks(
-        cls, masks: Sequence[MaskCrop | None], image_shape: tuple[int, int]
-    ) -> _MaskRuns:
+    def from_masks(cls, masks: Sequence[MaskCrop | None], image_shape: tuple[int, int]) -> MaskRuns:
+        """The runs of ``masks`` in frames of ``image_shape``.
+
+        Parameters
+        ----------
+        masks : sequence of MaskCrop or None
+            None is an absent mask: no runs, area NaN.
+        image_shape : (rows, columns)
+            The frames' shape.
+
+        Raises
+        ------
+        ValueError
+            If a mask lies partly outside the frame or has no pixels.
+        """
         none = np.zeros(0, np.int64)
         runs = []
         for i, mask in enumerate(masks):
@@ -155,10 +204,23 @@ class _BlockReader:
             raise ValueError(
                 f"frames {start}:{stop} of the movie came back with shape {block.shape}, expected {expected}"
             )
-        return _as_kernel_input(block)
+        return as_kernel_input(block)
 
 
-def _as_kernel_input(block: np.ndarray) -> np.ndarray:
+def as_kernel_input(block: np.ndarray) -> np.ndarray:
+    """``block`` as the compiled summing loops take it, with the same values.
+
+    Parameters
+    ----------
+    block : (n_frames, rows, columns) ndarray
+        Frames as read from the movie.
+
+    Returns
+    -------
+    (n_frames, rows, columns) ndarray
+        C-contiguous and in native byte order; booleans viewed as uint8 and
+        half floats widened to float32 (types the loops are not compiled for).
+    """
     if block.dtype == bool:
         block = block.view(np.uint8)
     elif block.dtype.kind == "f" and block.dtype.itemsize < 4:
@@ -266,9 +328,9 @@ def trace_extraction(
     """
     n_frames, n_rows, n_columns = check_frame_source(frames, image_shape)
     dtype = np.dtype(getattr(frames, "dtype", np.float64))
-    accumulator = _accumulator_dtype(dtype)
+    accumulator = accumulator_dtype(dtype)
     per_block = _frames_per_block(block_size, n_rows * n_columns * dtype.itemsize, max_block_bytes)
-    runs = _MaskRuns.from_masks(masks, (n_rows, n_columns))
+    runs = MaskRuns.from_masks(masks, (n_rows, n_columns))
     traces = np.empty((len(masks), n_frames), dtype=np.float64)
     if len(runs.begin) == 0 or n_frames == 0:  # nothing to sum: no need to read the movie
         traces[:] = np.nan

@@ -59,7 +59,7 @@ def open_movie(path, *, dataset: str | None = None):
     if suffix in (".h5", ".hdf5"):
         source = _hdf5_dataset(path, dataset)
         chunks = (min(64, source.shape[0]), *source.shape[1:])
-        frames = da.from_array(source, chunks=chunks, name=f"movie-{path}")
+        frames = da.from_array(source, chunks=chunks, name=_hdf5_movie_name(path, source))
     elif suffix in (".tif", ".tiff"):
         frames = _tiff_frames(path)
     else:
@@ -92,6 +92,20 @@ def open_hdf5_movie(path, dataset: str | None = None):
             f"{path}: expected a (frames, rows, columns) movie, found shape {shape}"
         )
     return source
+
+
+def _hdf5_movie_name(path: Path, source) -> str:
+    """The dask name of a dataset of an HDF5 file, as it is now.
+
+    Dask and napari cache chunks by this name: two datasets of one file, or a
+    file rewritten at the same path, must not share one, else one's cached
+    frames are served for the other's.
+    """
+    from dask.base import tokenize
+
+    status = os.stat(path)
+    identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    return f"movie-{tokenize(str(path.resolve()), source.name, identity)}"
 
 
 def _check_is_file(path: Path) -> None:
