@@ -56,9 +56,24 @@ def build_viewer(*, show: bool = True):
     return viewer, dock, traces
 
 
+def _viewer_packages_missing() -> str | None:
+    """The one line that says what to install when napari, Qt or the docks' packages are missing."""
+    try:
+        from . import widgets  # noqa: F401  (importing the docks checks for them)
+    except ImportError as error:
+        if not str(error).startswith(f"{PLUGIN}:"):  # not the docks' own line: a bug, keep it whole
+            raise
+        return str(error)
+    return None
+
+
 def main(argv=None) -> int:
-    """Run the main job; returns the exit code."""
+    """Run the main job; returns the exit code (1, with one line on stderr, without napari or Qt)."""
     args = _parse_args(argv)
+    missing = _viewer_packages_missing()
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 1
     import napari
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
