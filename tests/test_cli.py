@@ -93,6 +93,55 @@ def test_border_comes_from_the_roi_file_unless_given(recording, tmp_path):
     )
 
 
+def expected_with_rings(rec, border, options):
+    """AllenSDK's ROI traces and our neuropil traces for rings drawn with ``options``."""
+    labels = rec.roi_labels
+    rois = [
+        roi_masks.create_roi_mask(256, 256, border, roi_mask=labels == k, label=k)
+        for k in range(1, labels.max() + 1)
+    ]
+    neuropils = roi_masks.create_neuropil_masks(rois, border, options=options)
+    traces, _ = roi_masks.calculate_traces(rec.movie, rois + neuropils)
+    return traces[len(rois) :]
+
+
+def test_ring_options_come_from_a_roimasks_file_unless_given(recording, tmp_path):
+    from napari_roimasks.core import RingOptions
+    from napari_roimasks.core.rings import roi_crops_from_labels
+    from napari_roimasks.io.roi_files import RoiEntry, RoiSet, write_rois
+
+    folder, rec = recording
+    border, saved = [3, 3, 2, 2], RingOptions(outer_radius=13, inner_gap=2, min_pixels=0)
+    entries = [RoiEntry(k, c) for k, c in roi_crops_from_labels(rec.roi_labels).items()]
+    rois_file = tmp_path / "session.roimasks.h5"
+    write_rois(rois_file, RoiSet(entries, MotionBorder.from_allen(border), (256, 256), saved))
+    assert run("extract", folder / "movie.h5", rois_file, "-o", tmp_path / "saved").returncode == 0
+    neuropil, _ = read_trace_file(tmp_path / "saved" / "neuropil_traces.h5")
+    np.testing.assert_array_equal(neuropil, expected_with_rings(rec, border, saved))
+    assert not np.array_equal(neuropil, expected_with_rings(rec, border, RingOptions()))
+    # each option the user gives overrides the file's, the others stay the file's
+    result = run(
+        "extract",
+        folder / "movie.h5",
+        rois_file,
+        "-o",
+        tmp_path / "given",
+        "--neuropil-radius",
+        "9",
+        "--min-pixels",
+        "300",
+    )
+    assert result.returncode == 0, result.stderr
+    given = RingOptions(outer_radius=9, inner_gap=2, min_pixels=300)
+    neuropil, _ = read_trace_file(tmp_path / "given" / "neuropil_traces.h5")
+    np.testing.assert_array_equal(neuropil, expected_with_rings(rec, border, given))
+    result = run(
+        "extract", folder / "movie.h5", rois_file, "-o", tmp_path / "bad", "--inner-gap", "13"
+    )
+    assert result.returncode == 2
+    assert "inner_gap (13) must be smaller than outer_radius (13)" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("movie", "rois", "extra", "message"),
     [

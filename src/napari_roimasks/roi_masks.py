@@ -23,14 +23,9 @@ from numbers import Integral
 import numpy as np
 
 from .core.border import MotionBorder
-from .core.masks import (
-    MaskCrop,
-    bounding_box,
-    clip_box_to_usable_area,
-    crop_to_box,
-    pixel_list_plane,
-)
-from .core.neuropil import neuropil_region
+from .core.exclusions import EMPTY_NEUROPIL, EMPTY_ROI, MOTION_BORDER, overlaps_motion_border
+from .core.masks import MaskCrop, bounding_box, crop_to_box, pixel_list_plane
+from .core.neuropil import allen_neuropil_crop, neuropil_region
 from .core.traces import check_frame_source, extract_traces
 
 __all__ = [
@@ -199,9 +194,10 @@ class RoiMask(Mask):
         if box is None:
             self.flags.add("zero_pixels")
             return
-        if not motion_border.usable_area(self.img_rows, self.img_cols).contains_box(*box):
-            self.flags.add("overlaps_motion_border")
         self._set_box(plane, box)
+        roi = MaskCrop(self.y, self.x, self.mask)
+        if overlaps_motion_border(roi, motion_border.usable_area(self.img_rows, self.img_cols)):
+            self.flags.add("overlaps_motion_border")
 
 
 class NeuropilMask(Mask):
@@ -224,18 +220,12 @@ class NeuropilMask(Mask):
         self._init_from_window(border, self._image_plane(array), (0, 0))
 
     def _init_from_window(self, border, window: np.ndarray, origin: tuple[int, int]) -> None:
-        motion_border = MotionBorder.from_allen(border)
-        box = bounding_box(window)
-        if box is not None:
-            top, left, bottom, right = box
-            box = (top + origin[0], left + origin[1], bottom + origin[0], right + origin[1])
-            box = clip_box_to_usable_area(
-                box, motion_border.usable_area(self.img_rows, self.img_cols)
-            )
-        if box is None:
+        usable = MotionBorder.from_allen(border).usable_area(self.img_rows, self.img_cols)
+        crop = allen_neuropil_crop(MaskCrop(origin[0], origin[1], window), usable)
+        if crop is None:
             self.flags.add("zero_pixels")
             return
-        self._set_box(window, box, origin)
+        self._set_box(window, (crop.top, crop.left, crop.bottom - 1, crop.right - 1), origin)
 
 
 def create_roi_mask(
@@ -423,14 +413,14 @@ def validate_mask(mask) -> list[dict]:
     exclusions = []
     if "zero_pixels" in mask.flags or mask.mask is None or not np.any(mask.mask):
         if isinstance(mask, NeuropilMask):
-            reason = "empty_neuropil_mask"
+            reason = EMPTY_NEUROPIL
         elif isinstance(mask, RoiMask):
-            reason = "empty_roi_mask"
+            reason = EMPTY_ROI
         else:
             reason = "zero_pixels"
         exclusions.append({"roi_id": mask.label, "exclusion_label_name": reason})
     if "overlaps_motion_border" in mask.flags:
-        exclusions.append({"roi_id": mask.label, "exclusion_label_name": "motion_border"})
+        exclusions.append({"roi_id": mask.label, "exclusion_label_name": MOTION_BORDER})
     return exclusions
 
 

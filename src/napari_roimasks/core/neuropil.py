@@ -30,9 +30,15 @@ import numpy as np
 from scipy import ndimage
 
 from .border import UsableArea
-from .masks import MaskCrop
+from .masks import MaskCrop, bounding_box, clip_box_to_usable_area, crop_to_box
 
-__all__ = ["ALLEN_NEUROPIL_RADIUS", "RingOptions", "neuropil_region", "ring_in_usable_area"]
+__all__ = [
+    "ALLEN_NEUROPIL_RADIUS",
+    "RingOptions",
+    "allen_neuropil_crop",
+    "neuropil_region",
+    "ring_in_usable_area",
+]
 
 #: AllenSDK's outer radius: 13 dilations by a 3x3 square.
 ALLEN_NEUROPIL_RADIUS = 13
@@ -166,3 +172,30 @@ def ring_in_usable_area(region: MaskCrop, usable: UsableArea) -> MaskCrop | None
         top - region.top : bottom - region.top, left - region.left : right - region.left
     ]
     return MaskCrop.from_plane(window, origin=(top, left))
+
+
+def allen_neuropil_crop(region: MaskCrop, usable: UsableArea) -> MaskCrop | None:
+    """The ring as AllenSDK's ``NeuropilMask`` keeps it; None when it has no box.
+
+    The box of the region's pixels is clipped to the usable area (see
+    :func:`clip_box_to_usable_area`) and the region cropped to it: the pixels
+    are :func:`ring_in_usable_area`'s, but the box may be wider than them, or
+    hold none (a ring wholly inside the border), as AllenSDK writes it.
+
+    Parameters
+    ----------
+    region : MaskCrop
+        The ring before the border is taken out (:func:`neuropil_region`);
+        nonzero pixels belong to it.
+    usable : UsableArea
+    """
+    box = bounding_box(region.pixels)
+    if box is None:
+        return None
+    top, left, bottom, right = box
+    box = clip_box_to_usable_area(
+        (top + region.top, left + region.left, bottom + region.top, right + region.left), usable
+    )
+    if box is None:
+        return None
+    return MaskCrop(box[0], box[1], crop_to_box(region.pixels, (region.top, region.left), box))

@@ -1,0 +1,380 @@
+"""The batch pipeline: movie + ROI file + settings -> the Allen pipeline's outputs.
+
+Headless (numpy, h5py, the core): the command line is a thin face over it,
+and the Traces dock's extraction job reads its traces through the same
+:func:`trace_steps`. A run checks every job's inputs before it reads a frame,
+and writes a job's outputs only once all of its traces are in.
+
+Settings the user leaves out come from the ROI file (a ``.roimasks.h5`` holds
+the border and the ring options, Allen JSON the border), else AllenSDK's
+defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .core.border import MotionBorder
+from .core.exclusions import masks_to_read, neuropil_exclusions, roi_exclusions
+from .core.masks import MaskCrop
+from .core.neuropil import RingOptions, allen_neuropil_crop
+from .core.rings import NeuropilRings
+
+__all__ = [
+    "OUTPUTS",
+    "BatchJob",
+    "BatchSettings",
+    "InputError",
+    "MovieMasks",
+    "jobs_from_files",
+    "jobs_from_manifest",
+    "prepare",
+    "run_jobs",
+    "trace_steps",
+    "write_outputs",
+]
+
+#: What a job writes into its output folder.
+OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
+
+
+class InputError(ValueError):
+    """Bad arguments or input; the message names the file or argument and what was expected."""
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What the user asked for; None leaves the choice to the ROI file, then to AllenSDK.
+
+    Parameters
+    ----------
+    border : MotionBorder, optional
+        Overrides the ROI file's motion border (default: the file's, else none).
+    outer_radius, inner_gap, min_pixels : int, optional
+        Override the ROI file's ring options (default: the file's, else AllenSDK's).
+    dataset : str, optional
+        HDF5 dataset of the movie (default ``data``, or the file's only 3D dataset).
+    block_size : int
+        Most frames read at once.
+    overwrite : bool
+        Replace outputs that exist.
+    """
+
+    border: MotionBorder | None = None
+    outer_radius: int | None = None
+    inner_gap: int | None = None
+    min_pixels: int | None = None
+    dataset: str | None = None
+    block_size: int = 1000
+    overwrite: bool = False
+
+    def ring_options(self, from_file: RingOptions | None) -> RingOptions:
+        """The ring options: the user's where given, else the file's, else AllenSDK's."""
+        base = from_file or RingOptions()
+        chosen = {
+            name: getattr(base, name) if getattr(self, name) is None else getattr(self, name)
+            for name in ("outer_radius", "inner_gap", "min_pixels")
+        }
+        try:
+            return RingOptions(**chosen)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class MovieMasks:
+    """One movie and the masks to read from it (None: a row of NaN).
+
+    Give ``frames`` (any array-like frame source), or ``path`` (and ``dataset``)
+    for the movie file to open; a Dask cluster needs ``path``.
+    """
+
+    masks: Sequence[MaskCrop | None]
+    n_frames: int
+    frames: object = None
+    path: Path | None = None
+    dataset: str | None = None
+
+    @contextlib.contextmanager
+    def opened(self):
+        """The frame source, closed again afterwards when it was opened here."""
+        if self.frames is not None:
+            yield self.frames
+            return
+        frames, handle = _movie_source(Path(self.path), self.dataset)
+        try:
+            yield frames
+        finally:
+            if handle is not None:
+                handle.close()
+
+
+@dataclass
+class BatchJob:
+    """One movie's extraction: its inputs, output folder and, once prepared, its masks."""
+
+    movie: Path
+    rois_file: Path
+    out: Path
+    roi_ids: list = field(default_factory=list)
+    mask_groups: list = field(default_factory=list)
+    rois: list = field(default_factory=list)  # MaskCrop or None, per ROI
+    rings: list = field(default_factory=list)  # the ring inside the usable area, per ROI
+    allen_rings: list = field(default_factory=list)  # AllenSDK's neuropil box, per ROI
+    exclusions: list = field(default_factory=list)  # AllenSDK's exclusion dicts
+    border: MotionBorder = field(default_factory=MotionBorder)
+    ring_options: RingOptions = field(default_factory=RingOptions)
+    n_frames: int = 0
+    image_shape: tuple[int, int] = (0, 0)
+
+    def masks_to_read(self) -> list[MaskCrop | None]:
+        """Every ROI's mask, then every ring; None where AllenSDK gives a NaN row."""
+        usable = self.border.usable_area(*self.image_shape)
+        pairs = [
+            masks_to_read(roi, ring, usable)
+            for roi, ring in zip(self.rois, self.rings, strict=True)
+        ]
+        return [roi for roi, _ in pairs] + [ring for _, ring in pairs]
+
+    def neuropil_ids(self) -> list:
+        """The neuropil masks' ids, as AllenSDK names them."""
+        return [None if i is None else f"neuropil for {i}" for i in self.roi_ids]
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+def jobs_from_files(files: Sequence[Path], out: Path) -> list[BatchJob]:
+    """MOVIE ROIS, or MOVIE... ROIS... paired in order (each movie into ``out/<its name>``)."""
+    if len(files) < 2 or len(files) % 2:
+        raise InputError(
+            f"expected MOVIE ROIS (or MOVIE... ROIS... in pairs), got {len(files)} files"
+        )
+    if len(files) == 2:
+        return [BatchJob(Path(files[0]), Path(files[1]), Path(out))]
+    half = len(files) // 2
+    jobs = [
+        BatchJob(Path(m), Path(r), Path(out) / Path(m).name.split(".")[0])
+        for m, r in zip(files[:half], files[half:], strict=True)
+    ]
+    _check_distinct_outputs(jobs, "use --manifest to give each movie its output folder")
+    return jobs
+
+
+def jobs_from_manifest(path: Path, out: Path) -> list[BatchJob]:
+    """Jobs from a CSV with the columns movie, rois and optionally output (paths relative
+    to the manifest; output relative to ``out``, default the movie's name)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such manifest")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"movie", "rois"} <= set(rows[0]):
+        raise InputError(f"{path}: expected a CSV with the columns movie, rois (and output)")
+    jobs = []
+    for row in rows:
+        movie = path.parent / row["movie"]
+        folder = Path(out) / (row.get("output") or movie.name.split(".")[0])
+        jobs.append(BatchJob(movie, path.parent / row["rois"], folder))
+    _check_distinct_outputs(jobs, f"give each row of {path} an output column of its own")
+    return jobs
+
+
+def _check_distinct_outputs(jobs: list[BatchJob], advice: str) -> None:
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        folder = job.out.resolve()
+        if folder in seen:
+            raise InputError(
+                f"{seen[folder]} and {job.movie} would write to the same folder {job.out}; {advice}"
+            )
+        seen[folder] = job.movie
+
+
+# -- preparing ----------------------------------------------------------------------------------
+def _movie_source(path: Path, dataset: str | None):
+    """The frame source (an HDF5 movie's dataset itself: the engine reads it fastest) and
+    what to close afterwards."""
+    from .io.movies import MovieFileError, open_hdf5_movie, open_movie
+
+    try:
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            source = open_hdf5_movie(path, dataset)
+            return source, source.file
+        return open_movie(path, dataset=dataset)[0], None
+    except MovieFileError as error:
+        raise InputError(str(error)) from None
+
+
+def prepare(job: BatchJob, settings: BatchSettings) -> None:
+    """Check a job's inputs and build its masks, reading no frame.
+
+    Raises
+    ------
+    InputError
+        For an output folder that is a file or holds outputs (without
+        ``overwrite``), an unreadable movie or ROI file, or bad settings.
+    """
+    from .io.roi_files import RoiFileError, read_rois
+
+    out = job.out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: the output must be a folder, and this is a file")
+    existing = [name for name in OUTPUTS if (out / name).exists()]
+    if existing and not settings.overwrite:
+        raise InputError(
+            f"{out}: holds {', '.join(existing)} already; pass --overwrite to replace them"
+        )
+    frames, handle = _movie_source(job.movie, settings.dataset)
+    try:
+        job.n_frames, h, w = (int(n) for n in frames.shape)
+    finally:
+        if handle is not None:
+            handle.close()
+    job.image_shape = (h, w)
+    try:
+        found = read_rois(job.rois_file, image_shape=(h, w))
+    except RoiFileError as error:
+        raise InputError(str(error)) from None
+    job.border = settings.border or found.border or MotionBorder()
+    if job.border.usable_area(h, w).is_empty:
+        raise InputError(f"the motion border {job.border.as_allen()} leaves no usable pixel")
+    job.ring_options = settings.ring_options(found.ring_options)
+    job.roi_ids = [entry.id for entry in found.rois]
+    job.mask_groups = [entry.mask_group for entry in found.rois]
+    job.rois = [
+        entry.crop if entry.crop is not None and entry.crop.pixels.any() else None
+        for entry in found.rois
+    ]
+    rings = NeuropilRings.from_masks(
+        {i: crop for i, crop in enumerate(job.rois) if crop is not None},
+        (h, w),
+        border=job.border,
+        options=job.ring_options,
+    )
+    usable = job.border.usable_area(h, w)
+    present = set(rings.keys())
+    job.rings = [rings.ring(i) if i in present else None for i in range(len(job.rois))]
+    job.allen_rings = [
+        allen_neuropil_crop(rings.region(i), usable) if i in present else None
+        for i in range(len(job.rois))
+    ]
+    roi_part = [
+        (ident, reason)
+        for ident, roi in zip(job.roi_ids, job.rois, strict=True)
+        for reason in roi_exclusions(roi, usable)
+    ]
+    ring_part = [
+        (ident, reason)
+        for ident, ring in zip(job.neuropil_ids(), job.rings, strict=True)
+        for reason in neuropil_exclusions(ring)
+    ]
+    job.exclusions = [
+        {"roi_id": ident, "exclusion_label_name": reason} for ident, reason in roi_part + ring_part
+    ]
+
+
+# -- extracting ---------------------------------------------------------------------------------
+def trace_steps(
+    movies: Sequence[MovieMasks], *, client=None, block_size: int = 1000
+) -> Generator[tuple[int, int], None, list[np.ndarray]]:
+    """Extract every movie's traces, here or on a Dask cluster.
+
+    Yields ``(frames_done, frames_total)`` over all the movies; returns one
+    (n_masks, n_frames) float64 array per movie. Closing the generator stops
+    within one block (on a cluster: cancels its tasks).
+
+    Parameters
+    ----------
+    movies : sequence of MovieMasks
+    client : distributed.Client, optional
+        Extract on its cluster; every movie needs a ``path`` the workers can open.
+    block_size : int
+        Most frames read at once, here.
+    """
+    if client is not None:
+        from .core.distributed_traces import MovieJob, distributed_trace_extraction
+
+        jobs = [
+            MovieJob(str(Path(m.path).resolve()), m.dataset or "data", list(m.masks))
+            for m in movies
+        ]
+        return (yield from distributed_trace_extraction(client, jobs))
+    from .core.traces import trace_extraction
+
+    total = sum(m.n_frames for m in movies)
+    before, results = 0, []
+    for movie in movies:
+        with movie.opened() as frames:
+            steps = trace_extraction(frames, list(movie.masks), block_size=block_size)
+            try:
+                while True:
+                    try:
+                        done, _ = next(steps)
+                    except StopIteration as finished:
+                        results.append(finished.value)
+                        break
+                    yield before + done, total
+            finally:
+                steps.close()
+        before += movie.n_frames
+    return results
+
+
+def run_jobs(
+    jobs: Sequence[BatchJob],
+    settings: BatchSettings,
+    *,
+    client=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[np.ndarray]:
+    """Every prepared job's traces (ROIs then rings), here or on ``client``'s cluster."""
+    from .core.traces import run_steps
+
+    movies = [
+        MovieMasks(job.masks_to_read(), job.n_frames, path=job.movie, dataset=settings.dataset)
+        for job in jobs
+    ]
+    if client is not None:
+        for job in jobs:
+            if job.movie.suffix.lower() not in (".h5", ".hdf5"):
+                raise InputError(
+                    f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
+                )
+    steps = trace_steps(movies, client=client, block_size=settings.block_size)
+    return run_steps(steps, progress, unit="frame")
+
+
+# -- writing ------------------------------------------------------------------------------------
+def write_outputs(job: BatchJob, traces: np.ndarray, *, overwrite: bool) -> None:
+    """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout.
+
+    Parameters
+    ----------
+    traces : (2 * n_rois, n_frames) float64 ndarray
+        ROI traces, then neuropil traces.
+    """
+    from .io.allen_json import AllenMask, write_allen_masks
+    from .io.allen_traces import write_exclusions, write_trace_file
+
+    out, n = job.out, len(job.rois)
+    neuropil_masks = [
+        AllenMask(ident, crop, group, valid=not neuropil_exclusions(ring))
+        for ident, crop, group, ring in zip(
+            job.neuropil_ids(), job.allen_rings, job.mask_groups, job.rings, strict=True
+        )
+    ]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_trace_file(out / "roi_traces.h5", traces[:n], job.roi_ids, overwrite=overwrite)
+        write_trace_file(out / "neuropil_traces.h5", traces[n:], job.roi_ids, overwrite=overwrite)
+        write_allen_masks(
+            out / "neuropil_masks.json", neuropil_masks, border=job.border, overwrite=overwrite
+        )
+        write_exclusions(out / "exclusions.json", job.exclusions, overwrite=overwrite)
+    except OSError as error:
+        raise InputError(f"{out}: cannot write the outputs ({error.strerror or error})") from None
