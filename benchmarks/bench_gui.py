@@ -89,7 +89,9 @@ def picked_roi_traces() -> str:
     while traces.running:
         QApplication.processEvents()
     drawn = []
-    traces.plot.canvas.mpl_connect("draw_event", lambda event: drawn.append(time.perf_counter()))
+    traces.view.plot.canvas.mpl_connect(
+        "draw_event", lambda event: drawn.append(time.perf_counter())
+    )
     latencies = []
     for label in range(1, 41):
         start = time.perf_counter()

@@ -22,12 +22,15 @@ from .core.masks import MaskCrop
 from .core.rings import roi_crops_from_labels
 
 __all__ = [
+    "FEATURE_COLUMNS",
     "LayerConversionError",
+    "edited_shapes",
     "labels_plane",
     "roi_crops_from_labels_layer",
     "roi_crops_from_shapes_layer",
     "roi_masks_from_layer",
     "shape_crop",
+    "write_roi_features",
 ]
 
 
@@ -121,6 +124,36 @@ def roi_crops_from_shapes_layer(layer, image_shape) -> dict[int, MaskCrop | None
     return {index + 1: shape_crop(layer, index, image_shape) for index in range(len(layer.data))}
 
 
+def edited_shapes(layer, event, image_shape, n_rois: int) -> dict[int, MaskCrop | None] | None:
+    """The ROIs a Shapes layer's ``data`` event changed, as plain data for the model.
+
+    Parameters
+    ----------
+    layer : napari.layers.Shapes
+    event
+        The layer's ``events.data`` event (napari >= 0.4.19 tells the action and indices).
+    image_shape : (rows, columns)
+    n_rois : int
+        How many ROIs the model holds for this layer now.
+
+    Returns
+    -------
+    dict or None
+        ROI key -> its new pixels (``{}``: nothing to do yet, the edit is under
+        way); None when the layer must be read whole (a shape was removed,
+        which renumbers the shapes after it, or the event does not say which).
+    """
+    action = str(getattr(event, "action", ""))
+    if action in ("adding", "removing"):
+        return {}  # wait until the edit is done
+    indices = getattr(event, "data_indices", None)
+    if action == "removed" or not indices or -1 in indices:
+        return None
+    if len(layer.data) != n_rois and action != "added":
+        return None
+    return {index + 1: shape_crop(layer, index, image_shape) for index in indices}
+
+
 # -- to AllenSDK masks --------------------------------------------------------------------------
 def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list:
     """The ROIs of a Labels or Shapes layer as AllenSDK-compatible RoiMasks.
@@ -165,3 +198,39 @@ def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list
             roi.init_by_mask(border, crop.plane(image_shape))
         rois.append(roi)
     return rois
+
+
+#: The columns this plugin writes into an ROI layer's ``features``.
+FEATURE_COLUMNS = ("mean_F", "mean_Fneu", "r", "exclusion")
+
+
+def write_roi_features(layer, rows: dict) -> None:
+    """Put per-ROI values into an ROI layer's ``features``, for other plugins to read.
+
+    Other columns (e.g. ``mask_group``) are kept. A Labels layer gets one row per
+    label id from 0 (napari's convention: column ``index`` is the label), a
+    Shapes layer one row per shape.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels or napari.layers.Shapes
+    rows : dict
+        ROI key -> ``{column: value}`` for the columns in :data:`FEATURE_COLUMNS`.
+    """
+    import pandas as pd
+
+    features = layer.features.drop(columns=list(FEATURE_COLUMNS), errors="ignore")
+    if type(layer).__name__ == "Labels":
+        top = int(np.max(layer.data)) if layer.data.size else 0
+        n = max(top, max((int(k) for k in rows), default=0)) + 1
+        table = pd.DataFrame({"index": np.arange(n)})
+        if "index" in features.columns:
+            table = table.merge(features, on="index", how="left")
+        keys = table["index"]
+    else:
+        table = features.reset_index(drop=True).reindex(range(len(layer.data)))
+        keys = pd.Series(np.arange(1, len(layer.data) + 1))
+    for column in FEATURE_COLUMNS:
+        default = "" if column == "exclusion" else np.nan
+        table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
+    layer.features = table

@@ -28,11 +28,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def notes(monkeypatch):
     """Every notification the docks show, as (kind, message), in order."""
-    from napari_roimasks.widgets import roi_masks_dock, traces_dock
+    from napari_roimasks.widgets import _trace_view, roi_masks_dock, traces_dock
 
     seen = []
-    for module in (roi_masks_dock, traces_dock):
+    for module in (roi_masks_dock, traces_dock, _trace_view):
         for kind in ("show_warning", "show_error", "show_info"):
+            if not hasattr(module, kind):
+                continue
             monkeypatch.setattr(
                 module, kind, lambda message, kind=kind: seen.append((kind, message))
             )

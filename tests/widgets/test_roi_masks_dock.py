@@ -56,8 +56,8 @@ def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
 
 def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(sample):
     viewer, dock, layers = sample
-    dock._border["left"].value = 6
-    dock._border["top"].value = 2.5
+    dock.settings.border["left"].value = 6
+    dock.settings.border["top"].value = 2.5
     border = [6, 0, 2.5, 0]
     np.testing.assert_array_equal(
         rings_layer(viewer).data,
@@ -133,14 +133,14 @@ def test_live_off_leaves_the_rings_until_update(sample):
 
 def test_ring_options(sample, notes):
     viewer, dock, layers = sample
-    dock._radius.value = 6
-    dock._gap.value = 2
+    dock.settings.radius.value = 6
+    dock.settings.gap.value = 2
     np.testing.assert_array_equal(
         rings_layer(viewer).data, expected_rings(layers["ROIs"].data, options=RingOptions(6, 2, 0))
     )
-    dock._gap.value = 6  # as wide as the ring: refused
+    dock.settings.gap.value = 6  # as wide as the ring: refused
     assert notes and "inner_gap (6) must be smaller than outer_radius (6)" in notes[-1][1]
-    assert dock._gap.value == 2 and dock.model.ring_options == RingOptions(6, 2, 0)
+    assert dock.settings.gap.value == 2 and dock.model.ring_options == RingOptions(6, 2, 0)
 
 
 def test_clicking_a_row_selects_the_roi_and_centres_the_view(sample, qtbot):
@@ -195,9 +195,9 @@ def test_bad_input_gets_a_message_and_leaves_the_users_layers_alone(sample, note
     labels_before = np.array(rois.data, copy=True)
     rings_before = rings_layer(viewer).data.copy()
 
-    dock._border["left"].value = 300  # wider than the 256-pixel image
+    dock.settings.border["left"].value = 300  # wider than the 256-pixel image
     assert "Border not changed" in notes[-1][1] and "leaves no usable pixel" in notes[-1][1]
-    assert dock._border["left"].value == 0 and dock.model.border == MotionBorder()
+    assert dock.settings.border["left"].value == 0 and dock.model.border == MotionBorder()
 
     offsets = tmp_path / "offsets.csv"
     offsets.write_text("frame,dx,dy\n0,1,2\n")
@@ -224,7 +224,12 @@ def test_border_from_a_motion_offsets_file(sample, notes, tmp_path):
         allow_pickle=True,
     )
     assert dock.border_from_offsets(offsets)
-    assert [dock._border[s].value for s in ("left", "right", "top", "bottom")] == [4, 2, 3, 1]
+    assert [dock.settings.border[s].value for s in ("left", "right", "top", "bottom")] == [
+        4,
+        2,
+        3,
+        1,
+    ]
     assert dock.model.border == MotionBorder(4, 2, 3, 1)
 
 
@@ -316,3 +321,45 @@ def test_several_rows_selected_in_the_table_are_the_selection(sample, qtbot):
         rect = dock.table.visualRect(dock.table_model.index(row, 0))
         qtbot.mouseClick(dock.table.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
     assert dock.model.selection == (dock.table_model.key_at(2), dock.table_model.key_at(6))
+
+
+def test_the_border_and_ring_options_are_saved_with_the_rois_and_come_back(sample, tmp_path):
+    from napari_roimasks.io.roi_files import read_rois
+
+    viewer, dock, layers = sample
+    dock.settings.border["left"].value = 7  # as the user types it
+    dock.settings.gap.value = 2
+    path = tmp_path / "curated.roimasks.h5"
+    viewer.layers.selection = {layers["ROIs"]}
+    assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
+    found = read_rois(path)
+    assert found.border == MotionBorder(7, 0, 0, 0)
+    assert found.ring_options == RingOptions(inner_gap=2)
+    # opening the file again brings them back into the dock and the rings
+    (reopened,) = viewer.open(str(path), plugin=PLUGIN)
+    dock.settings.border["left"].value = 0
+    dock.settings.gap.value = 0
+    dock.set_source(reopened)
+    assert dock.model.border == MotionBorder(7, 0, 0, 0)
+    assert dock.settings.gap.value == 2 and dock.model.ring_options.inner_gap == 2
+    np.testing.assert_array_equal(
+        rings_layer(viewer, reopened.name).data,
+        expected_rings(layers["ROIs"].data, MotionBorder(7, 0, 0, 0), RingOptions(inner_gap=2)),
+    )
+
+
+def test_a_users_layer_named_like_the_docks_is_left_alone(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layers = {layer.name: layer for layer in viewer.open_sample(PLUGIN, "synthetic_recording")}
+    mine = viewer.add_shapes(
+        [np.array([[10.0, 10.0], [20.0, 20.0]])], shape_type="rectangle", name="motion border"
+    )
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    dock.set_source(layers["ROIs"])
+    dock.set_border(MotionBorder(4, 4, 4, 4))
+    dock.set_border(MotionBorder(6, 0, 0, 0))
+    assert len(mine.data) == 1 and np.array_equal(mine.data[0][0], [10.0, 10.0])
+    ours = [layer for layer in viewer.layers if dock.overlays.owns(layer)]
+    border_layer = next(layer for layer in ours if layer.name.startswith("motion border"))
+    assert border_layer is not mine and len(border_layer.data) == 1  # the left band only
+    assert mine.name in [name for name, _ in dock._roi_layer_choices()]

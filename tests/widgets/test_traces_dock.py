@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 
 import dask.array as da
 import numpy as np
@@ -11,7 +12,8 @@ from matplotlib.backend_bases import MouseEvent
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MotionBorder, delta_f_over_f, estimate_contamination_ratio
-from napari_roimasks.widgets import traces_dock
+from napari_roimasks.core.traces import DEFAULT_BLOCK_BYTES
+from napari_roimasks.widgets import _trace_view
 
 PLUGIN = "napari-roimasks"
 
@@ -58,7 +60,7 @@ def test_extract_gives_the_cores_traces_and_plots_the_selected_roi(session, qtbo
     for k in range(1, 41):
         np.testing.assert_array_equal(traces.model.traces[k].roi, roi_expected[k - 1])
         np.testing.assert_array_equal(traces.model.traces[k].neuropil, neuropil_expected[k - 1])
-    assert all(row.trace == "current" for row in rois._summaries.values())
+    assert all(row.trace == "current" for row in rois.model.rows())
     rois.select_roi(5)
     lines = plotted(traces)
     np.testing.assert_array_equal(lines["ROI 5 F"], roi_expected[4])
@@ -77,9 +79,9 @@ def test_extract_gives_the_cores_traces_and_plots_the_selected_roi(session, qtbo
 def test_fitted_r_and_dff_are_what_is_plotted(session, qtbot):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
-    traces._correction.value = traces_dock.FITTED
-    traces._show.value = traces_dock.DFF
-    traces._window.value = 51
+    traces.view._correction.value = _trace_view.FITTED
+    traces.view._show.value = _trace_view.DFF
+    traces.view._window.value = 51
     rois.select_roi(7)
     stored = traces.model.traces[7]
     r = traces.ratios()[7]
@@ -94,9 +96,9 @@ def test_several_selected_rois_stack_or_overlay(session, qtbot):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
     traces.model.set_selection([2, 3, 6])
-    assert len(traces.plot.figure.axes) == 3
-    traces._arrange.value = traces_dock.OVERLAY
-    assert len(traces.plot.figure.axes) == 1 and len(traces.lines) == 9
+    assert len(traces.view.plot.figure.axes) == 3
+    traces.view._arrange.value = _trace_view.OVERLAY
+    assert len(traces.view.plot.figure.axes) == 1 and len(traces.lines) == 9
 
 
 def test_frame_line_follows_the_slider_and_a_click_moves_it(session, qtbot):
@@ -105,12 +107,12 @@ def test_frame_line_follows_the_slider_and_a_click_moves_it(session, qtbot):
     rois.select_roi(1)
     assert traces.model.selection == (1,)
     viewer.dims.set_current_step(0, 123)
-    assert all(line.get_xdata()[0] == 123 for line in traces._frame_lines)
-    axes = traces.plot.figure.axes[0]
-    traces.plot.canvas.draw()
+    assert all(line.get_xdata()[0] == 123 for line in traces.view._frame_lines)
+    axes = traces.view.plot.figure.axes[0]
+    traces.view.plot.canvas.draw()
     x, y = axes.transData.transform((210, np.nanmean(traces.model.traces[1].roi)))
-    click = MouseEvent("button_press_event", traces.plot.canvas, x, y, button=1)
-    traces.plot.canvas.callbacks.process("button_press_event", click)
+    click = MouseEvent("button_press_event", traces.view.plot.canvas, x, y, button=1)
+    traces.view.plot.canvas.callbacks.process("button_press_event", click)
     assert viewer.dims.current_step[0] == 210
 
 
@@ -121,11 +123,11 @@ def test_editing_an_roi_makes_only_its_traces_stale_and_extract_redoes_only_thos
     layers["ROIs"].brush_size = 3
     row, col = np.argwhere(np.asarray(layers["ROIs"].data) == 12)[0]
     layers["ROIs"].paint((row - 1, col), 12)
-    stale = {k for k, s in rois._summaries.items() if s.trace == "stale"}
+    stale = {s.key for s in rois.model.rows() if s.trace == "stale"}
     assert 12 in stale and len(stale) < 10
     assert traces.model.keys_to_extract(traces.model.trace_movie) == sorted(stale)
     extract_and_wait(qtbot, traces)
-    assert all(s.trace == "current" for s in rois._summaries.values())
+    assert all(s.trace == "current" for s in rois.model.rows())
     untouched = set(before) - stale
     assert all(
         np.array_equal(before[k], traces.model.traces[k].roi, equal_nan=True) for k in untouched
@@ -133,29 +135,45 @@ def test_editing_an_roi_makes_only_its_traces_stale_and_extract_redoes_only_thos
     assert not np.array_equal(before[12], traces.model.traces[12].roi)
 
 
+def first_block(movie) -> int:
+    """How many frames the engine reads in its first block (then it reads ahead)."""
+    return DEFAULT_BLOCK_BYTES // movie[0].nbytes
+
+
+def gated(movie, gate, *, frames_a_chunk=4):
+    """``movie`` as a dask array whose frames after the engine's first block wait until
+    ``gate`` is set: the first block comes in (progress shows), then the run stays under
+    way, unfinished, until the test lets it go on."""
+    open_frames = first_block(movie)
+    assert open_frames % frames_a_chunk == 0 and open_frames < len(movie)
+
+    def chunk(frames, block_info=None):
+        if block_info[0]["array-location"][0][0] >= open_frames:
+            assert gate.wait(timeout=60), "the test never let the movie be read"
+        return frames
+
+    lazy = da.from_array(movie, chunks=(frames_a_chunk, *movie.shape[1:]))
+    return lazy.map_blocks(chunk, dtype=movie.dtype)
+
+
 def test_cancel_keeps_nothing_and_a_second_run_works(session, qtbot, notes):
     viewer, rois, traces, layers = session
     movie = layers["movie"].data
-    slow = da.from_array(movie, chunks=(5, *movie.shape[1:])).map_blocks(_slowly, dtype=movie.dtype)
-    layers["movie"].data = slow
+    gate = threading.Event()
+    viewer.dims.set_current_step(0, 0)
+    layers["movie"].data = gated(movie, gate)
     assert traces.extract()
     assert not traces.extract()  # a second Extract while one runs is refused
     assert "being extracted already" in notes[-1][1]
     qtbot.waitUntil(lambda: traces._progress is not None and traces._progress.n > 0, timeout=20_000)
     traces.cancel()
+    gate.set()  # the block being read comes in; the job stops there
     qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
     assert traces.model.traces == {}
     assert "cancelled" in traces._status.value
     layers["movie"].data = movie
     extract_and_wait(qtbot, traces)
     assert len(traces.model.traces) == 40
-
-
-def _slowly(block):
-    import time
-
-    time.sleep(0.05)
-    return block
 
 
 def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path, notes):
@@ -220,22 +238,25 @@ def test_a_file_that_disappears_mid_extraction_is_reported_and_nothing_kept(
 ):
     viewer, rois, traces, layers = session
     movie = np.asarray(layers["movie"].data)
-    for start in range(0, 300, 50):
-        np.save(tmp_path / f"frames_{start}.npy", movie[start : start + 50])
+    for start in range(0, 300, 4):
+        np.save(tmp_path / f"frames_{start}.npy", movie[start : start + 4])
+    gate, open_frames = threading.Event(), first_block(movie)
 
     def load(block_id):
-        import time
+        start = block_id[0] * 4
+        if start >= open_frames:  # the run is under way; the rest waits until the files are gone
+            assert gate.wait(timeout=60), "the test never let the movie be read"
+        return np.load(tmp_path / f"frames_{start}.npy")
 
-        time.sleep(0.05)
-        return np.load(tmp_path / f"frames_{block_id[0] * 50}.npy")
-
-    lazy = da.map_blocks(load, chunks=((50,) * 6, (256,), (256,)), dtype=movie.dtype)
+    lazy = da.map_blocks(load, chunks=((4,) * 75, (256,), (256,)), dtype=movie.dtype)
+    viewer.dims.set_current_step(0, 0)  # napari draws frame 0, which is not gated
     viewer.add_image(lazy, name="lazy movie", contrast_limits=(0, 2000))
     traces._movie.value = viewer.layers["lazy movie"]
     assert traces.extract()
     qtbot.waitUntil(lambda: traces._progress is not None and traces._progress.n > 0, timeout=20_000)
     for path in tmp_path.glob("frames_*.npy"):
         path.unlink()
+    gate.set()
     qtbot.waitUntil(lambda: not traces.running, timeout=20_000)
     assert any(kind == "show_error" and "nothing was kept" in message for kind, message in notes)
     assert traces.model.traces == {}
@@ -272,10 +293,7 @@ def open_sample_movie_file(traces, layers, tmp_path):
 
 
 def close_clusters(traces):
-    for client in traces._clients.values():
-        client.close()
-        client.cluster.close()
-    traces._clients.clear()
+    traces._clients.close()
 
 
 def test_extract_on_a_local_dask_cluster_gives_the_same_traces(session, qtbot, tmp_path, notes):
@@ -321,7 +339,7 @@ def test_cancel_on_a_dask_cluster_keeps_nothing_and_ends_the_clusters_tasks(
         assert bar.n < 300
         assert traces.model.traces == {}
         assert "cancelled" in traces._status.value
-        (client,) = traces._clients.values()
+        (client,) = traces._clients.clients()
         # nothing is left running or held on the cluster
         qtbot.waitUntil(lambda: not client.cluster.scheduler.tasks, timeout=20_000)
     finally:
@@ -408,7 +426,32 @@ def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(
     target.write_text("an older export")
     # the dialog has asked "replace?" and the user said yes: it returns the path
     monkeypatch.setattr(
-        traces_dock.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)")
+        _trace_view.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)")
     )
     assert traces.export_csv() == target
     assert target.read_text().startswith("frame,ROI 2 F")
+
+
+def test_replacing_the_movies_data_makes_every_trace_stale(session, qtbot, notes):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    brighter = np.asarray(layers["movie"].data) + np.uint16(100)
+    layers["movie"].data = brighter  # same layer, same shape: new numbers
+    assert {row.trace for row in rois.model.rows()} == {"stale"}
+    assert {row["trace"] for row in table_rows(rois)} == {"stale"}  # what the table shows
+    extract_and_wait(qtbot, traces)
+    assert len(traces.model.keys_to_extract(traces.model.trace_movie)) == 0
+    np.testing.assert_array_equal(
+        traces.model.traces[1].roi, allensdk_traces(layers)[0][0]
+    )  # the new movie's numbers
+
+
+def table_rows(dock):
+    from qtpy.QtCore import Qt
+
+    model = dock.table_model
+    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    return [
+        {title: model.data(model.index(r, c)) for c, title in enumerate(columns)}
+        for r in range(model.rowCount())
+    ]

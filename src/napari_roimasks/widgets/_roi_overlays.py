@@ -3,6 +3,9 @@
 - ``<ROI layer> neuropil``: a Labels layer, ring of ROI k labelled k, in the ROIs' colours;
 - ``motion border``: the unusable bands, shaded;
 - ``<ROI layer> excluded``: a red box around every ROI that AllenSDK would exclude.
+
+The dock's layers are known by reference, never by name: a user's own layer
+called "motion border" is left alone (napari names ours "motion border [1]").
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Labels
 from napari.utils.colormaps import DirectLabelColormap
+
+from ._napari import unwrap
 
 BORDER_LAYER = "motion border"
 BAND_COLOUR = [1.0, 0.85, 0.2, 0.35]
@@ -21,32 +26,44 @@ class RoiOverlays:
     def __init__(self, viewer, model):
         self.viewer = viewer
         self.model = model
-        self.names: set[str] = {BORDER_LAYER}  # our layers: never offered as ROI layers
+        self._layers: dict = {}  # (what, source layer or None) -> the layer we drew it in
         self._excluded_boxes: list = []
 
-    def claim(self, source) -> None:
-        """Reserve the names of a source layer's overlays."""
-        self.names |= {f"{source.name} neuropil", f"{source.name} excluded"}
+    def owns(self, layer) -> bool:
+        """Whether ``layer`` is one of the layers drawn here (never offered as ROIs)."""
+        layer = unwrap(layer)
+        return any(layer is ours for ours in self._layers.values())
 
-    def _find(self, name):
-        return next((layer for layer in self.viewer.layers if layer.name == name), None)
+    def _find(self, what: str, source=None):
+        """Our layer for ``what``, if it is still in the viewer."""
+        for (kind, owner), layer in self._layers.items():
+            if kind == what and owner is source and layer in self.viewer.layers:
+                return layer
+        return None
 
-    def _add(self, make):
+    def _add(self, what: str, source, make):
         active = self.viewer.layers.selection.active
-        layer = make()
+        # the layer itself, not napari's plugin proxy: ours are known by identity
+        layer = unwrap(make())
+        self._layers = {
+            k: v for k, v in self._layers.items() if not (k[0] == what and k[1] is source)
+        }
+        self._layers[(what, source)] = layer
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active  # keep the user's tool where it was
         return layer
 
-    def _rectangles(self, name: str, boxes, **style) -> None:
-        """Make the Shapes layer ``name`` hold exactly these rectangles (adding it when needed)."""
-        layer = self._find(name)
+    def _rectangles(self, what: str, source, name: str, boxes, **style) -> None:
+        """Make our Shapes layer for ``what`` hold exactly these rectangles (adding it when needed)."""
+        layer = self._find(what, source)
         if layer is None:
             if boxes:
                 self._add(
+                    what,
+                    source,
                     lambda: self.viewer.add_shapes(
                         boxes, shape_type="rectangle", name=name, **style
-                    )
+                    ),
                 )
             return
         if len(layer.data):
@@ -57,8 +74,7 @@ class RoiOverlays:
     def draw_rings(self, source) -> None:
         """Repaint the rings where they changed (all of them for a new layer)."""
         rings = self.model.rings
-        name = f"{source.name} neuropil"
-        existing = self._find(name)
+        existing = self._find("rings", source)
         box = rings.take_dirty_box()
         if isinstance(existing, Labels) and existing.data.shape == self.model.image_shape:
             if box is not None:
@@ -69,25 +85,37 @@ class RoiOverlays:
             if existing is not None:
                 self.viewer.layers.remove(existing)
             layer = self._add(
+                "rings",
+                source,
                 lambda: self.viewer.add_labels(
-                    rings.ring_labels(), name=name, opacity=0.3, blending="translucent"
-                )
+                    rings.ring_labels(),
+                    name=f"{source.name} neuropil",
+                    opacity=0.3,
+                    blending="translucent",
+                ),
             )
         _match_colours(layer, source)
 
-    def draw_excluded(self, source, summaries) -> None:
-        """Red boxes around the ROIs AllenSDK excludes."""
+    def draw_excluded(self, source, rows) -> None:
+        """Red boxes around the ROIs AllenSDK excludes (``rows``: the table's rows)."""
         boxes = []
-        for key, summary in summaries.items():
-            roi = self.model.roi(key)
-            if roi is not None and summary.excluded:
+        for row in rows:
+            roi = self.model.roi(row.key)
+            if roi is not None and row.excluded:
                 boxes.append(((roi.top - 1.5, roi.left - 1.5), (roi.bottom + 0.5, roi.right + 0.5)))
-        name = f"{source.name} excluded"
-        if boxes == self._excluded_boxes and self._find(name) is not None:
+        if boxes == self._excluded_boxes and self._find("excluded", source) is not None:
             return
         self._excluded_boxes = boxes
         arrays = [np.array(b, dtype=float) for b in boxes]
-        self._rectangles(name, arrays, edge_color="red", face_color="transparent", edge_width=1)
+        self._rectangles(
+            "excluded",
+            source,
+            f"{source.name} excluded",
+            arrays,
+            edge_color="red",
+            face_color="transparent",
+            edge_width=1,
+        )
 
     def draw_border(self) -> None:
         """The motion border's bands, shaded."""
@@ -105,7 +133,7 @@ class RoiOverlays:
             )
             if bottom > top and right > left
         ]
-        self._rectangles(BORDER_LAYER, bands, face_color=BAND_COLOUR, edge_width=0)
+        self._rectangles("border", None, BORDER_LAYER, bands, face_color=BAND_COLOUR, edge_width=0)
 
 
 def _match_colours(rings_layer, source) -> None:

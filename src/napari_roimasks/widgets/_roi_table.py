@@ -1,11 +1,13 @@
-"""The ROI table of the "ROI masks" dock: a Qt model over the RoiModel's summaries."""
+"""The ROI table of the "ROI masks" dock: a Qt model over the RoiModel's rows, and its view."""
 
 from __future__ import annotations
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtGui import QBrush, QColor
+from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from ..roi_model import EXCLUSION_TEXT, RoiSummary
+from ..core.exclusions import EXCLUSION_TEXT
+from ..model import RoiSummary
 
 COLUMNS = ("ROI", "area", "ring", "trace", "exclusions")
 COLUMN_TIPS = (
@@ -92,3 +94,16 @@ class RoiTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and 0 < index.column() < 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def roi_table_view(table_model: RoiTableModel) -> QTableView:
+    """A read-only table of whole rows; ctrl/shift-clicks select several."""
+    view = QTableView()
+    view.setModel(table_model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view

@@ -1,0 +1,29 @@
+"""The curation session, headless: what the docks show and edit, as plain Python with events.
+
+- :mod:`.rois`: :class:`RoiModel`, the ROIs, border, ring options, rings,
+  traces, selection and the ROI table's rows; one per viewer (:func:`model_for`);
+- :mod:`.traces`: extracted traces, movie tokens, the neuropil correction and
+  what the plot shows;
+- :mod:`.extraction`: the extraction job (a generator for a worker thread),
+  here or on a Dask cluster.
+
+No Qt and no napari: pipelines and tests drive the model directly.
+"""
+
+from .extraction import DaskClients, ExtractionFailed, extraction_job
+from .rois import ExtractionPlan, RoiModel, RoiSummary, model_for
+from .traces import Correction, RoiTraces, movie_token, trace_series
+
+__all__ = [
+    "Correction",
+    "DaskClients",
+    "ExtractionFailed",
+    "ExtractionPlan",
+    "RoiModel",
+    "RoiSummary",
+    "RoiTraces",
+    "extraction_job",
+    "model_for",
+    "movie_token",
+    "trace_series",
+]

@@ -1,0 +1,402 @@
+"""The session being curated: ROIs, motion border, neuropil rings, traces, selection.
+
+Plain Python with psygnal events, no Qt and no napari: the "ROI masks" and
+"Traces" docks share one :class:`RoiModel` per viewer (one copy of the
+settings), forward what the user does to it and redraw on its events;
+pipelines and tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.border import MotionBorder, UsableArea
+from ..core.exclusions import exclusions, masks_to_read
+from ..core.masks import MaskCrop
+from ..core.neuropil import RingOptions
+from ..core.neuropil_correction import replace_unusable_ratios
+from ..core.rings import NeuropilRings, roi_crops_from_labels
+from .traces import Correction, RoiTraces
+
+__all__ = ["ExtractionPlan", "RoiModel", "RoiSummary", "model_for"]
+
+
+@dataclass(frozen=True)
+class RoiSummary:
+    """One row of the ROI table."""
+
+    key: Hashable
+    area: int
+    ring_pixels: int
+    exclusions: tuple[str, ...]  # AllenSDK's names, in AllenSDK's order
+    trace: str = (
+        ""  # "" not extracted, "current", or "stale" (the ROI, its ring or the movie changed)
+    )
+
+    @property
+    def excluded(self) -> bool:
+        """Whether AllenSDK gives this ROI's trace (or its ring's) as NaN."""
+        return bool(self.exclusions)
+
+
+@dataclass(frozen=True)
+class ExtractionPlan:
+    """The ROIs whose traces are missing or stale for a movie, and the masks to read.
+
+    Attributes
+    ----------
+    movie : str
+        The movie's token (:func:`movie_token`).
+    keys : list
+        The ROIs to extract.
+    fingerprints : list of bytes
+        What each ROI's traces will be current for.
+    masks : list of MaskCrop or None
+        Each ROI's mask, then each ROI's ring (``2 * len(keys)``); None where
+        AllenSDK gives a row of NaN.
+    """
+
+    movie: str
+    keys: list
+    fingerprints: list
+    masks: list
+
+
+class RoiModel:
+    """ROIs (as :class:`MaskCrop`), border, ring options, the rings they give, and traces.
+
+    Events
+    ------
+    rois_changed(keys)
+        ROIs or rings changed: a set of keys, or None for "everything" (rebuild).
+    settings_changed()
+        The motion border or the ring options changed.
+    traces_changed(keys)
+        Traces were stored for these keys, or their state changed (another movie).
+    correction_changed()
+        The neuropil correction (fixed or fitted r) changed.
+    selection_changed(keys)
+        The ROIs the user selected (in the table or the viewer) changed.
+    """
+
+    rois_changed = Signal(object)
+    settings_changed = Signal()
+    traces_changed = Signal(object)
+    correction_changed = Signal()
+    selection_changed = Signal(object)
+
+    def __init__(self) -> None:
+        self.border = MotionBorder()
+        self.ring_options = RingOptions()
+        self.correction = Correction()
+        self.image_shape: tuple[int, int] | None = None
+        self.rings: NeuropilRings | None = None
+        self._empty: set = set()  # ROIs that cover no pixel (e.g. a shape outside the image)
+        self._labels: np.ndarray | None = None  # the label image last read, to diff edits against
+        self.traces: dict[Hashable, RoiTraces] = {}
+        self.trace_movie: str | None = None  # the movie the stored traces came from
+        self.movie: str | None = None  # the movie the user extracts from now
+        self.selection: tuple = ()
+        self._summaries: dict = {}  # key -> RoiSummary, kept current
+
+    # -- ROIs ---------------------------------------------------------------------------------
+    def set_rois(self, crops: Mapping[Hashable, MaskCrop | None], image_shape) -> None:
+        """Replace every ROI (None or an empty crop: an ROI without pixels) and rebuild the rings."""
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self._labels = None
+        self._empty = {k for k, c in crops.items() if c is None or not c.pixels.any()}
+        self.rings = NeuropilRings.from_masks(
+            {k: c for k, c in crops.items() if k not in self._empty},
+            self.image_shape,
+            border=self.border,
+            options=self.ring_options,
+        )
+        self._changed(None)
+
+    def set_rois_from_labels(self, labels: np.ndarray) -> None:
+        """Replace every ROI with the labels of a (rows, columns) label image."""
+        self.set_rois(roi_crops_from_labels(labels), np.shape(labels))
+        self._labels = np.array(labels, copy=True)
+
+    def labels_edited(self, labels: np.ndarray) -> set:
+        """Follow an edit of the label image (paint, fill, erase, undo, data replaced).
+
+        Only the labels whose pixels changed, and the rings those can reach,
+        are recomputed; a label image of another size is read whole.
+
+        Parameters
+        ----------
+        labels : (rows, columns) int ndarray
+            The label image after the edit.
+
+        Returns
+        -------
+        set
+            Keys whose ROI or ring was recomputed (None-like empty set: no change).
+        """
+        if self._labels is None or self.rings is None or np.shape(labels) != self._labels.shape:
+            self.set_rois_from_labels(labels)
+            return set(self.roi_keys())
+        changed = labels != self._labels
+        rows = np.flatnonzero(changed.any(axis=1))
+        if rows.size == 0:
+            return set()
+        columns = np.flatnonzero(changed.any(axis=0))
+        where = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+        moved = changed[where]
+        edited = {*np.unique(self._labels[where][moved]).tolist()}
+        edited |= {*np.unique(labels[where][moved]).tolist()}
+        self._labels[where] = labels[where]
+        edited = {int(v) for v in edited} - {0}
+        touched = self.rings.update_from_labels(labels, edited, where=where) | edited
+        self._empty -= edited  # a label image has no empty ROI: an erased label is gone
+        self._changed(touched)
+        return touched
+
+    def update_rois(
+        self, changes: Mapping[Hashable, MaskCrop | None], *, removed: Iterable = ()
+    ) -> set:
+        """Change some ROIs (None: no pixels) and drop the keys in ``removed``; returns the keys touched."""
+        self._require_rois()
+        removed = set(removed)
+        self._empty -= removed
+        updates = dict.fromkeys(removed)
+        for key, crop in changes.items():
+            if crop is None or not crop.pixels.any():
+                self._empty.add(key)
+                updates[key] = None
+            else:
+                self._empty.discard(key)
+                updates[key] = crop
+        touched = self.rings.update(updates) | set(changes) | removed
+        self._changed(touched)
+        return touched
+
+    def _require_rois(self) -> None:
+        if self.rings is None:
+            raise RuntimeError("no ROIs yet: call set_rois() first")
+
+    def _changed(self, keys) -> None:
+        """Refresh the table rows of ``keys`` (None: all) and tell the views."""
+        present = set(self.roi_keys())
+        if keys is None:
+            self._summaries = {k: self._summarise(k) for k in self.roi_keys()}
+        else:
+            for key in keys:
+                if key in present:
+                    self._summaries[key] = self._summarise(key)
+                else:
+                    self._summaries.pop(key, None)
+        self.rois_changed.emit(keys)
+
+    # -- settings -----------------------------------------------------------------------------
+    def set_border(self, border: MotionBorder) -> None:
+        """Change the motion border; the rings are rebuilt.
+
+        Raises
+        ------
+        ValueError
+            If the border leaves no usable pixel of the image.
+        """
+        if self.image_shape is not None and border.usable_area(*self.image_shape).is_empty:
+            h, w = self.image_shape
+            raise ValueError(
+                f"a border of left {border.left:g}, right {border.right:g}, top {border.top:g}, "
+                f"bottom {border.bottom:g} px leaves no usable pixel of the {w}x{h} image"
+            )
+        if border == self.border:
+            return
+        self.border = border
+        self._settings_changed(lambda rings: rings.set_border(border))
+
+    def set_ring_options(self, options: RingOptions) -> None:
+        """Change the neuropil ring options; the rings are rebuilt."""
+        if options == self.ring_options:
+            return
+        self.ring_options = options
+        self._settings_changed(lambda rings: rings.set_options(options))
+
+    def _settings_changed(self, apply) -> None:
+        if self.rings is not None:
+            apply(self.rings)
+        self.settings_changed.emit()
+        if self.rings is not None:
+            self._changed(None)
+
+    def set_correction(self, correction: Correction) -> None:
+        """Change how the neuropil correction picks r (plots and features follow)."""
+        if correction != self.correction:
+            self.correction = correction
+            self.correction_changed.emit()
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def usable_area(self) -> UsableArea:
+        """The rows and columns the motion border leaves usable."""
+        self._require_rois()
+        return self.border.usable_area(*self.image_shape)
+
+    def roi_keys(self) -> list:
+        """Every ROI's key, sorted (empty ROIs included)."""
+        if self.rings is None:
+            return []
+        return sorted({*self.rings.keys(), *self._empty}, key=_sort_key)
+
+    def roi(self, key) -> MaskCrop | None:
+        """The ROI's pixels; None for an empty ROI."""
+        return None if key in self._empty else self.rings.roi(key)
+
+    def ring(self, key) -> MaskCrop | None:
+        """The ROI's neuropil ring inside the usable area; None when it has no pixel."""
+        return None if key in self._empty else self.rings.ring(key)
+
+    def summary(self, key) -> RoiSummary:
+        """Area, ring size, AllenSDK's exclusions and trace state of one ROI."""
+        return self._summaries[key]
+
+    def rows(self) -> list[RoiSummary]:
+        """Every ROI's row of the table, in key order."""
+        return [self._summaries[k] for k in self.roi_keys()]
+
+    def _summarise(self, key) -> RoiSummary:
+        roi, ring = self.roi(key), self.ring(key)
+        return RoiSummary(
+            key,
+            0 if roi is None else roi.area,
+            0 if ring is None else ring.area,
+            exclusions(roi, ring, self.usable_area),
+            self._trace_state(key),
+        )
+
+    # -- traces -------------------------------------------------------------------------------
+    def fingerprint(self, key, movie: str | None) -> bytes:
+        """Digest of what an ROI's traces depend on: its pixels, its ring's pixels, the movie."""
+        digest = hashlib.blake2b(repr(movie).encode(), digest_size=16)
+        for crop in (self.roi(key), self.ring(key)):
+            if crop is None:
+                digest.update(b"none")
+            else:
+                digest.update(
+                    np.array([crop.top, crop.left, *crop.pixels.shape], np.int64).tobytes()
+                )
+                digest.update(np.packbits(crop.pixels).tobytes())
+        return digest.digest()
+
+    def _trace_state(self, key) -> str:
+        stored = self.traces.get(key)
+        if stored is None:
+            return ""
+        movie = self.movie if self.movie is not None else self.trace_movie
+        return "current" if stored.fingerprint == self.fingerprint(key, movie) else "stale"
+
+    def trace_state(self, key) -> str:
+        """'' never extracted, 'current', or 'stale' (the ROI, its ring or the movie changed)."""
+        return self._summaries[key].trace
+
+    def set_movie(self, movie: str | None) -> None:
+        """The movie the user extracts from now (a :func:`movie_token`): traces of
+        another movie show as stale."""
+        if movie != self.movie:
+            self.movie = movie
+            if self.traces and self.rings is not None:
+                self._refresh_traces(list(self.traces))
+
+    def plan_extraction(self, movie: str) -> ExtractionPlan:
+        """The ROIs whose traces are missing or stale for ``movie``, with the masks to read."""
+        usable = self.usable_area
+        keys, fingerprints, rois, rings = [], [], [], []
+        for key in self.roi_keys():
+            fingerprint = self.fingerprint(key, movie)
+            stored = self.traces.get(key)
+            if stored is not None and stored.fingerprint == fingerprint:
+                continue
+            roi, ring = masks_to_read(self.roi(key), self.ring(key), usable)
+            keys.append(key)
+            fingerprints.append(fingerprint)
+            rois.append(roi)
+            rings.append(ring)
+        return ExtractionPlan(movie, keys, fingerprints, rois + rings)
+
+    def keys_to_extract(self, movie: str) -> list:
+        """ROIs whose traces are missing or stale for this movie."""
+        return self.plan_extraction(movie).keys
+
+    def store_traces(self, movie: str, results: Mapping[Hashable, RoiTraces]) -> None:
+        """Keep extracted traces; traces of another movie are dropped."""
+        if movie != self.trace_movie:
+            self.traces = {}
+            self.trace_movie = movie
+        self.traces.update(results)
+        self._refresh_traces(list(results))
+
+    def _refresh_traces(self, keys) -> None:
+        present = set(self.roi_keys())
+        for key in keys:
+            if key in present:
+                self._summaries[key] = self._summarise(key)
+        self.traces_changed.emit(set(keys))
+
+    def contamination_ratios(self) -> dict:
+        """The r each ROI's correction uses: the fixed r, or the fitted r with the Allen
+        pipeline's replacement of r > 1 (the mean of the usable r over all current ROIs)."""
+        keys = [k for k in self.roi_keys() if k in self.traces]
+        if not self.correction.fitted:
+            return dict.fromkeys(keys, float(self.correction.fixed_r))
+        ratios = replace_unusable_ratios([self.traces[k].fitted_r for k in keys])
+        return dict(zip(keys, ratios.tolist(), strict=True))
+
+    def features(self) -> dict:
+        """Per-ROI summaries of the extracted traces, for the ROI layer's ``features``.
+
+        Returns
+        -------
+        dict
+            ROI key -> ``{"mean_F", "mean_Fneu", "r", "exclusion"}`` for every
+            ROI with traces (NaN means where a trace is all NaN).
+        """
+        ratios = self.contamination_ratios()
+        rows = {}
+        for key in self.roi_keys():
+            traces = self.traces.get(key)
+            if traces is None:
+                continue
+            rows[key] = {
+                "mean_F": _mean(traces.roi),
+                "mean_Fneu": _mean(traces.neuropil),
+                "r": ratios.get(key, np.nan),
+                "exclusion": ";".join(self.summary(key).exclusions),
+            }
+        return rows
+
+    # -- selection ----------------------------------------------------------------------------
+    def set_selection(self, keys) -> None:
+        """Select ROIs (as the table or the viewer does)."""
+        keys = tuple(keys)
+        if keys != self.selection:
+            self.selection = keys
+            self.selection_changed.emit(keys)
+
+
+def _mean(trace: np.ndarray) -> float:
+    return float(np.nanmean(trace)) if np.isfinite(trace).any() else np.nan
+
+
+def _sort_key(key):
+    return (0, key, "") if isinstance(key, (int, np.integer)) else (1, 0, str(key))
+
+
+_models: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_for(viewer) -> RoiModel:
+    """The one :class:`RoiModel` of a viewer, shared by every dock of this plugin."""
+    model = _models.get(viewer)
+    if model is None:
+        model = _models[viewer] = RoiModel()
+    return model

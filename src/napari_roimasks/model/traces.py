@@ -1,0 +1,139 @@
+"""What the model keeps of extracted traces, and what it derives from them.
+
+- :class:`RoiTraces`: one ROI's F and Fneu, the fitted ratio, and a
+  fingerprint of what they were read from;
+- :func:`movie_token`: identifies a movie's data, so that traces of a movie
+  whose data was replaced are never taken for current;
+- :class:`Correction`: how ``F - r * Fneu`` picks r (fixed, or fitted per ROI);
+- :func:`trace_series`: what the plot shows of one ROI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO, delta_f_over_f
+
+__all__ = ["Correction", "RoiTraces", "movie_token", "trace_series"]
+
+
+@dataclass(frozen=True)
+class RoiTraces:
+    """One ROI's extracted traces and what they were extracted from.
+
+    Attributes
+    ----------
+    fingerprint : bytes
+        Digest of the ROI's pixels, its ring's pixels and the movie.
+    roi, neuropil : (n_frames,) float64 ndarray
+        Mean over the ROI and over its ring; NaN when AllenSDK excludes the mask.
+    fitted_r : float
+        The contamination ratio fitted to these traces (before the Allen
+        pipeline's replacement of r > 1); NaN when it cannot be fitted.
+    """
+
+    fingerprint: bytes
+    roi: np.ndarray = field(repr=False)
+    neuropil: np.ndarray = field(repr=False)
+    fitted_r: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """How the neuropil correction ``F - r * Fneu`` chooses r.
+
+    Parameters
+    ----------
+    fitted : bool
+        True: r fitted per ROI as AllenSDK fits it; False: ``fixed_r`` for every ROI.
+    fixed_r : float
+        The r used when not fitted (>= 0).
+    """
+
+    fitted: bool = False
+    fixed_r: float = DEFAULT_CONTAMINATION_RATIO
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.fixed_r) or self.fixed_r < 0:
+            raise ValueError(f"the contamination ratio r must be >= 0, got {self.fixed_r!r}")
+
+
+_serials: dict[int, tuple[weakref.ref, str]] = {}
+_next_serial = itertools.count(1)
+
+
+def movie_token(data) -> str:
+    """A token that identifies a movie's data for as long as that data object lives.
+
+    Two calls with the same object give the same token; a new object (even one
+    that reuses a freed object's memory, or a layer whose ``data`` was replaced)
+    gives a new one. A dask array is identified by its name, which dask derives
+    from what it reads.
+
+    Parameters
+    ----------
+    data : array-like
+        The movie, e.g. an Image layer's ``data``.
+    """
+    name = getattr(data, "name", None)
+    if type(data).__module__.startswith("dask") and isinstance(name, str):
+        return f"dask:{name}"
+    key = id(data)
+    known = _serials.get(key)
+    if known is not None and known[0]() is data:
+        return known[1]
+    token = f"movie:{next(_next_serial)}"
+    try:
+        ref = weakref.ref(data, lambda dead, key=key: _forget(key, dead))
+    except TypeError:  # cannot be referenced weakly: a fresh token each time (re-extracts)
+        return token
+    _serials[key] = (ref, token)
+    return token
+
+
+def _forget(key: int, dead: weakref.ref) -> None:
+    known = _serials.get(key)
+    if known is not None and known[0] is dead:
+        del _serials[key]
+
+
+def trace_series(
+    key, traces: RoiTraces, r: float, *, dff: bool, baseline: str = "median", window: int = 301
+) -> list[tuple[str, np.ndarray]]:
+    """What the plot shows of one ROI: ``(label, values)`` pairs.
+
+    Parameters
+    ----------
+    key
+        The ROI's id, for the labels.
+    traces : RoiTraces
+    r : float
+        The contamination ratio of ``F - r * Fneu``.
+    dff : bool
+        False: F, Fneu and the corrected trace; True: the dF/F of the corrected trace.
+    baseline : {'median', 'percentile'}
+        dF/F's F0: the running median or 10th percentile over ``window`` frames.
+    window : int
+        Frames of the running baseline, centred.
+
+    Returns
+    -------
+    list of (str, (n_frames,) float64 ndarray)
+    """
+    corrected = traces.roi - r * traces.neuropil
+    if not dff:
+        return [
+            (f"ROI {key} F", traces.roi),
+            (f"ROI {key} Fneu", traces.neuropil),
+            (f"ROI {key} F - {r:.2f} Fneu", corrected),
+        ]
+    return [
+        (
+            f"ROI {key} dF/F (r = {r:.2f})",
+            delta_f_over_f(corrected, window, baseline=baseline),
+        )
+    ]

@@ -1,0 +1,163 @@
+"""Following the ROI layer: its edits go to the model as plain data (napari events, no Qt).
+
+A :class:`RoiLayerLink` connects to one Labels or Shapes layer at a time.
+With ``live`` on, every edit (paint, fill, erase, undo, redo, data replaced;
+shapes added, moved, restyled or deleted) is read from the layer and handed
+to the :class:`RoiModel`, which recomputes only the rings the edit can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from napari.layers import Labels
+
+from ..layers import LayerConversionError, edited_shapes, labels_plane, roi_crops_from_shapes_layer
+
+
+class RoiLayerLink:
+    """Reads one ROI layer into a model and keeps it current.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    model : RoiModel
+    warn : callable(str)
+        Shows a problem to the user (a notification).
+    is_overlay : callable(layer) -> bool
+        Whether a layer is one of the plugin's own (never the image shapes are drawn on).
+    on_selected : callable()
+        Called when the layer's own selection changes (label picker, selected shapes).
+    on_click : generator function(layer, event)
+        A mouse-drag callback for the layer (click-to-select).
+    """
+
+    def __init__(self, viewer, model, *, warn, is_overlay, on_selected, on_click):
+        self.viewer = viewer
+        self.model = model
+        self.layer = None
+        self.live = True
+        self.read_current_frame = False  # a 3D Labels layer is read at the viewer's frame
+        self._warn: Callable[[str], None] = warn
+        self._is_overlay = is_overlay
+        self._on_selected = on_selected
+        self._on_click = on_click
+
+    def follow(self, layer) -> None:
+        """Follow ``layer``'s edits (None: none); :meth:`read` reads it whole."""
+        self.stop()
+        self.layer = layer
+        if layer is None:
+            return
+        for event, handler in self._events(layer):
+            if isinstance(event, list):  # a layer's mouse callbacks
+                event.append(handler)
+            else:
+                event.connect(handler)
+
+    def stop(self) -> None:
+        """Stop following the layer (disconnect everything connected to it)."""
+        if self.layer is None:
+            return
+        for event, handler in self._events(self.layer):
+            if isinstance(event, list):
+                if handler in event:
+                    event.remove(handler)
+            else:
+                event.disconnect(handler)
+        self.layer = None
+
+    def read(self) -> str | None:
+        """Read the whole layer into the model; the problem's text when it cannot be read."""
+        layer = self.layer
+        try:
+            if isinstance(layer, Labels):
+                self.model.set_rois_from_labels(labels_plane(layer, frame=self.frame()))
+            else:
+                image_shape = self.image_shape_for_shapes()
+                self.model.set_rois(roi_crops_from_shapes_layer(layer, image_shape), image_shape)
+        except (LayerConversionError, ValueError, TypeError) as error:
+            return str(error)
+        return None
+
+    def frame(self) -> tuple[int, ...] | None:
+        """Where the viewer stands along a 3D layer's leading axes, when the user asked to read it there."""
+        layer = self.layer
+        if layer is None or layer.ndim <= 2 or not self.read_current_frame:
+            return None
+        point = layer.world_to_data(self.viewer.dims.point)
+        return tuple(
+            int(np.clip(round(p), 0, n - 1))
+            for p, n in zip(point[:-2], layer.data.shape[:-2], strict=True)
+        )
+
+    def image_shape_for_shapes(self) -> tuple[int, int]:
+        """The image grid shapes are rasterised on: the first other Image or Labels layer."""
+        for candidate in self.viewer.layers:
+            if candidate is self.layer or self._is_overlay(candidate):
+                continue
+            if type(candidate).__name__ in ("Image", "Labels") and candidate.ndim >= 2:
+                return tuple(int(n) for n in candidate.data.shape[-2:])
+        raise LayerConversionError(
+            "shapes need an image to be rasterised on: add the movie or its mean image first"
+        )
+
+    # -- the layer's events -----------------------------------------------------------------------
+    def _events(self, layer) -> list:
+        if isinstance(layer, Labels):
+            # paint/fill/erase, their live partial updates, undo/redo (a refresh), data replaced
+            events = (
+                layer.events.paint,
+                layer.events.labels_update,
+                layer.events.set_data,
+                layer.events.data,
+            )
+            return [(event, self._labels_edited) for event in events] + [
+                (layer.events.selected_label, self._selected),
+                (layer.mouse_drag_callbacks, self._on_click),
+            ]
+        return [
+            (layer.events.data, self._shapes_edited),
+            (layer.events.edge_width, self._shapes_restyled),  # a path's width is its ROI's
+            (layer.events.highlight, self._selected),
+        ]
+
+    def _selected(self, event=None) -> None:
+        self._on_selected()
+
+    def _labels_edited(self, event=None) -> None:
+        if not self.live:
+            return
+        try:
+            plane = labels_plane(self.layer, frame=self.frame())
+        except LayerConversionError:
+            return
+        self.model.labels_edited(plane)
+
+    def _shapes_edited(self, event) -> None:
+        if not self.live:
+            return
+        if self.model.rings is None:
+            self._read_or_warn()
+            return
+        try:
+            changes = edited_shapes(
+                self.layer, event, self.image_shape_for_shapes(), len(self.model.roi_keys())
+            )
+        except (LayerConversionError, ValueError) as error:
+            self._warn(f"Rings not updated: {error}")
+            return
+        if changes is None:
+            self._read_or_warn()  # shapes after a removed one change their numbers
+        elif changes:
+            self.model.update_rois(changes)
+
+    def _shapes_restyled(self, event=None) -> None:
+        if self.live and any(t in ("path", "line") for t in self.layer.shape_type):
+            self._read_or_warn()
+
+    def _read_or_warn(self) -> None:
+        problem = self.read()
+        if problem is not None:
+            self._warn(f"Rings not updated: {problem}")

@@ -1,0 +1,243 @@
+"""The Traces dock's plot: the selected ROIs' traces, its options, and its exports.
+
+F, Fneu and ``F - r * Fneu`` (or the dF/F of the corrected trace) of the ROIs
+the model has selected, stacked or overlaid; a line follows the viewer's
+frame, and a click on the plot moves the frame slider there. The plotted
+numbers go to CSV exactly, the figure to PNG/SVG, both written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, PushButton, SpinBox
+from napari.utils.notifications import show_error, show_warning
+from qtpy.QtWidgets import QFileDialog
+
+from ..core.exclusions import EXCLUSION_TEXT
+from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
+from ..io.allen_traces import write_traces_csv
+from ..io.atomic import write_atomically
+from ..model import Correction, trace_series
+from ._napari import connect_all, disconnect_all
+from ._trace_plot import ThemedCanvas
+
+FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"
+TRACES, DFF = "F, Fneu and F - r·Fneu", "dF/F of F - r·Fneu"
+STACK, OVERLAY = "stack", "overlay"
+MEDIAN, PERCENTILE = "running median", "running 10th percentile"
+
+
+class TraceView:
+    """The plot of the selected ROIs' traces, with its options (``options``) and export buttons.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    model : RoiModel
+    movie_layer : callable() -> napari.layers.Image or None
+        The movie the traces come from (its frame axis is the plot's x axis).
+    parent : QWidget
+        The dock, for the file dialogs.
+    """
+
+    def __init__(self, viewer, model, movie_layer, parent):
+        self.viewer = viewer
+        self.model = model
+        self._movie_layer = movie_layer
+        self._parent = parent
+        self.lines: list = []  # (label, Line2D) of what is plotted, in legend order
+        self._frame_lines: list = []  # the current-frame marker on every axes
+        self._correction = ComboBox(
+            label="neuropil correction", choices=[FIXED, FITTED], value=FIXED
+        )
+        self._correction.tooltip = (
+            "F - r·Fneu with a fixed r, or with r fitted per ROI as AllenSDK does (cross-validated, "
+            "r > 1 replaced by the mean of the other ROIs' r)"
+        )
+        self._r = FloatSpinBox(
+            label="r", min=0, max=5, step=0.05, value=DEFAULT_CONTAMINATION_RATIO
+        )
+        self._show = ComboBox(label="show", choices=[TRACES, DFF], value=TRACES)
+        self._arrange = ComboBox(label="several ROIs", choices=[STACK, OVERLAY], value=STACK)
+        self._baseline = ComboBox(label="dF/F baseline", choices=[MEDIAN, PERCENTILE], value=MEDIAN)
+        self._window = SpinBox(label="baseline window (frames)", min=1, max=1_000_000, value=301)
+        self._window.tooltip = (
+            "F0 is the running median (or 10th percentile) over this many frames, centred"
+        )
+        self._export_csv = PushButton(text="Export plotted traces (CSV)…")
+        self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
+        plot_options = (
+            self._correction,
+            self._r,
+            self._show,
+            self._arrange,
+            self._baseline,
+            self._window,
+        )
+        #: the controls, for the dock to place
+        self.options = [
+            *plot_options,
+            Container(
+                widgets=[self._export_csv, self._export_figure], layout="horizontal", labels=False
+            ),
+        ]
+        self.plot = ThemedCanvas(viewer)
+        for control in plot_options:
+            control.changed.connect(self._on_plot_option)
+        self._export_csv.changed.connect(lambda: self.export_csv())
+        self._export_figure.changed.connect(lambda: self.save_figure())
+        self._connections = [
+            (self.model.selection_changed, self._on_selection),
+            (self.model.traces_changed, self._on_traces_changed),
+            (self.model.rois_changed, self._on_rois_changed),
+            (self.model.correction_changed, self.redraw),
+            (self.viewer.dims.events.current_step, self._move_frame_line),
+            (self.viewer.events.theme, self._on_theme),
+        ]
+        connect_all(self._connections)
+        self.plot.canvas.mpl_connect("button_press_event", self._on_plot_click)
+        self._on_plot_option()
+
+    def close(self) -> None:
+        """Disconnect from the model and the viewer."""
+        disconnect_all(self._connections)
+
+    def _on_selection(self, keys) -> None:
+        self.redraw()
+
+    def _on_traces_changed(self, keys) -> None:
+        if set(keys) & set(self.model.selection) or not self.lines:
+            self.redraw()
+
+    def _on_rois_changed(self, keys) -> None:
+        if keys is None or set(keys) & set(self.model.selection):
+            self.redraw()
+
+    def _on_plot_option(self, _value=None) -> None:
+        self._r.enabled = self._correction.value == FIXED
+        self._window.enabled = self._baseline.enabled = self._show.value == DFF
+        correction = Correction(self._correction.value == FITTED, self._r.value)
+        if correction != self.model.correction:
+            self.model.set_correction(correction)  # redraws
+        else:
+            self.redraw()
+
+    def _on_theme(self, event=None) -> None:
+        self.plot.apply_theme()
+        self.plot.canvas.draw_idle()
+
+    def redraw(self) -> None:
+        """Draw the selected ROIs' traces."""
+        keys = [k for k in self.model.selection if k in self.model.traces]
+        if not keys:
+            self.lines, self._frame_lines = [], []
+            if self.model.traces:
+                self.plot.show_message(
+                    "Select an ROI (a row of the ROI table, the label picker, or click it)"
+                )
+            else:
+                self.plot.show_message("Extract traces, then select an ROI")
+            return
+        ratios = self.model.contamination_ratios()
+        groups = [self._series(key, ratios.get(key, np.nan)) for key in keys]
+        self.lines, self._frame_lines = self.plot.show_series(
+            groups,
+            stacked=self._arrange.value == STACK,
+            frame=self._current_frame(),
+            ylabel="fluorescence" if self._show.value == TRACES else "dF/F",
+        )
+
+    def _series(self, key, r) -> tuple[list, str]:
+        """What to plot for one ROI: (label, values) pairs, and a note when it is excluded."""
+        baseline = "median" if self._baseline.value == MEDIAN else "percentile"
+        series = trace_series(
+            key,
+            self.model.traces[key],
+            r,
+            dff=self._show.value == DFF,
+            baseline=baseline,
+            window=self._window.value,
+        )
+        exclusions = self.model.summary(key).exclusions
+        note = f"ROI {key} excluded: " + ", ".join(EXCLUSION_TEXT[e] for e in exclusions)
+        return series, note if exclusions else ""
+
+    def _frame_axis(self) -> int:
+        movie = self._movie_layer()
+        ndim = self.viewer.dims.ndim
+        return ndim - movie.ndim if movie is not None else 0
+
+    def _current_frame(self) -> int:
+        return int(self.viewer.dims.current_step[self._frame_axis()])
+
+    def _move_frame_line(self, event=None) -> None:
+        frame = self._current_frame()
+        for line in self._frame_lines:
+            line.set_xdata([frame, frame])
+        self.plot.canvas.draw_idle()
+
+    def _on_plot_click(self, event) -> None:
+        if (
+            event.inaxes is None
+            or event.xdata is None
+            or self.plot.panning_or_zooming()
+            or not self.lines
+        ):
+            return
+        n_frames = len(self.lines[0][1].get_xdata())
+        frame = int(np.clip(round(event.xdata), 0, n_frames - 1))
+        self.viewer.dims.set_current_step(self._frame_axis(), frame)
+
+    # -- export ---------------------------------------------------------------------------------
+    def _save_path(self, path, overwrite: bool, title: str, default: str, filters: str):
+        """``(path, overwrite)``: the given path, or one chosen in a file dialog, which itself
+        asks before replacing a file (so a chosen path may be replaced). ``(None, _)``: cancelled."""
+        if path is not None:
+            return Path(path), overwrite
+        chosen, _ = QFileDialog.getSaveFileName(self._parent, title, default, filters)
+        return (Path(chosen), True) if chosen else (None, overwrite)
+
+    def export_csv(self, path=None, *, overwrite: bool = False) -> Path | None:
+        """Write the plotted traces as CSV: frame, then one column per plotted trace.
+
+        Without ``path`` a file dialog asks (and asks before replacing a file).
+        """
+        if not self.lines:
+            show_warning("Nothing to export: extract traces and select an ROI first")
+            return None
+        path, overwrite = self._save_path(
+            path, overwrite, "Export plotted traces", "traces.csv", "CSV (*.csv)"
+        )
+        if path is None:
+            return None
+        columns = {label: np.asarray(line.get_ydata(), dtype=float) for label, line in self.lines}
+        try:
+            write_traces_csv(path, columns, overwrite=overwrite)
+        except OSError as error:
+            show_error(f"Traces not exported to {path}: {error}")
+            return None
+        return path
+
+    def save_figure(self, path=None, *, overwrite: bool = False) -> Path | None:
+        """Save the figure as shown; the format follows the suffix (.png, .svg, .pdf)."""
+        path, overwrite = self._save_path(
+            path, overwrite, "Save figure", "traces.png", "PNG (*.png);;SVG (*.svg)"
+        )
+        if path is None:
+            return None
+        try:
+            write_atomically(
+                path,
+                lambda f: self.plot.figure.savefig(
+                    f,
+                    format=path.suffix.lstrip(".") or "png",
+                    facecolor=self.plot.figure.get_facecolor(),
+                ),
+                overwrite=overwrite,
+            )
+        except (OSError, ValueError) as error:
+            show_error(f"Figure not saved to {path}: {error}")
+            return None
+        return path
