@@ -189,6 +189,7 @@ def _progress_printer(total: int, unit: str = "frames"):
 
 def info(args) -> int:
     """``napari-roimasks info``."""
+    from .io.formats import format_for
     from .io.roi_files import RoiFileError, read_rois
 
     path = args.file
@@ -212,15 +213,22 @@ def info(args) -> int:
         )
         return 0
     try:
+        holds = format_for(path).holds.names()
         found = read_rois(path)
     except RoiFileError as error:
         raise InputError(str(error)) from None
     empty = sum(roi.crop is None for roi in found.rois)
     size = f" on a {found.image_shape[1]}x{found.image_shape[0]} image" if found.image_shape else ""
     print(f"{path}: {found.kind}, {len(found.rois)} ROIs ({empty} without pixels){size}")
-    print(
-        f"  motion border (left, right, top, bottom): {found.border.as_allen() if found.border else 'none'}"
-    )
+    print(f"  the format holds: {', '.join(holds)}")
+    border = found.border.as_allen() if found.border else "none"
+    print(f"  motion border (left, right, top, bottom): {border}")
+    if found.ring_options is not None:
+        o = found.ring_options
+        print(
+            f"  neuropil rings: outer radius {o.outer_radius}, inner gap {o.inner_gap}, "
+            f"min pixels {o.min_pixels}"
+        )
     return 0
 
 
