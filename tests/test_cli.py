@@ -41,7 +41,10 @@ def expected(rec, border):
         roi_masks.create_roi_mask(256, 256, border, roi_mask=labels == k, label=k)
         for k in range(1, labels.max() + 1)
     ]
-    neuropils = [roi_masks.create_neuropil_mask(r, border, labels > 0) for r in rois]
+    neuropils = [
+        roi_masks.create_neuropil_mask(r, border, labels > 0, label=f"neuropil for {r.label}")
+        for r in rois
+    ]
     traces, exclusions = roi_masks.calculate_traces(rec.movie, rois + neuropils)
     return traces[: len(rois)], traces[len(rois) :], exclusions, neuropils
 
@@ -74,6 +77,11 @@ def test_extract_writes_the_allen_layout_with_allensdks_numbers(recording, tmp_p
     assert [(m["x"], m["y"], m["width"], m["height"]) for m in masks] == [
         (n.x, n.y, n.width, n.height) for n in neuropils
     ]
+    for written_mask, neuropil in zip(masks, neuropils, strict=True):  # AllenSDK's pixels
+        assert written_mask["id"] == neuropil.label
+        assert written_mask["valid"] == (not roi_masks.validate_mask(neuropil))
+        if neuropil.mask is not None:
+            np.testing.assert_array_equal(np.array(written_mask["mask"]), neuropil.mask)
 
 
 def test_border_comes_from_the_roi_file_unless_given(recording, tmp_path):
@@ -219,3 +227,42 @@ def test_info_says_what_a_file_holds(recording):
     )
     missing = run("info", folder / "nothing.h5")
     assert missing.returncode == 2 and "nothing.h5: no such file" in missing.stderr
+
+
+def test_a_tiff_movie_is_refused_for_a_cluster_before_one_is_started(recording, tmp_path):
+    import tifffile
+
+    folder, rec = recording
+    tifffile.imwrite(tmp_path / "movie.tif", rec.movie)
+    result = run(
+        "extract",
+        tmp_path / "movie.tif",
+        folder / "labels.npy",
+        "-o",
+        tmp_path / "out",
+        "--scheduler",
+        "tcp://127.0.0.1:1",  # nothing listens there: a start would fail differently
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(
+        "movie.tif: the Dask backend reads HDF5 movies (each worker opens the file)"
+    )
+
+
+def test_an_inconsistent_roimasks_file_is_one_line_and_exit_code_2(recording, tmp_path):
+    from napari_roimasks.core.rings import roi_crops_from_labels
+    from napari_roimasks.io.roi_files import RoiEntry, RoiSet, write_rois
+
+    folder, rec = recording
+    entries = [RoiEntry(k, c) for k, c in roi_crops_from_labels(rec.roi_labels).items()]
+    path = tmp_path / "edited.roimasks.h5"
+    write_rois(path, RoiSet(entries, MotionBorder(), (256, 256)))
+    with h5py.File(path, "a") as f:
+        f.attrs["ring_options"] = [5, 5, 0]  # an inner gap as wide as the ring
+    for command in (["info", path], ["extract", folder / "movie.h5", path, "-o", tmp_path / "out"]):
+        result = run(*command)
+        assert result.returncode == 2
+        (line,) = result.stderr.strip().splitlines()
+        assert "edited.roimasks.h5: an inconsistent napari-roimasks masks file" in line
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ from .io.formats import RoiFormat, format_for
 from .io.layer_metadata import layer_metadata
 from .io.movies import is_tiff_movie, movie_datasets, open_movie
 from .io.roi_files import RoiFileError, read_rois
+from .model.traces import movie_token
 
 #: Movie files; a TIFF of one page (a label image) and a ``*.roimasks.h5`` are ROI files.
 MOVIE_HDF5_SUFFIXES = (".h5", ".hdf5")
@@ -50,7 +51,12 @@ def read_movie(path):
         meta = {
             "name": name if dataset is None else f"{name} {dataset}",
             "contrast_limits": (low, high if high > low else low + 1),
-            "metadata": {"path": str(path), "dataset": dataset or "data"},
+            # the token tells a Dask cluster that the layer still shows this file's frames
+            "metadata": {
+                "path": str(path),
+                "dataset": dataset or "data",
+                "movie_token": movie_token(frames),
+            },
         }
         layers.append((frames, meta, "image"))
     return layers
@@ -96,10 +102,8 @@ def read_roi_layers(path):
     metadata = {
         "path": str(path),
         "roi_ids": [r.id for r in found.rois],
-        **layer_metadata(found.border, found.ring_options),
+        **layer_metadata(found.border, found.ring_options, found.image_shape),
     }
-    if found.image_shape is not None:
-        metadata["image_shape"] = [int(v) for v in found.image_shape]
     values = _label_values([r.id for r in found.rois])
     labels, overlapping = labels_from_masks([r.crop for r in found.rois], shape, labels=values)
     if not overlapping:

@@ -11,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from .core.rings import roi_crops_from_labels
-from .io.layer_metadata import border_from_metadata, ring_options_from_metadata
+from .io.layer_metadata import (
+    LAYER_METADATA_IMAGE_SHAPE,
+    border_from_metadata,
+    ring_options_from_metadata,
+)
 from .io.roi_files import RoiEntry, RoiSet, write_rois
 from .layers import roi_crops_from_shapes_layer
 
@@ -68,7 +72,7 @@ def write_shapes(path: str, data, meta: dict) -> list[str]:
     layer = Shapes(
         data, shape_type=meta.get("shape_type", "polygon"), edge_width=meta.get("edge_width", 1)
     )
-    shape = tuple(meta.get("metadata", {}).get("image_shape") or _extent(layer))
+    shape = tuple(meta.get("metadata", {}).get(LAYER_METADATA_IMAGE_SHAPE) or _extent(layer))
     crops = roi_crops_from_shapes_layer(layer, shape)
     groups = _groups(meta.get("features"), by_index=False)
     rois = [RoiEntry(k, c, groups.get(k, -1)) for k, c in crops.items()]

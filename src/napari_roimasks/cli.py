@@ -17,6 +17,7 @@ from .pipeline import (
     OUTPUTS,
     BatchSettings,
     InputError,
+    check_cluster_movies,
     jobs_from_files,
     jobs_from_manifest,
     prepare,
@@ -149,6 +150,8 @@ def extract(args) -> int:
     for job in jobs:
         prepare(job, settings)
     total = sum(job.n_frames for job in jobs)
+    if args.scheduler:
+        check_cluster_movies(jobs)  # before a cluster is started for nothing
     if not args.scheduler:
         results = run_jobs(jobs, settings, progress=_progress_printer(total))
     else:

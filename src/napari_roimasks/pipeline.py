@@ -32,6 +32,7 @@ __all__ = [
     "BatchSettings",
     "InputError",
     "MovieMasks",
+    "check_cluster_movies",
     "jobs_from_files",
     "jobs_from_manifest",
     "prepare",
@@ -340,13 +341,24 @@ def run_jobs(
         for job in jobs
     ]
     if client is not None:
-        for job in jobs:
-            if job.movie.suffix.lower() not in (".h5", ".hdf5"):
-                raise InputError(
-                    f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
-                )
+        check_cluster_movies(jobs)
     steps = trace_steps(movies, client=client, block_size=settings.block_size)
     return run_steps(steps, progress, unit="frame")
+
+
+def check_cluster_movies(jobs: Sequence[BatchJob]) -> None:
+    """Every movie is a file a Dask cluster's workers can open (HDF5).
+
+    Raises
+    ------
+    InputError
+        Naming the first movie that is not.
+    """
+    for job in jobs:
+        if job.movie.suffix.lower() not in (".h5", ".hdf5"):
+            raise InputError(
+                f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
+            )
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_border_and_ring_options_rebuild_every_row(model, labels):
     options = RingOptions(outer_radius=8, inner_gap=2, min_pixels=150)
     model.set_ring_options(options)
     model.set_border(MotionBorder(0, 0, 0, 0))
-    assert events == ["settings", None, "settings", None]
+    assert events == [None, "settings", None, "settings"]  # the rows first, then the news
     assert model_rows(model) == allensdk_rows(labels, MotionBorder(), options)
     assert not any(row.excluded for row in model.rows())
 

@@ -39,3 +39,21 @@ def notes(monkeypatch):
                 module, kind, lambda message, kind=kind: seen.append((kind, message))
             )
     return seen
+
+
+def _table_rows(dock):
+    from qtpy.QtCore import Qt
+
+    model = dock.table_model
+    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    return [
+        {title: model.data(model.index(r, c)) for c, title in enumerate(columns)}
+        for r in range(model.rowCount())
+    ]
+
+
+@pytest.fixture
+def table():
+    """The ROI table as the user reads it: ``table(dock)`` gives one dict per row, keyed by
+    column title."""
+    return _table_rows

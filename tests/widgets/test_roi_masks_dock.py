@@ -33,17 +33,7 @@ def expected_rings(labels, border=None, options=None):
     ).ring_labels()
 
 
-def table(dock):
-    """The ROI table as the user reads it: one dict per row, keyed by column title."""
-    model = dock.table_model
-    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    return [
-        {title: model.data(model.index(r, c)) for c, title in enumerate(columns)}
-        for r in range(model.rowCount())
-    ]
-
-
-def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
+def test_dock_picks_the_roi_layer_and_draws_its_rings(sample, table):
     viewer, dock, layers = sample
     assert dock.source is layers["ROIs"]
     np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(layers["ROIs"].data))
@@ -54,7 +44,7 @@ def test_dock_picks_the_roi_layer_and_draws_its_rings(sample):
     assert [name for name, _ in dock._roi_layer_choices()] == ["ROIs"]
 
 
-def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(sample):
+def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(sample, table):
     viewer, dock, layers = sample
     dock.settings.border["left"].value = 6
     dock.settings.border["top"].value = 2.5
@@ -87,7 +77,7 @@ def test_border_controls_shade_the_band_and_flag_the_rois_allensdk_excludes(samp
     assert len(viewer.layers["ROIs excluded"].data) == len(flagged)
 
 
-def test_painting_updates_the_rings_live_and_undo_restores_them(sample, qtbot):
+def test_painting_updates_the_rings_live_and_undo_restores_them(sample, qtbot, table):
     viewer, dock, layers = sample
     rois: Labels = layers["ROIs"]
     before = rings_layer(viewer).data.copy()
@@ -104,7 +94,7 @@ def test_painting_updates_the_rings_live_and_undo_restores_them(sample, qtbot):
     np.testing.assert_array_equal(rings_layer(viewer).data, after)
 
 
-def test_fill_erase_and_replaced_data_update_the_rings(sample):
+def test_fill_erase_and_replaced_data_update_the_rings(sample, table):
     viewer, dock, layers = sample
     rois = layers["ROIs"]
     rois.fill((5, 128), 90)  # the background becomes one huge ROI: every ring empties
@@ -156,7 +146,7 @@ def test_clicking_a_row_selects_the_roi_and_centres_the_view(sample, qtbot):
     np.testing.assert_allclose(camera.center[-2:], centre)
 
 
-def test_shapes_as_rois_follow_adds_moves_and_deletes(make_napari_viewer):
+def test_shapes_as_rois_follow_adds_moves_and_deletes(make_napari_viewer, table):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((100, 120)), name="mean image")
     square = np.array([[20, 20], [20, 35], [35, 35], [35, 20]], dtype=float)
@@ -233,7 +223,7 @@ def test_border_from_a_motion_offsets_file(sample, notes, tmp_path):
     assert dock.model.border == MotionBorder(4, 2, 3, 1)
 
 
-def test_3d_roi_layer_needs_the_users_word(make_napari_viewer, notes):
+def test_3d_roi_layer_needs_the_users_word(make_napari_viewer, notes, table):
     viewer = make_napari_viewer()
     stack = np.zeros((3, 50, 50), dtype=np.int32)
     stack[1, 20:30, 20:30] = 4
@@ -363,3 +353,39 @@ def test_a_users_layer_named_like_the_docks_is_left_alone(make_napari_viewer):
     border_layer = next(layer for layer in ours if layer.name.startswith("motion border"))
     assert border_layer is not mine and len(border_layer.data) == 1  # the left band only
     assert mine.name in [name for name, _ in dock._roi_layer_choices()]
+
+
+def test_a_dock_closed_with_its_button_lets_go_and_a_new_one_reuses_its_layers(sample, notes):
+    viewer, dock, layers = sample
+    rois = layers["ROIs"]
+    names_before = sorted(layer.name for layer in viewer.layers)
+    viewer.window.remove_dock_widget(dock.parentWidget())  # what the dock's close button does
+    rings_before = np.array(rings_layer(viewer).data)
+    rois.paint((128, 128), 1)  # the closed dock must not follow the layer any more
+    np.testing.assert_array_equal(rings_layer(viewer).data, rings_before)
+    assert dock.link.layer is None
+    _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert sorted(layer.name for layer in viewer.layers) == names_before  # no second set
+    assert [name for name, _ in again._roi_layer_choices()] == ["ROIs"]
+    np.testing.assert_array_equal(
+        rings_layer(viewer).data, expected_rings(rois.data)
+    )  # the reopened dock follows the edit made while no dock was open
+
+
+def test_shapes_saved_from_the_dock_keep_the_movies_size(make_napari_viewer, tmp_path):
+    from napari_roimasks.io.roi_files import read_rois
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((20, 256, 256), np.uint16), name="movie")
+    shapes = viewer.add_shapes(
+        [np.array([[40.0, 40.0], [60.0, 70.0]]), np.array([[30.0, 50.0], [50.0, 80.0]])],
+        shape_type="rectangle",
+        name="drawn",
+    )
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    dock.set_source(shapes)
+    path = tmp_path / "drawn.roimasks.h5"
+    viewer.layers.selection = {shapes}
+    assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
+    found = read_rois(path, image_shape=(256, 256))  # what extract against the movie reads
+    assert found.image_shape == (256, 256) and len(found.rois) == 2

@@ -13,6 +13,7 @@ from matplotlib.backend_bases import MouseEvent
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MotionBorder, delta_f_over_f, estimate_contamination_ratio
 from napari_roimasks.core.traces import DEFAULT_BLOCK_BYTES
+from napari_roimasks.model import Correction
 from napari_roimasks.widgets import _trace_view
 
 PLUGIN = "napari-roimasks"
@@ -432,13 +433,13 @@ def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(
     assert target.read_text().startswith("frame,ROI 2 F")
 
 
-def test_replacing_the_movies_data_makes_every_trace_stale(session, qtbot, notes):
+def test_replacing_the_movies_data_makes_every_trace_stale(session, qtbot, notes, table):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
     brighter = np.asarray(layers["movie"].data) + np.uint16(100)
     layers["movie"].data = brighter  # same layer, same shape: new numbers
     assert {row.trace for row in rois.model.rows()} == {"stale"}
-    assert {row["trace"] for row in table_rows(rois)} == {"stale"}  # what the table shows
+    assert {row["trace"] for row in table(rois)} == {"stale"}  # what the table shows
     extract_and_wait(qtbot, traces)
     assert len(traces.model.keys_to_extract(traces.model.trace_movie)) == 0
     np.testing.assert_array_equal(
@@ -446,12 +447,26 @@ def test_replacing_the_movies_data_makes_every_trace_stale(session, qtbot, notes
     )  # the new movie's numbers
 
 
-def table_rows(dock):
-    from qtpy.QtCore import Qt
+def test_the_correction_is_the_models_in_every_traces_dock(session, qtbot):
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    traces.model.set_selection([2])
+    traces.model.set_correction(Correction(fitted=True))  # e.g. from a script
+    assert traces.view._correction.value == _trace_view.FITTED
+    assert "r = " not in traces.lines[-1][0] and traces.lines[-1][0].startswith("ROI 2 F - ")
+    viewer.window.remove_dock_widget(traces.parentWidget())
+    _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
+    assert again.view._correction.value == _trace_view.FITTED
+    assert again.model.correction == Correction(fitted=True)
 
-    model = dock.table_model
-    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    return [
-        {title: model.data(model.index(r, c)) for c, title in enumerate(columns)}
-        for r in range(model.rowCount())
-    ]
+
+def test_a_file_movie_whose_data_was_replaced_is_not_sent_to_a_cluster(
+    session, qtbot, tmp_path, notes
+):
+    viewer, rois, traces, layers = session
+    open_sample_movie_file(traces, layers, tmp_path)
+    # the layer no longer shows the file's frames
+    traces.movie_layer.data = np.asarray(layers["movie"].data) + np.uint16(1)
+    traces._scheduler.value = "local"
+    assert not traces.extract()
+    assert "no longer shows the frames of" in notes[-1][1] and not traces._clients.clients()

@@ -5,7 +5,9 @@ the ROIs (in the formats that hold them) and File > Open puts them back:
 
 - ``metadata[LAYER_METADATA_BORDER]``: AllenSDK's ``[left, right, top, bottom]`` (floats);
 - ``metadata[LAYER_METADATA_RING_OPTIONS]``:
-  ``{"outer_radius": int, "inner_gap": int, "min_pixels": int}``.
+  ``{"outer_radius": int, "inner_gap": int, "min_pixels": int}``;
+- ``metadata[LAYER_METADATA_IMAGE_SHAPE]``: ``[rows, columns]`` of the image the
+  ROIs were drawn on (a Shapes layer does not know it).
 
 Plain dicts and lists, so that napari can copy and show them; no napari import.
 """
@@ -20,6 +22,7 @@ from ..core.neuropil import RingOptions
 
 __all__ = [
     "LAYER_METADATA_BORDER",
+    "LAYER_METADATA_IMAGE_SHAPE",
     "LAYER_METADATA_RING_OPTIONS",
     "border_from_metadata",
     "layer_metadata",
@@ -30,12 +33,16 @@ __all__ = [
 LAYER_METADATA_BORDER = "motion_border"
 #: ``layer.metadata`` key of the ring options: ``{"outer_radius", "inner_gap", "min_pixels"}``.
 LAYER_METADATA_RING_OPTIONS = "ring_options"
+#: ``layer.metadata`` key of the image size: ``[rows, columns]``.
+LAYER_METADATA_IMAGE_SHAPE = "image_shape"
 
 
 def layer_metadata(
-    border: MotionBorder | None = None, ring_options: RingOptions | None = None
+    border: MotionBorder | None = None,
+    ring_options: RingOptions | None = None,
+    image_shape: tuple[int, int] | None = None,
 ) -> dict:
-    """The metadata entries for a border and ring options; a None one is left out.
+    """The metadata entries for a border, ring options and image size; a None one is left out.
 
     Examples
     --------
@@ -47,6 +54,8 @@ def layer_metadata(
         entries[LAYER_METADATA_BORDER] = [float(v) for v in border.as_allen()]
     if ring_options is not None:
         entries[LAYER_METADATA_RING_OPTIONS] = asdict(ring_options)
+    if image_shape is not None:
+        entries[LAYER_METADATA_IMAGE_SHAPE] = [int(n) for n in image_shape]
     return entries
 
 

@@ -11,8 +11,15 @@ No Qt and no napari: pipelines and tests drive the model directly.
 """
 
 from .extraction import DaskClients, ExtractionFailed, extraction_job
-from .rois import ExtractionPlan, RoiModel, RoiSummary, model_for
-from .traces import Correction, RoiTraces, movie_token, trace_series
+from .rois import RoiModel, RoiSummary, model_for
+from .traces import (
+    Correction,
+    ExtractionPlan,
+    RoiTraces,
+    frames_without_numbers,
+    movie_token,
+    trace_series,
+)
 
 __all__ = [
     "Correction",
@@ -23,6 +30,7 @@ __all__ = [
     "RoiSummary",
     "RoiTraces",
     "extraction_job",
+    "frames_without_numbers",
     "model_for",
     "movie_token",
     "trace_series",

@@ -17,8 +17,7 @@ import numpy as np
 
 from ..core.neuropil_correction import estimate_contamination_ratio
 from ..pipeline import MovieMasks, trace_steps
-from .rois import ExtractionPlan
-from .traces import RoiTraces
+from .traces import ExtractionPlan, RoiTraces
 
 __all__ = ["PROGRESS_INTERVAL", "DaskClients", "ExtractionFailed", "extraction_job"]
 

@@ -8,7 +8,6 @@ pipelines and tests drive it directly.
 
 from __future__ import annotations
 
-import hashlib
 import weakref
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.neuropil_correction import replace_unusable_ratios
 from ..core.rings import NeuropilRings, roi_crops_from_labels
-from .traces import Correction, RoiTraces
+from ..io.roi_set import RoiEntry, RoiSet
+from .traces import Correction, ExtractionPlan, RoiTraces, traces_fingerprint
 
-__all__ = ["ExtractionPlan", "RoiModel", "RoiSummary", "model_for"]
+__all__ = ["RoiModel", "RoiSummary", "model_for"]
 
 
 @dataclass(frozen=True)
@@ -43,29 +43,6 @@ class RoiSummary:
     def excluded(self) -> bool:
         """Whether AllenSDK gives this ROI's trace (or its ring's) as NaN."""
         return bool(self.exclusions)
-
-
-@dataclass(frozen=True)
-class ExtractionPlan:
-    """The ROIs whose traces are missing or stale for a movie, and the masks to read.
-
-    Attributes
-    ----------
-    movie : str
-        The movie's token (:func:`movie_token`).
-    keys : list
-        The ROIs to extract.
-    fingerprints : list of bytes
-        What each ROI's traces will be current for.
-    masks : list of MaskCrop or None
-        Each ROI's mask, then each ROI's ring (``2 * len(keys)``); None where
-        AllenSDK gives a row of NaN.
-    """
-
-    movie: str
-    keys: list
-    fingerprints: list
-    masks: list
 
 
 class RoiModel:
@@ -106,23 +83,72 @@ class RoiModel:
         self._summaries: dict = {}  # key -> RoiSummary, kept current
 
     # -- ROIs ---------------------------------------------------------------------------------
-    def set_rois(self, crops: Mapping[Hashable, MaskCrop | None], image_shape) -> None:
-        """Replace every ROI (None or an empty crop: an ROI without pixels) and rebuild the rings."""
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
-        self._labels = None
-        self._empty = {k for k, c in crops.items() if c is None or not c.pixels.any()}
-        self.rings = NeuropilRings.from_masks(
-            {k: c for k, c in crops.items() if k not in self._empty},
-            self.image_shape,
-            border=self.border,
-            options=self.ring_options,
-        )
-        self._changed(None)
+    def set_rois(
+        self,
+        crops: Mapping[Hashable, MaskCrop | None],
+        image_shape,
+        *,
+        border: MotionBorder | None = None,
+        ring_options: RingOptions | None = None,
+    ) -> None:
+        """Replace every ROI (None or an empty crop: an ROI without pixels) and rebuild the rings.
 
-    def set_rois_from_labels(self, labels: np.ndarray) -> None:
-        """Replace every ROI with the labels of a (rows, columns) label image."""
-        self.set_rois(roi_crops_from_labels(labels), np.shape(labels))
+        Parameters
+        ----------
+        crops : mapping of key -> MaskCrop or None
+        image_shape : (rows, columns)
+        border, ring_options : optional
+            New settings to apply with the ROIs (one rebuild), e.g. a saved session's.
+
+        Raises
+        ------
+        ValueError
+            If the border leaves no usable pixel of this image (nothing is changed).
+        """
+        image_shape = (int(image_shape[0]), int(image_shape[1]))
+        border, ring_options = border or self.border, ring_options or self.ring_options
+        _check_usable(border, image_shape)
+        empty = {k for k, c in crops.items() if c is None or not c.pixels.any()}
+        rings = NeuropilRings.from_masks(  # first: an ROI outside the image changes nothing
+            {k: c for k, c in crops.items() if k not in empty},
+            image_shape,
+            border=border,
+            options=ring_options,
+        )
+        settings = (border, ring_options) != (self.border, self.ring_options)
+        self.border, self.ring_options, self.image_shape = border, ring_options, image_shape
+        self.rings, self._empty, self._labels = rings, empty, None
+        self._changed(None)
+        if settings:
+            self.settings_changed.emit()
+
+    def set_rois_from_labels(self, labels: np.ndarray, **settings) -> None:
+        """Replace every ROI with the labels of a (rows, columns) label image (see :meth:`set_rois`)."""
+        self.set_rois(roi_crops_from_labels(labels), np.shape(labels), **settings)
         self._labels = np.array(labels, copy=True)
+
+    def load(self, rois: RoiSet) -> None:
+        """Take the ROIs, border and ring options of a saved session (e.g. a ``.roimasks.h5``).
+
+        Raises
+        ------
+        ValueError
+            Without the image size, or for a border that leaves no usable pixel.
+        """
+        if rois.image_shape is None:
+            raise ValueError("the ROIs need the image size to be curated; this file has none")
+        self.set_rois(
+            {entry.id: entry.crop for entry in rois.rois},
+            rois.image_shape,
+            border=rois.border,
+            ring_options=rois.ring_options,
+        )
+
+    def roi_set(self) -> RoiSet:
+        """The session as a :class:`RoiSet` to save: ROIs, border, ring options, image size."""
+        self._require_rois()
+        entries = [RoiEntry(key, self.roi(key)) for key in self.roi_keys()]
+        return RoiSet(entries, self.border, self.image_shape, self.ring_options)
 
     def labels_edited(self, labels: np.ndarray) -> set:
         """Follow an edit of the label image (paint, fill, erase, undo, data replaced).
@@ -138,7 +164,7 @@ class RoiModel:
         Returns
         -------
         set
-            Keys whose ROI or ring was recomputed (None-like empty set: no change).
+            Keys whose ROI or ring was recomputed; empty when the edit changed no pixel.
         """
         if self._labels is None or self.rings is None or np.shape(labels) != self._labels.shape:
             self.set_rois_from_labels(labels)
@@ -204,12 +230,8 @@ class RoiModel:
         ValueError
             If the border leaves no usable pixel of the image.
         """
-        if self.image_shape is not None and border.usable_area(*self.image_shape).is_empty:
-            h, w = self.image_shape
-            raise ValueError(
-                f"a border of left {border.left:g}, right {border.right:g}, top {border.top:g}, "
-                f"bottom {border.bottom:g} px leaves no usable pixel of the {w}x{h} image"
-            )
+        if self.image_shape is not None:
+            _check_usable(border, self.image_shape)
         if border == self.border:
             return
         self.border = border
@@ -225,9 +247,8 @@ class RoiModel:
     def _settings_changed(self, apply) -> None:
         if self.rings is not None:
             apply(self.rings)
-        self.settings_changed.emit()
-        if self.rings is not None:
             self._changed(None)
+        self.settings_changed.emit()  # after the rows: a listener reads the new exclusions
 
     def set_correction(self, correction: Correction) -> None:
         """Change how the neuropil correction picks r (plots and features follow)."""
@@ -276,17 +297,10 @@ class RoiModel:
 
     # -- traces -------------------------------------------------------------------------------
     def fingerprint(self, key, movie: str | None) -> bytes:
-        """Digest of what an ROI's traces depend on: its pixels, its ring's pixels, the movie."""
-        digest = hashlib.blake2b(repr(movie).encode(), digest_size=16)
-        for crop in (self.roi(key), self.ring(key)):
-            if crop is None:
-                digest.update(b"none")
-            else:
-                digest.update(
-                    np.array([crop.top, crop.left, *crop.pixels.shape], np.int64).tobytes()
-                )
-                digest.update(np.packbits(crop.pixels).tobytes())
-        return digest.digest()
+        """Digest of what an ROI's traces depend on: the ROI and ring masks read (None where
+        AllenSDK gives NaN, so a border that excludes an ROI makes its traces stale) and the movie."""
+        roi, ring = masks_to_read(self.roi(key), self.ring(key), self.usable_area)
+        return traces_fingerprint(roi, ring, movie)
 
     def _trace_state(self, key) -> str:
         stored = self.traces.get(key)
@@ -344,7 +358,7 @@ class RoiModel:
 
     def contamination_ratios(self) -> dict:
         """The r each ROI's correction uses: the fixed r, or the fitted r with the Allen
-        pipeline's replacement of r > 1 (the mean of the usable r over all current ROIs)."""
+        pipeline's replacement of r > 1 (the mean of the r <= 1 over every ROI with traces)."""
         keys = [k for k in self.roi_keys() if k in self.traces]
         if not self.correction.fitted:
             return dict.fromkeys(keys, float(self.correction.fixed_r))
@@ -381,6 +395,15 @@ class RoiModel:
         if keys != self.selection:
             self.selection = keys
             self.selection_changed.emit(keys)
+
+
+def _check_usable(border: MotionBorder, image_shape: tuple[int, int]) -> None:
+    if border.usable_area(*image_shape).is_empty:
+        h, w = image_shape
+        raise ValueError(
+            f"a border of left {border.left:g}, right {border.right:g}, top {border.top:g}, "
+            f"bottom {border.bottom:g} px leaves no usable pixel of the {w}x{h} image"
+        )
 
 
 def _mean(trace: np.ndarray) -> float:

@@ -10,15 +10,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.masks import MaskCrop
 from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO, delta_f_over_f
 
-__all__ = ["Correction", "RoiTraces", "movie_token", "trace_series"]
+__all__ = [
+    "Correction",
+    "ExtractionPlan",
+    "RoiTraces",
+    "frames_without_numbers",
+    "movie_token",
+    "trace_series",
+    "traces_fingerprint",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,49 @@ class RoiTraces:
     roi: np.ndarray = field(repr=False)
     neuropil: np.ndarray = field(repr=False)
     fitted_r: float = float("nan")
+
+
+@dataclass(frozen=True)
+class ExtractionPlan:
+    """The ROIs whose traces are missing or stale for a movie, and the masks to read.
+
+    Attributes
+    ----------
+    movie : str
+        The movie's token (:func:`movie_token`).
+    keys : list
+        The ROIs to extract.
+    fingerprints : list of bytes
+        What each ROI's traces will be current for.
+    masks : list of MaskCrop or None
+        Each ROI's mask, then each ROI's ring (``2 * len(keys)``); None where
+        AllenSDK gives a row of NaN.
+    """
+
+    movie: str
+    keys: list
+    fingerprints: list
+    masks: list
+
+
+def traces_fingerprint(roi: MaskCrop | None, ring: MaskCrop | None, movie: str | None) -> bytes:
+    """Digest of what an ROI's traces are read from: its mask, its ring's and the movie.
+
+    Parameters
+    ----------
+    roi, ring : MaskCrop or None
+        The masks read (None: a row of NaN).
+    movie : str or None
+        The movie's :func:`movie_token`.
+    """
+    digest = hashlib.blake2b(repr(movie).encode(), digest_size=16)
+    for crop in (roi, ring):
+        if crop is None:
+            digest.update(b"none")
+        else:
+            digest.update(np.array([crop.top, crop.left, *crop.pixels.shape], np.int64).tobytes())
+            digest.update(np.packbits(crop.pixels).tobytes())
+    return digest.digest()
 
 
 @dataclass(frozen=True)
@@ -71,8 +124,10 @@ def movie_token(data) -> str:
 
     Two calls with the same object give the same token; a new object (even one
     that reuses a freed object's memory, or a layer whose ``data`` was replaced)
-    gives a new one. A dask array is identified by its name, which dask derives
-    from what it reads.
+    gives a new one. A dask array is identified by its name, which is new for
+    every new graph (this plugin's HDF5 movies are named after the file's
+    version). Numbers changed in place (``layer.data[...] = x``) keep the token:
+    replace the data to have traces extracted again.
 
     Parameters
     ----------
@@ -137,3 +192,25 @@ def trace_series(
             delta_f_over_f(corrected, window, baseline=baseline),
         )
     ]
+
+
+def frames_without_numbers(results) -> list[int]:
+    """The frames where some ROI's or ring's trace is NaN or inf (a movie with gaps).
+
+    A trace that is NaN throughout (a mask AllenSDK excludes) does not count.
+
+    Parameters
+    ----------
+    results : mapping of key -> RoiTraces
+
+    Returns
+    -------
+    list of int
+        Sorted frame numbers.
+    """
+    frames = set()
+    for traces in results.values():
+        for trace in (traces.roi, traces.neuropil):
+            if np.isfinite(trace).any():
+                frames.update(np.flatnonzero(~np.isfinite(trace)).tolist())
+    return sorted(frames)

@@ -2,6 +2,42 @@
 
 from __future__ import annotations
 
+from qtpy.QtCore import QEvent
+from qtpy.QtWidgets import QWidget
+
+
+class DockWidget(QWidget):
+    """A dock that lets go of the viewer when napari closes or removes it.
+
+    napari's close button removes a dock by taking it out of its window
+    (``setParent(None)``), without a close event: a dock that stayed connected
+    would go on drawing, and keep its Dask cluster running. Subclasses free
+    everything in :meth:`teardown`, called once.
+    """
+
+    _docked = False
+    _torn_down = False
+
+    def teardown(self) -> None:
+        """Disconnect from the viewer, its layers and the model; stop background work."""
+
+    def _finish(self) -> None:
+        if not self._torn_down:
+            self._torn_down = True
+            self.teardown()
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked:  # taken out of napari's window
+                self._finish()
+        return super().event(event)
+
+    def closeEvent(self, event) -> None:
+        self._finish()
+        super().closeEvent(event)
+
 
 def unwrap(obj):
     """The object behind napari's plugin proxy: identity needs the objects themselves."""

@@ -68,15 +68,20 @@ class RoiLayerLink:
                 event.disconnect(handler)
         self.layer = None
 
-    def read(self) -> str | None:
-        """Read the whole layer into the model; the problem's text when it cannot be read."""
+    def read(self, **settings) -> str | None:
+        """Read the whole layer into the model; the problem's text when it cannot be read.
+
+        ``settings`` (``border``, ``ring_options``) are applied with the ROIs, in one build.
+        """
         layer = self.layer
         try:
             if isinstance(layer, Labels):
-                self.model.set_rois_from_labels(labels_plane(layer, frame=self.frame()))
+                plane = labels_plane(layer, frame=self.frame())
+                self.model.set_rois_from_labels(plane, **settings)
             else:
                 image_shape = self.image_shape_for_shapes()
-                self.model.set_rois(roi_crops_from_shapes_layer(layer, image_shape), image_shape)
+                crops = roi_crops_from_shapes_layer(layer, image_shape)
+                self.model.set_rois(crops, image_shape, **settings)
         except (LayerConversionError, ValueError, TypeError) as error:
             return str(error)
         return None

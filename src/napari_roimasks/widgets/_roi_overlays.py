@@ -4,8 +4,10 @@
 - ``motion border``: the unusable bands, shaded;
 - ``<ROI layer> excluded``: a red box around every ROI that AllenSDK would exclude.
 
-The dock's layers are known by reference, never by name: a user's own layer
-called "motion border" is left alone (napari names ours "motion border [1]").
+The dock's layers are known by a token in their own metadata (what they show
+and the ROI layer's ``unique_id``), never by name: a user's own layer called
+"motion border" is left alone (napari names ours "motion border [1]"), and a
+dock opened again finds the layers the last one drew.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from napari.utils.colormaps import DirectLabelColormap
 from ._napari import unwrap
 
 BORDER_LAYER = "motion border"
+#: ``layer.metadata`` key that marks the layers drawn here: ``"<what>:<ROI layer's unique_id>"``.
+OVERLAY_KEY = "napari_roimasks_overlay"
 BAND_COLOUR = [1.0, 0.85, 0.2, 0.35]
 
 
@@ -26,29 +30,25 @@ class RoiOverlays:
     def __init__(self, viewer, model):
         self.viewer = viewer
         self.model = model
-        self._layers: dict = {}  # (what, source layer or None) -> the layer we drew it in
-        self._excluded_boxes: list = []
+        self._excluded_boxes: list | None = None
 
-    def owns(self, layer) -> bool:
+    @staticmethod
+    def owns(layer) -> bool:
         """Whether ``layer`` is one of the layers drawn here (never offered as ROIs)."""
-        layer = unwrap(layer)
-        return any(layer is ours for ours in self._layers.values())
+        return OVERLAY_KEY in unwrap(layer).metadata
 
     def _find(self, what: str, source=None):
-        """Our layer for ``what``, if it is still in the viewer."""
-        for (kind, owner), layer in self._layers.items():
-            if kind == what and owner is source and layer in self.viewer.layers:
-                return layer
-        return None
+        """Our layer for ``what`` (of the ROI layer ``source``), if it is in the viewer."""
+        token = _token(what, source)
+        return next(
+            (layer for layer in self.viewer.layers if layer.metadata.get(OVERLAY_KEY) == token),
+            None,
+        )
 
     def _add(self, what: str, source, make):
         active = self.viewer.layers.selection.active
-        # the layer itself, not napari's plugin proxy: ours are known by identity
-        layer = unwrap(make())
-        self._layers = {
-            k: v for k, v in self._layers.items() if not (k[0] == what and k[1] is source)
-        }
-        self._layers[(what, source)] = layer
+        layer = unwrap(make())  # the layer itself, not napari's plugin proxy
+        layer.metadata[OVERLAY_KEY] = _token(what, source)
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active  # keep the user's tool where it was
         return layer
@@ -134,6 +134,10 @@ class RoiOverlays:
             if bottom > top and right > left
         ]
         self._rectangles("border", None, BORDER_LAYER, bands, face_color=BAND_COLOUR, edge_width=0)
+
+
+def _token(what: str, source) -> str:
+    return f"{what}:{'' if source is None else unwrap(source).unique_id}"
 
 
 def _match_colours(rings_layer, source) -> None:

@@ -96,14 +96,42 @@ class RoiTableModel(QAbstractTableModel):
         return None
 
 
-def roi_table_view(table_model: RoiTableModel) -> QTableView:
-    """A read-only table of whole rows; ctrl/shift-clicks select several."""
-    view = QTableView()
-    view.setModel(table_model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
-    return view
+class RoiTable(QTableView):
+    """The ROI table: read-only rows; ctrl/shift-clicks select several, which become the
+    model's selection. ``roi_clicked(key)`` when the user clicks a row."""
+
+    def __init__(self, model, on_roi_clicked):
+        super().__init__()
+        self.model_of_rois = model
+        self.rows = RoiTableModel(self)
+        self.setModel(self.rows)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.clicked.connect(lambda index: on_roi_clicked(self.rows.key_at(index.row())))
+        self.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def show_rows(self, keys, rows: list[RoiSummary]) -> None:
+        """Show the model's rows: all of them (``keys`` None, or ROIs came or went), or update ``keys``."""
+        if keys is None or self.rows.roi_keys() != [row.key for row in rows]:
+            self.rows.set_rows(rows)
+        else:
+            self.update_keys(keys)
+
+    def update_keys(self, keys) -> None:
+        """Update the rows of ``keys`` from the model (those still shown)."""
+        present = set(self.rows.roi_keys())
+        self.rows.update_rows([self.model_of_rois.summary(k) for k in keys if k in present])
+
+    def select_key(self, key) -> None:
+        """Select the row of an ROI (when not already selected)."""
+        row = self.rows.row_of(key)
+        if row is not None and not self.selectionModel().isRowSelected(row, QModelIndex()):
+            self.selectRow(row)
+
+    def _on_selection(self, *_) -> None:
+        rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
+        self.model_of_rois.set_selection([self.rows.key_at(r) for r in rows])

@@ -2,16 +2,19 @@
 
 They show the model's settings and hand every edit to it; a value the model
 refuses gets a notification and the controls show the model's value again.
+The border can also come from a motion-correction offsets file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from magicgui.widgets import FloatSpinBox, SpinBox
+from magicgui.widgets import FloatSpinBox, PushButton, SpinBox
+from qtpy.QtWidgets import QFileDialog
 
 from ..core.border import MotionBorder
 from ..core.neuropil import RingOptions
+from ..io.motion_offsets import MotionOffsetsError, border_from_offsets_file
 
 _SIDES = (
     ("left", "RIGHT_SHIFT = 0", "the frame was shifted right, so its left edge is empty"),
@@ -27,13 +30,23 @@ class SettingsControls:
     Parameters
     ----------
     model : RoiModel
-    warn : callable(str)
-        Shows a refused value to the user.
+    parent : QWidget
+        The dock, for the file dialog.
+    notify : dict of str -> callable(str)
+        How to tell the user: ``"warning"``, ``"error"`` and ``"info"`` notifications.
     """
 
-    def __init__(self, model, *, warn: Callable[[str], None]):
+    def __init__(self, model, *, parent, notify: dict[str, Callable[[str], None]]):
         self.model = model
-        self._warn = warn
+        self._parent = parent
+        self._notify = notify
+        self._warn = notify["warning"]
+        self.from_offsets = PushButton(text="Border from motion offsets…")
+        self.from_offsets.tooltip = (
+            "Set the border from a motion-correction file: CSV or HDF5 with x and y shifts, "
+            "or suite2p's ops.npy (xoff, yoff). Border = the largest shift in each direction."
+        )
+        self.from_offsets.changed.connect(lambda: self.border_from_offsets())
         self.border = {}
         for side, index_name, why in _SIDES:
             box = FloatSpinBox(label=f"border {side} (px)", min=0, max=10_000, step=0.5)
@@ -64,6 +77,30 @@ class SettingsControls:
             self._warn(f"Border not changed: {error}. Use smaller values.")
             self.show()
             return False
+        return True
+
+    def border_from_offsets(self, path=None) -> bool:
+        """Set the border from a motion-correction offsets file (asks for one without ``path``)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self._parent,
+                "Motion-correction offsets",
+                "",
+                "Motion offsets (*.csv *.tsv *.txt *.h5 *.hdf5 *.npy);;All files (*)",
+            )
+            if not path:
+                return False
+        try:
+            border = border_from_offsets_file(path)
+        except MotionOffsetsError as error:
+            self._notify["error"](f"Border not changed: {error}")
+            return False
+        if not self.set_border(border):
+            return False
+        self._notify["info"](
+            f"Motion border from {path}: left {border.left:g}, right {border.right:g}, "
+            f"top {border.top:g}, bottom {border.bottom:g} px"
+        )
         return True
 
     def show(self) -> None:

@@ -92,12 +92,13 @@ class TraceView:
             (self.model.selection_changed, self._on_selection),
             (self.model.traces_changed, self._on_traces_changed),
             (self.model.rois_changed, self._on_rois_changed),
-            (self.model.correction_changed, self.redraw),
+            (self.model.correction_changed, self._on_correction_changed),
             (self.viewer.dims.events.current_step, self._move_frame_line),
             (self.viewer.events.theme, self._on_theme),
         ]
         connect_all(self._connections)
         self.plot.canvas.mpl_connect("button_press_event", self._on_plot_click)
+        self._show_correction()  # the model's, e.g. chosen in a Traces dock closed since
         self._on_plot_option()
 
     def close(self) -> None:
@@ -123,6 +124,21 @@ class TraceView:
             self.model.set_correction(correction)  # redraws
         else:
             self.redraw()
+
+    def _show_correction(self) -> None:
+        """Show the model's correction (set here, by another view, or by a script)."""
+        correction = self.model.correction
+        for control, value in (
+            (self._correction, FITTED if correction.fitted else FIXED),
+            (self._r, correction.fixed_r),
+        ):
+            with control.changed.blocked():
+                control.value = value
+        self._r.enabled = not correction.fitted
+
+    def _on_correction_changed(self) -> None:
+        self._show_correction()
+        self.redraw()
 
     def _on_theme(self, event=None) -> None:
         self.plot.apply_theme()

@@ -18,23 +18,28 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QModelIndex
-from qtpy.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
 from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_options_from_metadata
-from ..io.motion_offsets import MotionOffsetsError, border_from_offsets_file
 from ..layers import write_roi_features
 from ..model import model_for
-from ._napari import camera, connect_all, disconnect_all, unwrap
+from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
 from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
-from ._roi_table import RoiTableModel, roi_table_view
+from ._roi_table import RoiTable
 from ._settings_controls import SettingsControls
 
+#: how the settings controls tell the user things (looked up when they speak)
+_NOTIFY = {
+    "warning": lambda message: show_warning(message),
+    "error": lambda message: show_error(message),
+    "info": lambda message: show_info(message),
+}
 
-class RoiMasksWidget(QWidget):
+
+class RoiMasksWidget(DockWidget):
     """Dock widget "ROI masks"."""
 
     def __init__(self, napari_viewer):
@@ -45,7 +50,7 @@ class RoiMasksWidget(QWidget):
         self.link = RoiLayerLink(
             napari_viewer,
             self.model,
-            warn=lambda message: show_warning(message),
+            warn=self._show_problem,
             is_overlay=self.overlays.owns,
             on_selected=self._on_layer_selection,
             on_click=self._on_click,
@@ -58,12 +63,7 @@ class RoiMasksWidget(QWidget):
             "The Labels layer (painted ROIs) or Shapes layer (drawn ROIs) to curate"
         )
         self._use_frame = CheckBox(text="3D ROI layer: read the current frame", value=False)
-        self.settings = SettingsControls(self.model, warn=lambda message: show_warning(message))
-        self._from_offsets = PushButton(text="Border from motion offsets…")
-        self._from_offsets.tooltip = (
-            "Set the border from a motion-correction file: CSV or HDF5 with x and y shifts, "
-            "or suite2p's ops.npy (xoff, yoff). Border = the largest shift in each direction."
-        )
+        self.settings = SettingsControls(self.model, parent=self, notify=_NOTIFY)
         self._live = CheckBox(text="live neuropil rings", value=True)
         self._live.tooltip = "Update the rings on every edit of the ROI layer"
         self._rebuild_button = PushButton(text="Update rings")
@@ -78,7 +78,7 @@ class RoiMasksWidget(QWidget):
                 self._layer_box,
                 self._use_frame,
                 *self.settings.border.values(),
-                self._from_offsets,
+                self.settings.from_offsets,
                 *self.settings.ring_boxes,
                 self._live,
                 self._rebuild_button,
@@ -86,12 +86,8 @@ class RoiMasksWidget(QWidget):
                 self._status,
             ]
         )
-        self.table_model = RoiTableModel(self)
-        self.table = roi_table_view(self.table_model)
-        self.table.clicked.connect(
-            lambda index: self.select_roi(self.table_model.key_at(index.row()))
-        )
-        self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
+        self.table = RoiTable(self.model, self.select_roi)
+        self.table_model = self.table.rows
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(controls.native)
@@ -99,7 +95,6 @@ class RoiMasksWidget(QWidget):
 
         self._layer_box.changed.connect(self._on_layer_chosen)
         self._use_frame.changed.connect(self._on_use_frame)
-        self._from_offsets.changed.connect(lambda: self.border_from_offsets())
         self._live.changed.connect(self._on_live)
         self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
         self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
@@ -140,43 +135,25 @@ class RoiMasksWidget(QWidget):
 
     def border_from_offsets(self, path=None) -> bool:
         """Set the border from a motion-correction offsets file (asks for one without ``path``)."""
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self,
-                "Motion-correction offsets",
-                "",
-                "Motion offsets (*.csv *.tsv *.txt *.h5 *.hdf5 *.npy);;All files (*)",
-            )
-            if not path:
-                return False
-        try:
-            border = border_from_offsets_file(path)
-        except MotionOffsetsError as error:
-            show_error(f"Border not changed: {error}")
-            return False
-        if not self.set_border(border):
-            return False
-        show_info(
-            f"Motion border from {path}: left {border.left:g}, right {border.right:g}, "
-            f"top {border.top:g}, bottom {border.bottom:g} px"
-        )
-        return True
+        return self.settings.border_from_offsets(path)
 
-    def rebuild(self, *, explicit: bool = False) -> bool:
-        """Read the whole ROI layer again and rebuild every ring."""
-        layer = self.source
-        if layer is None:
+    def rebuild(self, *, explicit: bool = False, **settings) -> bool:
+        """Read the whole ROI layer again and rebuild every ring (with ``settings``, if given)."""
+        if self.source is None:
             if explicit:
                 show_warning(
                     "No ROI layer: add a Labels layer (paint ROIs) or a Shapes layer (draw them) and choose it"
                 )
             return False
-        problem = self.link.read()
+        problem = self.link.read(**settings)
         if problem is not None:
-            show_warning(f"Rings not updated: {problem}")
-            self._status.value = f"Cannot read {layer.name!r}: see the notification"
+            self._show_problem(f"Rings not updated: {problem}")
             return False
         return True
+
+    def _show_problem(self, message: str) -> None:
+        show_warning(message)
+        self._status.value = f"Cannot read {self.source.name!r}: see the notification"
 
     def copy_rois_to_new_layer(self):
         """Painted ROIs to a new Shapes layer (outlines), drawn ROIs to a new Labels layer."""
@@ -213,9 +190,7 @@ class RoiMasksWidget(QWidget):
             layer.selected_label = int(key)
         else:
             layer.selected_data = {int(key) - 1}
-        row = self.table_model.row_of(key)
-        if row is not None and not self.table.selectionModel().isRowSelected(row, QModelIndex()):
-            self.table.selectRow(row)
+        self.table.select_key(key)
         if key not in self.model.selection:  # e.g. the row was selected already
             self.model.set_selection([key])
         roi = self.model.roi(key)
@@ -225,23 +200,19 @@ class RoiMasksWidget(QWidget):
             camera(self.viewer).center = tuple(layer.data_to_world(point)[-2:])
 
     # -- selection --------------------------------------------------------------------------------
-    def _on_table_selection(self, *_) -> None:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        self.model.set_selection([self.table_model.key_at(r) for r in rows])
-
     def _on_layer_selection(self, event=None) -> None:
+        """The label picker or the selected shapes changed: select those ROIs (a label that is
+        selected already, e.g. one of several rows, keeps the selection as it is)."""
         layer = self.source
         if isinstance(layer, Labels):
-            keys = (
-                [layer.selected_label] if layer.selected_label in set(self.model.roi_keys()) else []
-            )
+            key = layer.selected_label
+            keys = [key] if key not in self.model.selection and key in self.model.roi_keys() else []
         else:
             keys = [i + 1 for i in sorted(layer.selected_data)]
-        if keys and list(self.model.selection[:1]) != keys[:1]:
+            keys = keys if tuple(keys) != self.model.selection else []
+        if keys:
             self.model.set_selection(keys)
-            row = self.table_model.row_of(keys[0])
-            if row is not None:
-                self.table.selectRow(row)
+            self.table.select_key(keys[0])
 
     def _on_click(self, layer, event):
         """A click (no drag) on an ROI in pan/zoom mode selects it, as a row of the table does."""
@@ -290,22 +261,33 @@ class RoiMasksWidget(QWidget):
         if layer is None:
             return
         self.link.follow(layer)
+        settings = self._layer_settings(layer)
+        if settings and self.rebuild(**settings):
+            return
+        if settings:
+            show_warning(f"{layer.name!r}: its saved settings do not fit it; the dock's are used")
         self.rebuild()
-        self._apply_layer_settings(layer)
 
-    def _apply_layer_settings(self, layer) -> None:
-        """A layer that carries a border or ring options (e.g. opened from a
-        .roimasks.h5) brings them; else it takes the dock's."""
+    def _layer_settings(self, layer) -> dict:
+        """The border and ring options a layer carries (e.g. opened from a .roimasks.h5)."""
         try:
             border = border_from_metadata(layer.metadata)
             options = ring_options_from_metadata(layer.metadata)
         except ValueError as error:
             show_warning(f"{layer.name!r}: {error}; the dock's settings are used")
-            border = options = None
-        if options is not None:
-            self.model.set_ring_options(options)
-        if border is None or not self.set_border(border):
-            self._on_settings_changed()  # the layer gets the dock's settings
+            return {}
+        return {
+            name: value
+            for name, value in (("border", border), ("ring_options", options))
+            if value is not None
+        }
+
+    def _store_session(self) -> None:
+        """Keep the border, ring options and image size in the ROI layer: File > Save writes them."""
+        model = self.model
+        self.source.metadata.update(
+            layer_metadata(model.border, model.ring_options, model.image_shape)
+        )
 
     def _on_use_frame(self, on: bool) -> None:
         self.link.read_current_frame = on
@@ -324,8 +306,8 @@ class RoiMasksWidget(QWidget):
     # -- settings ---------------------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
         self._show_settings()
-        if self.source is not None:  # File > Save writes them with the ROIs
-            self.source.metadata.update(layer_metadata(self.model.border, self.model.ring_options))
+        if self.source is not None:
+            self._store_session()
 
     def _show_settings(self) -> None:
         self.settings.show()
@@ -338,23 +320,16 @@ class RoiMasksWidget(QWidget):
             return
         if keys is None:
             self.overlays.draw_border()
+            self._store_session()
         rows = self.model.rows()
         self.overlays.draw_rings(source)
         self.overlays.draw_excluded(source, rows)
-        self._show_rows(keys, rows)
+        self.table.show_rows(keys, rows)
         excluded = sum(row.excluded for row in rows)
         self._status.value = f"{len(rows)} ROIs, {excluded} excluded by AllenSDK's rules"
 
-    def _show_rows(self, keys, rows) -> None:
-        if keys is None or self.table_model.roi_keys() != [row.key for row in rows]:
-            self.table_model.set_rows(rows)
-        else:
-            present = set(self.table_model.roi_keys())
-            self.table_model.update_rows([self.model.summary(k) for k in keys if k in present])
-
     def _on_traces_changed(self, keys) -> None:
-        present = set(self.table_model.roi_keys())
-        self.table_model.update_rows([self.model.summary(k) for k in keys if k in present])
+        self.table.update_keys(keys)
         self._write_features()
 
     def _write_features(self) -> None:
@@ -362,7 +337,8 @@ class RoiMasksWidget(QWidget):
             write_roi_features(self.source, self.model.features())
 
     # -- closing ----------------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:
+    def teardown(self) -> None:
+        """Let go of the layer, the model and the viewer (napari removed or closed the dock)."""
         self.link.stop()
         disconnect_all(self._connections)
-        super().closeEvent(event)
+        self._connections = []

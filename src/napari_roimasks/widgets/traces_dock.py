@@ -29,17 +29,23 @@ from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QBoxLayout, QFileDialog, QFrame, QScrollArea, QWidget
+from qtpy.QtWidgets import QBoxLayout, QFileDialog, QFrame, QScrollArea
 
 from ..core.traces import check_frame_source
 from ..io.movies import MovieFileError, open_movie
-from ..model import DaskClients, extraction_job, model_for, movie_token
+from ..model import (
+    DaskClients,
+    extraction_job,
+    frames_without_numbers,
+    model_for,
+    movie_token,
+)
 from ..pipeline import MovieMasks
-from ._napari import connect_all, disconnect_all, unwrap
+from ._napari import DockWidget, connect_all, disconnect_all, unwrap
 from ._trace_view import TraceView
 
 
-class TracesWidget(QWidget):
+class TracesWidget(DockWidget):
     """Dock widget "Traces"."""
 
     def __init__(self, napari_viewer):
@@ -157,6 +163,7 @@ class TracesWidget(QWidget):
         )
         layer.metadata["path"] = str(path)
         layer.metadata.setdefault("dataset", "data")
+        layer.metadata["movie_token"] = movie_token(frames)  # the layer still shows the file
         self._on_layers_changed()
         self._movie.value = unwrap(layer)
         self._follow_movie()
@@ -239,6 +246,13 @@ class TracesWidget(QWidget):
                 "(HDF5), or clear the scheduler field to extract here"
             )
             return False
+        if movie.metadata.get("movie_token") != movie_token(movie.data):
+            show_warning(
+                f"{movie.name!r} no longer shows the frames of {path} (its data was replaced), "
+                "and the cluster reads the file: open the file again, or clear the scheduler "
+                "field to extract here"
+            )
+            return False
         from ..core.distributed_traces import INSTALL_DISTRIBUTED, has_distributed
 
         if not has_distributed():
@@ -291,16 +305,11 @@ class TracesWidget(QWidget):
         self._warn_about_nan(results)
 
     def _warn_about_nan(self, results) -> None:
-        frames = set()
-        for traces in results.values():
-            for trace in (traces.roi, traces.neuropil):
-                if np.isfinite(trace).any():  # an excluded mask is all NaN, as expected
-                    frames.update(np.flatnonzero(~np.isfinite(trace)).tolist())
+        frames = frames_without_numbers(results)
         if frames:
-            first = sorted(frames)[:5]
             show_warning(
-                f"{len(frames)} frames of the movie hold NaN or inf inside ROIs (first: {first}); "
-                "those frames' trace values are NaN and are left out of the ratio fit"
+                f"{len(frames)} frames of the movie hold NaN or inf inside ROIs (first: "
+                f"{frames[:5]}); those frames' trace values are NaN and are left out of the ratio fit"
             )
 
     def _on_failed(self, error) -> None:
@@ -345,11 +354,14 @@ class TracesWidget(QWidget):
         super().resizeEvent(event)
 
     # -- closing --------------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:
+    def teardown(self) -> None:
+        """Stop the extraction, close the Dask clients, let go of the viewer and the model."""
         self.cancel()
         disconnect_all(self._connections)
-        self.view.close()
+        self._connections = []
+        self._movie.changed.disconnect(self._follow_movie)
         if self._followed_movie is not None:
             self._followed_movie.events.data.disconnect(self._on_movie_data)
+            self._followed_movie = None
+        self.view.close()
         self._clients.close()
-        super().closeEvent(event)

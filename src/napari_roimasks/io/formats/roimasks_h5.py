@@ -54,24 +54,33 @@ def read_roimasks_h5(path: Path, *, image_shape=None) -> RoiSet:
             attrs = dict(f.attrs)
     except (OSError, KeyError) as error:
         raise RoiFileError(f"{path}: not a napari-roimasks masks file ({error})") from None
-    rois, offset = [], 0
-    for ident, as_int, (top, left, height, width), mask_group in zip(
-        ids, id_kinds, boxes, groups, strict=True
-    ):
-        n = int(height) * int(width)
-        crop = None
-        if n:
-            crop = MaskCrop(
-                int(top), int(left), pixels[offset : offset + n].reshape(int(height), int(width))
-            )
-        offset += n
-        rois.append(RoiEntry(int(ident) if as_int else ident, crop, int(mask_group)))
-    border = MotionBorder.from_allen(attrs["motion_border"]) if "motion_border" in attrs else None
-    options = None
-    if "ring_options" in attrs:
-        options = RingOptions(*(int(v) for v in attrs["ring_options"]))
-    shape = tuple(int(v) for v in attrs["image_shape"]) if "image_shape" in attrs else None
-    version = attrs.get("napari_roimasks_version")
+    try:  # a file cut short or edited by hand: sizes, boxes or settings that do not fit
+        rois, offset = [], 0
+        for ident, as_int, (top, left, height, width), mask_group in zip(
+            ids, id_kinds, boxes, groups, strict=True
+        ):
+            n = int(height) * int(width)
+            crop = None
+            if n:
+                crop = MaskCrop(
+                    int(top),
+                    int(left),
+                    pixels[offset : offset + n].reshape(int(height), int(width)),
+                )
+            offset += n
+            rois.append(RoiEntry(int(ident) if as_int else ident, crop, int(mask_group)))
+        border = (
+            MotionBorder.from_allen(attrs["motion_border"]) if "motion_border" in attrs else None
+        )
+        options = None
+        if "ring_options" in attrs:
+            options = RingOptions(*(int(v) for v in attrs["ring_options"]))
+        shape = tuple(int(v) for v in attrs["image_shape"]) if "image_shape" in attrs else None
+        version = attrs.get("napari_roimasks_version")
+    except (ValueError, TypeError) as error:
+        raise RoiFileError(
+            f"{path}: an inconsistent napari-roimasks masks file ({error})"
+        ) from None
     return RoiSet(
         rois,
         border,
