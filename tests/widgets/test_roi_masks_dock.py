@@ -358,6 +358,7 @@ def test_a_users_layer_named_like_the_docks_is_left_alone(make_napari_viewer):
 def test_a_dock_closed_with_its_button_lets_go_and_a_new_one_reuses_its_layers(sample, notes):
     viewer, dock, layers = sample
     rois = layers["ROIs"]
+    dock.set_border(MotionBorder(5, 0, 0, 0))
     names_before = sorted(layer.name for layer in viewer.layers)
     viewer.window.remove_dock_widget(dock.parentWidget())  # what the dock's close button does
     rings_before = np.array(rings_layer(viewer).data)
@@ -367,9 +368,13 @@ def test_a_dock_closed_with_its_button_lets_go_and_a_new_one_reuses_its_layers(s
     _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
     assert sorted(layer.name for layer in viewer.layers) == names_before  # no second set
     assert [name for name, _ in again._roi_layer_choices()] == ["ROIs"]
+    # the session's settings stay (the layer was curated here), and the reopened dock
+    # follows the edit made while no dock was open
+    assert again.model.border == MotionBorder(5, 0, 0, 0)
+    assert again.settings.border["left"].value == 5
     np.testing.assert_array_equal(
-        rings_layer(viewer).data, expected_rings(rois.data)
-    )  # the reopened dock follows the edit made while no dock was open
+        rings_layer(viewer).data, expected_rings(rois.data, MotionBorder(5, 0, 0, 0))
+    )
 
 
 def test_shapes_saved_from_the_dock_keep_the_movies_size(make_napari_viewer, tmp_path):

@@ -31,6 +31,8 @@ from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTable
 from ._settings_controls import SettingsControls
 
+#: ``layer.metadata`` mark of an ROI layer curated here: its settings are the session's
+_CURATED = "napari_roimasks_curated"
 #: how the settings controls tell the user things (looked up when they speak)
 _NOTIFY = {
     "warning": lambda message: show_warning(message),
@@ -269,7 +271,10 @@ class RoiMasksWidget(DockWidget):
         self.rebuild()
 
     def _layer_settings(self, layer) -> dict:
-        """The border and ring options a layer carries (e.g. opened from a .roimasks.h5)."""
+        """The border and ring options a layer arrived with (e.g. opened from a .roimasks.h5);
+        none for a layer this plugin curated before: the session's settings stay."""
+        if layer.metadata.get(_CURATED):
+            return {}
         try:
             border = border_from_metadata(layer.metadata)
             options = ring_options_from_metadata(layer.metadata)
@@ -288,6 +293,7 @@ class RoiMasksWidget(DockWidget):
         self.source.metadata.update(
             layer_metadata(model.border, model.ring_options, model.image_shape)
         )
+        self.source.metadata[_CURATED] = True
 
     def _on_use_frame(self, on: bool) -> None:
         self.link.read_current_frame = on
