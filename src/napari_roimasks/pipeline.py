@@ -242,8 +242,12 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     except RoiFileError as error:
         raise InputError(str(error)) from None
     job.border = settings.border or found.border or MotionBorder()
-    if job.border.usable_area(h, w).is_empty:
-        raise InputError(f"the motion border {job.border.as_allen()} leaves no usable pixel")
+    try:
+        job.border.check_fits(h, w)
+    except ValueError as error:
+        raise InputError(
+            f"{job.rois_file}: {error}" if settings.border is None else str(error)
+        ) from None
     job.ring_options = settings.ring_options(found.ring_options)
     job.roi_ids = [entry.id for entry in found.rois]
     job.mask_groups = [entry.mask_group for entry in found.rois]

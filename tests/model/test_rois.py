@@ -7,7 +7,7 @@ import pytest
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MaskCrop, MotionBorder, RingOptions
-from napari_roimasks.io.roi_files import RoiEntry, RoiSet, read_rois, write_rois
+from napari_roimasks.io.roi_files import read_rois, write_rois
 from napari_roimasks.model import RoiModel
 from napari_roimasks.synthetic import make_recording
 
@@ -143,13 +143,19 @@ def test_selection_is_told_once(model):
 
 def test_saved_and_reloaded_rois_give_the_same_rows(model, labels, tmp_path):
     model.set_ring_options(RingOptions(outer_radius=10, inner_gap=1))
-    entries = [RoiEntry(key, model.roi(key)) for key in model.roi_keys()]
     path = tmp_path / "session.roimasks.h5"
-    write_rois(path, RoiSet(entries, model.border, model.image_shape, model.ring_options))
-    found = read_rois(path)
+    write_rois(path, model.roi_set())
     reloaded = RoiModel()
-    reloaded.set_border(found.border)
-    reloaded.set_ring_options(found.ring_options)
-    reloaded.set_rois({e.id: e.crop for e in found.rois}, found.image_shape)
+    reloaded.load(read_rois(path))
     assert model_rows(reloaded) == model_rows(model)
     assert (reloaded.border, reloaded.ring_options) == (model.border, model.ring_options)
+    assert reloaded.image_shape == labels.shape
+
+
+def test_a_session_whose_border_does_not_fit_is_refused_and_nothing_changes(model, labels):
+    from napari_roimasks.io.roi_set import RoiSet
+
+    before = model_rows(model)
+    with pytest.raises(ValueError, match="leaves no usable pixel of the 120x96 image"):
+        model.load(RoiSet(model.roi_set().rois, MotionBorder(70, 60, 0, 0), labels.shape))
+    assert model_rows(model) == before and model.border == BORDER

@@ -158,6 +158,14 @@ class MotionBorder:
         """The border as AllenSDK's list ``[left, right, top, bottom]``."""
         return [self.left, self.right, self.top, self.bottom]
 
+    def check_fits(self, image_h: int, image_w: int) -> None:
+        """Raise a ValueError saying so when the border leaves no usable pixel of the image."""
+        if self.usable_area(image_h, image_w).is_empty:
+            raise ValueError(
+                f"a border of left {self.left:g}, right {self.right:g}, top {self.top:g}, "
+                f"bottom {self.bottom:g} px leaves no usable pixel of the {image_w}x{image_h} image"
+            )
+
     def usable_area(self, image_h: int, image_w: int) -> UsableArea:
         """The inclusive row and column range the border leaves usable.
 

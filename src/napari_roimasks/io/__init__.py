@@ -1,1 +1,1 @@
-"""Readers and writers, one module per format family (numpy, h5py and the standard library)."""
+"""Files in and out, no GUI: movies, ROI files (a registry of formats), traces, motion offsets."""

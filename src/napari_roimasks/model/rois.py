@@ -19,10 +19,16 @@ from ..core.border import MotionBorder, UsableArea
 from ..core.exclusions import exclusions, masks_to_read
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
-from ..core.neuropil_correction import replace_unusable_ratios
 from ..core.rings import NeuropilRings, roi_crops_from_labels
 from ..io.roi_set import RoiEntry, RoiSet
-from .traces import Correction, ExtractionPlan, RoiTraces, traces_fingerprint
+from .traces import (
+    Correction,
+    ExtractionPlan,
+    RoiTraces,
+    contamination_ratios,
+    trace_features,
+    traces_fingerprint,
+)
 
 __all__ = ["RoiModel", "RoiSummary", "model_for"]
 
@@ -107,7 +113,7 @@ class RoiModel:
         """
         image_shape = (int(image_shape[0]), int(image_shape[1]))
         border, ring_options = border or self.border, ring_options or self.ring_options
-        _check_usable(border, image_shape)
+        border.check_fits(*image_shape)
         empty = {k for k, c in crops.items() if c is None or not c.pixels.any()}
         rings = NeuropilRings.from_masks(  # first: an ROI outside the image changes nothing
             {k: c for k, c in crops.items() if k not in empty},
@@ -231,7 +237,7 @@ class RoiModel:
             If the border leaves no usable pixel of the image.
         """
         if self.image_shape is not None:
-            _check_usable(border, self.image_shape)
+            border.check_fits(*self.image_shape)
         if border == self.border:
             return
         self.border = border
@@ -357,36 +363,15 @@ class RoiModel:
         self.traces_changed.emit(set(keys))
 
     def contamination_ratios(self) -> dict:
-        """The r each ROI's correction uses: the fixed r, or the fitted r with the Allen
-        pipeline's replacement of r > 1 (the mean of the r <= 1 over every ROI with traces)."""
-        keys = [k for k in self.roi_keys() if k in self.traces]
-        if not self.correction.fitted:
-            return dict.fromkeys(keys, float(self.correction.fixed_r))
-        ratios = replace_unusable_ratios([self.traces[k].fitted_r for k in keys])
-        return dict(zip(keys, ratios.tolist(), strict=True))
+        """The r each ROI with traces uses (see :func:`contamination_ratios`)."""
+        stored = {k: self.traces[k] for k in self.roi_keys() if k in self.traces}
+        return contamination_ratios(stored, self.correction)
 
     def features(self) -> dict:
-        """Per-ROI summaries of the extracted traces, for the ROI layer's ``features``.
-
-        Returns
-        -------
-        dict
-            ROI key -> ``{"mean_F", "mean_Fneu", "r", "exclusion"}`` for every
-            ROI with traces (NaN means where a trace is all NaN).
-        """
-        ratios = self.contamination_ratios()
-        rows = {}
-        for key in self.roi_keys():
-            traces = self.traces.get(key)
-            if traces is None:
-                continue
-            rows[key] = {
-                "mean_F": _mean(traces.roi),
-                "mean_Fneu": _mean(traces.neuropil),
-                "r": ratios.get(key, np.nan),
-                "exclusion": ";".join(self.summary(key).exclusions),
-            }
-        return rows
+        """Per-ROI summaries of the extracted traces (see :func:`trace_features`)."""
+        stored = {k: self.traces[k] for k in self.roi_keys() if k in self.traces}
+        exclusions = {k: self.summary(k).exclusions for k in stored}
+        return trace_features(stored, self.contamination_ratios(), exclusions)
 
     # -- selection ----------------------------------------------------------------------------
     def set_selection(self, keys) -> None:
@@ -395,19 +380,6 @@ class RoiModel:
         if keys != self.selection:
             self.selection = keys
             self.selection_changed.emit(keys)
-
-
-def _check_usable(border: MotionBorder, image_shape: tuple[int, int]) -> None:
-    if border.usable_area(*image_shape).is_empty:
-        h, w = image_shape
-        raise ValueError(
-            f"a border of left {border.left:g}, right {border.right:g}, top {border.top:g}, "
-            f"bottom {border.bottom:g} px leaves no usable pixel of the {w}x{h} image"
-        )
-
-
-def _mean(trace: np.ndarray) -> float:
-    return float(np.nanmean(trace)) if np.isfinite(trace).any() else np.nan
 
 
 def _sort_key(key):

@@ -13,19 +13,26 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.masks import MaskCrop
-from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO, delta_f_over_f
+from ..core.neuropil_correction import (
+    DEFAULT_CONTAMINATION_RATIO,
+    delta_f_over_f,
+    replace_unusable_ratios,
+)
 
 __all__ = [
     "Correction",
     "ExtractionPlan",
     "RoiTraces",
+    "contamination_ratios",
     "frames_without_numbers",
     "movie_token",
+    "trace_features",
     "trace_series",
     "traces_fingerprint",
 ]
@@ -214,3 +221,58 @@ def frames_without_numbers(results) -> list[int]:
             if np.isfinite(trace).any():
                 frames.update(np.flatnonzero(~np.isfinite(trace)).tolist())
     return sorted(frames)
+
+
+def contamination_ratios(traces: Mapping, correction: Correction) -> dict:
+    """The r each ROI's correction uses.
+
+    Parameters
+    ----------
+    traces : mapping of key -> RoiTraces
+        The ROIs with traces.
+    correction : Correction
+        A fixed r for all, or each ROI's fitted r with the Allen pipeline's
+        replacement of r > 1 (the mean of the r <= 1 over these ROIs, else 0.7).
+
+    Returns
+    -------
+    dict
+        key -> r.
+    """
+    keys = list(traces)
+    if not correction.fitted:
+        return dict.fromkeys(keys, float(correction.fixed_r))
+    ratios = replace_unusable_ratios([traces[k].fitted_r for k in keys])
+    return dict(zip(keys, ratios.tolist(), strict=True))
+
+
+def trace_features(traces: Mapping, ratios: Mapping, exclusions: Mapping) -> dict:
+    """Per-ROI summaries of extracted traces, for an ROI layer's ``features``.
+
+    Parameters
+    ----------
+    traces : mapping of key -> RoiTraces
+    ratios : mapping of key -> float
+        The r each ROI's correction uses.
+    exclusions : mapping of key -> tuple of str
+        AllenSDK's exclusions of each ROI.
+
+    Returns
+    -------
+    dict
+        key -> ``{"mean_F", "mean_Fneu", "r", "exclusion"}`` (a mean is NaN
+        where the trace is all NaN; ``exclusion`` joins the names with ``;``).
+    """
+    return {
+        key: {
+            "mean_F": _mean(stored.roi),
+            "mean_Fneu": _mean(stored.neuropil),
+            "r": ratios.get(key, np.nan),
+            "exclusion": ";".join(exclusions.get(key, ())),
+        }
+        for key, stored in traces.items()
+    }
+
+
+def _mean(trace: np.ndarray) -> float:
+    return float(np.nanmean(trace)) if np.isfinite(trace).any() else np.nan
