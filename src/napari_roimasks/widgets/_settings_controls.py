@@ -7,9 +7,8 @@ The border can also come from a motion-correction offsets file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from magicgui.widgets import FloatSpinBox, PushButton, SpinBox
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog
 
 from ..core.border import MotionBorder
@@ -32,15 +31,11 @@ class SettingsControls:
     model : RoiModel
     parent : QWidget
         The dock, for the file dialog.
-    notify : dict of str -> callable(str)
-        How to tell the user: ``"warning"``, ``"error"`` and ``"info"`` notifications.
     """
 
-    def __init__(self, model, *, parent, notify: dict[str, Callable[[str], None]]):
+    def __init__(self, model, *, parent):
         self.model = model
         self._parent = parent
-        self._notify = notify
-        self._warn = notify["warning"]
         self.from_offsets = PushButton(text="Border from motion offsets…")
         self.from_offsets.tooltip = (
             "Set the border from a motion-correction file: CSV or HDF5 with x and y shifts, "
@@ -74,7 +69,7 @@ class SettingsControls:
         try:
             self.model.set_border(border)
         except ValueError as error:
-            self._warn(f"Border not changed: {error}. Use smaller values.")
+            show_warning(f"Border not changed: {error}. Use smaller values.")
             self.show()
             return False
         return True
@@ -93,11 +88,11 @@ class SettingsControls:
         try:
             border = border_from_offsets_file(path)
         except MotionOffsetsError as error:
-            self._notify["error"](f"Border not changed: {error}")
+            show_error(f"Border not changed: {error}")
             return False
         if not self.set_border(border):
             return False
-        self._notify["info"](
+        show_info(
             f"Motion border from {path}: left {border.left:g}, right {border.right:g}, "
             f"top {border.top:g}, bottom {border.bottom:g} px"
         )
@@ -125,7 +120,7 @@ class SettingsControls:
         try:
             options = RingOptions(*(box.value for box in self.ring_boxes))
         except ValueError as error:
-            self._warn(f"Ring options not changed: {error}")
+            show_warning(f"Ring options not changed: {error}")
             self.show()
             return
         self.model.set_ring_options(options)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import QVBoxLayout
 
 from ..core.border import MotionBorder
@@ -33,12 +33,6 @@ from ._settings_controls import SettingsControls
 
 #: ``layer.metadata`` mark of an ROI layer curated here: its settings are the session's
 _CURATED = "napari_roimasks_curated"
-#: how the settings controls tell the user things (looked up when they speak)
-_NOTIFY = {
-    "warning": lambda message: show_warning(message),
-    "error": lambda message: show_error(message),
-    "info": lambda message: show_info(message),
-}
 
 
 class RoiMasksWidget(DockWidget):
@@ -65,7 +59,7 @@ class RoiMasksWidget(DockWidget):
             "The Labels layer (painted ROIs) or Shapes layer (drawn ROIs) to curate"
         )
         self._use_frame = CheckBox(text="3D ROI layer: read the current frame", value=False)
-        self.settings = SettingsControls(self.model, parent=self, notify=_NOTIFY)
+        self.settings = SettingsControls(self.model, parent=self)
         self._live = CheckBox(text="live neuropil rings", value=True)
         self._live.tooltip = "Update the rings on every edit of the ROI layer"
         self._rebuild_button = PushButton(text="Update rings")
