@@ -70,9 +70,11 @@ def test_extract_writes_the_allen_layout_with_allensdks_numbers(recording, tmp_p
     np.testing.assert_array_equal(neuropil_traces, neuropil_expected)
     assert names == [str(k) for k in range(1, 41)]
     written = json.loads((tmp_path / "out" / "exclusions.json").read_text())
+    # AllenSDK's roi_id is the mask's label; the Allen pipeline's output schema writes it as text
     assert [(e["roi_id"], e["exclusion_label_name"]) for e in written] == [
-        (e["roi_id"], e["exclusion_label_name"]) for e in exclusions
+        (str(e["roi_id"]), e["exclusion_label_name"]) for e in exclusions
     ]
+    assert all(isinstance(e["roi_id"], str) for e in written) and written
     masks = json.loads((tmp_path / "out" / "neuropil_masks.json").read_text())["rois"]
     assert [(m["x"], m["y"], m["width"], m["height"]) for m in masks] == [
         (n.x, n.y, n.width, n.height) for n in neuropils

@@ -278,8 +278,10 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         for ident, ring in zip(job.neuropil_ids(), job.rings, strict=True)
         for reason in neuropil_exclusions(ring)
     ]
+    # the Allen pipeline's output schema writes each roi_id as text
     job.exclusions = [
-        {"roi_id": ident, "exclusion_label_name": reason} for ident, reason in roi_part + ring_part
+        {"roi_id": str(ident), "exclusion_label_name": reason}
+        for ident, reason in roi_part + ring_part
     ]
 
 
