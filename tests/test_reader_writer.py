@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 
 import h5py
 import npe2
@@ -37,7 +38,7 @@ RING = RingOptions(outer_radius=9, inner_gap=2, min_pixels=40)
 # What a user gets back from each file, saved from a layer: (groups, border, ring options, size)
 KEEPS = {
     ".roimasks.h5": (True, True, True, True),
-    ".json": (True, True, False, False),
+    ".json": (True, True, False, True),
     ".zip": (False, False, False, False),
     ".npy": (False, False, False, True),
     ".tif": (False, False, False, True),
@@ -321,3 +322,169 @@ def test_overlapping_rois_open_as_shapes_and_save_back_unchanged(
     assert [(r.id, r.mask_group) for r in back.rois] == [(r.id, r.mask_group) for r in rois]
     for saved, roi in zip(back.rois, rois, strict=True):
         np.testing.assert_array_equal(saved.crop.plane(SHAPE), roi.crop.plane(SHAPE))
+
+
+# -- the image size of ROI files that do not record it ----------------------------------------
+MOVIE_SHAPE = (96, 112)
+
+
+@pytest.fixture
+def movie_file(tmp_path):
+    """A (frames, 96, 112) HDF5 movie, bigger than the ROIs' extent."""
+    path = tmp_path / "movie.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.random.default_rng(2).integers(0, 100, (4, *MOVIE_SHAPE), dtype=np.uint16)
+    return path
+
+
+def write_sizeless(path, labels, border=None):
+    """ROIs as the Allen pipeline (JSON) or ImageJ (zip of rectangles) write them: no image size."""
+    import roifile
+
+    from napari_roimasks.io.allen_json import AllenMask, write_allen_masks
+
+    ids = [int(k) for k in np.unique(labels) if k]
+    if path.suffix == ".json":
+        masks = [AllenMask(k, MaskCrop.from_plane(labels == k)) for k in ids]
+        write_allen_masks(path, masks, border=border)
+        assert "image_size" not in path.read_text()
+        return
+    with zipfile.ZipFile(path, "w") as archive:
+        for k in ids:
+            crop = MaskCrop.from_plane(labels == k)
+            roi = roifile.ImagejRoi.frompoints(
+                [[crop.left, crop.top], [crop.right, crop.bottom]], name=str(k)
+            )
+            roi.roitype = roifile.ROI_TYPE.RECT
+            roi.left, roi.top, roi.right, roi.bottom = crop.left, crop.top, crop.right, crop.bottom
+            roi.n_coordinates = 0
+            archive.writestr(f"{k}.roi", roi.tobytes())
+
+
+def boxes(shape=(60, 70)) -> np.ndarray:
+    """Square ROIs 1..4 inside ``shape``; ROI 4 touches its right edge."""
+    labels = np.zeros(shape, np.int32)
+    labels[10:16, 10:16] = 1
+    labels[30:36, 20:26] = 2
+    labels[44:50, 40:46] = 3
+    labels[20:26, shape[1] - 6 :] = 4
+    return labels
+
+
+@pytest.fixture
+def notifications():
+    """Every napari notification shown, as (severity, message)."""
+    from napari.utils.notifications import notification_manager
+
+    seen = []
+
+    def keep(notification):
+        seen.append((str(notification.severity), notification.message))
+
+    notification_manager.notification_ready.connect(keep)
+    yield seen
+    notification_manager.notification_ready.disconnect(keep)
+
+
+@pytest.mark.gui
+@needs_display
+@pytest.mark.parametrize("suffix", [".json", ".zip"], ids=["allen-json", "imagej-zip"])
+def test_roi_files_without_a_size_open_at_the_movies_size(
+    make_napari_viewer, tmp_path, movie_file, notifications, suffix
+):
+    labels = boxes()
+    path = tmp_path / f"rois{suffix}"
+    write_sizeless(path, labels)
+    viewer = make_napari_viewer()
+    viewer.open(str(movie_file), plugin=PLUGIN)
+
+    (opened,) = viewer.open(str(path), plugin=PLUGIN)
+
+    assert np.asarray(opened.data).shape == MOVIE_SHAPE
+    assert tuple(opened.metadata["image_shape"]) == MOVIE_SHAPE
+    full = np.zeros(MOVIE_SHAPE, np.int32)
+    full[: labels.shape[0], : labels.shape[1]] = labels
+    np.testing.assert_array_equal(opened.data, full)
+    assert not [m for _, m in notifications if "extent" in m]
+
+
+@pytest.mark.gui
+@needs_display
+def test_roi_files_opened_alone_say_they_took_the_rois_extent(
+    make_napari_viewer, tmp_path, notifications
+):
+    write_sizeless(tmp_path / "rois.json", boxes())
+    viewer = make_napari_viewer()
+
+    (opened,) = viewer.open(str(tmp_path / "rois.json"), plugin=PLUGIN)
+
+    assert np.asarray(opened.data).shape == (50, 70)  # ROI 3 reaches row 49, ROI 4 column 69
+    (message,) = [m for _, m in notifications if "extent" in m]
+    assert "rois.json" in message and "70x50" in message and "Open the movie" in message
+
+
+@pytest.mark.gui
+@needs_display
+def test_shapes_of_every_type_saved_beside_a_movie_come_back_at_its_size(
+    make_napari_viewer, tmp_path
+):
+    """A Shapes layer the user drew (no size in its metadata): each shape type is an ROI."""
+    from napari_roimasks.core.geometry import rasterise_shape
+
+    shapes = [
+        (np.array([[10.0, 10.0], [18.0, 22.0]]), "rectangle"),
+        (np.array([[30.0, 30.0], [30.0, 44.0], [40.0, 44.0], [40.0, 30.0]]), "ellipse"),
+        (np.array([[50.0, 5.0], [60.0, 20.0], [55.0, 30.0], [48.0, 12.0]]), "polygon"),
+        (np.array([[70.0, 40.0], [75.0, 60.0], [72.0, 80.0]]), "path"),
+        (np.array([[5.0, 60.0], [20.0, 90.0]]), "line"),
+    ]
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((3, *MOVIE_SHAPE), np.uint16), name="movie")
+    layer = viewer.add_shapes(
+        [v for v, _ in shapes],
+        shape_type=[t for _, t in shapes],
+        edge_width=3,
+        features={"mask_group": [1, 2, 3, 4, 5]},
+        name="drawn",
+    )
+    viewer.layers.selection.select_only(layer)
+    path = tmp_path / "drawn.roimasks.h5"
+
+    assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
+
+    found = read_rois(path)
+    assert found.image_shape == MOVIE_SHAPE
+    assert [(r.id, r.mask_group) for r in found.rois] == [(k, k) for k in range(1, 6)]
+    for roi, vertices, (_, kind) in zip(found.rois, layer.data, shapes, strict=True):
+        expected = rasterise_shape(vertices, kind, 3.0, MOVIE_SHAPE)
+        np.testing.assert_array_equal(roi.crop.plane(MOVIE_SHAPE), expected.plane(MOVIE_SHAPE))
+        assert roi.crop.pixels.sum() > 5  # every type, strokes included, covers pixels
+
+
+@pytest.mark.gui
+@needs_display
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("rois.json", b'{"cells": []}', "expected a list of masks or an object with 'rois'"),
+        ("rois.roimasks.h5", b"\x89HDF not really", "not an HDF5 file; expected ROIs saved by"),
+        ("labels.npy", b"not an array", "not a readable label image"),
+        ("labels.tif", b"II*\x00garbage", "not a readable label image"),
+        ("rois.zip", b"PK\x03\x04 not really", "not a readable ImageJ ROI file"),
+    ],
+)
+def test_a_bad_roi_file_is_one_line_and_the_viewer_keeps_what_it_had(
+    make_napari_viewer, tmp_path, cells, name, content, expected
+):
+    viewer = make_napari_viewer()
+    rois = viewer.add_labels(cells.copy(), name="ROIs")
+    (tmp_path / name).write_bytes(content)
+
+    with pytest.raises(RoiFileError) as error:
+        viewer.open(str(tmp_path / name), plugin=PLUGIN)
+
+    message = str(error.value)
+    assert message.startswith(str(tmp_path / name)) and expected in message
+    assert "\n" not in message
+    assert [layer.name for layer in viewer.layers] == ["ROIs"]
+    np.testing.assert_array_equal(rois.data, cells)

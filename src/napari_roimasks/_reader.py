@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from .io.formats import RoiFormat, format_for
+from .io.image_size import image_size_for_rois
 from .io.layer_metadata import layer_metadata
 from .io.movies import is_tiff_movie, movie_datasets, open_movie
 from .io.roi_files import RoiFileError, read_rois
+from .layers import open_image_sizes
 from .model.traces import movie_token
 
 #: Movie files; a TIFF of one page (a label image) and a ``*.roimasks.h5`` are ROI files.
@@ -86,8 +88,13 @@ def read_roi_layers(path):
     """ROIs as a Labels layer, or as a Shapes layer of outlines when they overlap (a label
     image cannot hold that).
 
+    The layer has the image size the file records; for a file that records
+    none (ImageJ, the Allen pipeline's JSON, suite2p), the size of the first
+    movie or image open in the viewer that holds the ROIs, else the ROIs'
+    extent, with a notification saying so (:mod:`napari_roimasks.io.image_size`).
+
     The layer's metadata holds the file's ``path``, the ROIs' ids (``roi_ids``),
-    and, when the file has them, the image size (``image_shape``), the motion
+    the image size (``image_shape``) and, when the file has them, the motion
     border and the ring options (see :mod:`napari_roimasks.io.layer_metadata`);
     its features hold each ROI's ``mask_group``. A Labels layer's label is the
     ROI's id when every id is a distinct whole number > 0, else its position + 1.
@@ -98,11 +105,14 @@ def read_roi_layers(path):
     name = Path(path).name.split(".")[0]
     drawn = [r for r in found.rois if r.crop is not None]
     crops = [r.crop for r in drawn]
-    shape = found.image_shape or _extent(crops)
+    size = image_size_for_rois(found, open_image_sizes(), path=path)
+    if size.note is not None:
+        _notify(size.note)
+    shape = size.shape
     metadata = {
         "path": str(path),
         "roi_ids": [r.id for r in found.rois],
-        **layer_metadata(found.border, found.ring_options, found.image_shape),
+        **layer_metadata(found.border, found.ring_options, shape),
     }
     values = _label_values([r.id for r in found.rois])
     labels, overlapping = labels_from_masks([r.crop for r in found.rois], shape, labels=values)
@@ -134,5 +144,9 @@ def _label_values(ids) -> list[int]:
     return list(range(1, len(ids) + 1))
 
 
-def _extent(crops) -> tuple[int, int]:
-    return (max((c.bottom for c in crops), default=1), max((c.right for c in crops), default=1))
+def _notify(message: str) -> None:
+    try:
+        from napari.utils.notifications import show_warning
+    except ImportError:
+        return
+    show_warning(message)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .core.rings import roi_crops_from_labels
+from .io.image_size import image_size_for_rois
 from .io.layer_metadata import (
     LAYER_METADATA_IMAGE_SHAPE,
     border_from_metadata,
     ring_options_from_metadata,
 )
 from .io.roi_files import RoiEntry, RoiSet, write_rois
-from .layers import roi_crops_from_shapes_layer
+from .layers import open_image_sizes, roi_crops_from_shapes_layer
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -59,8 +60,10 @@ def write_shapes(path: str, data, meta: dict) -> list[str]:
         Each shape's vertices (row, column).
     meta : dict
         napari's layer attributes: ``shape_type``, ``edge_width``, ``metadata``
-        (border, ring options and ``image_shape``: without it, the shapes'
-        extent) and ``features`` (``mask_group``, one row per shape).
+        (border, ring options and ``image_shape``) and ``features``
+        (``mask_group``, one row per shape). Without ``image_shape``, the
+        shapes are drawn on the first movie or image open in the viewer that
+        holds them, else on their extent (:mod:`napari_roimasks.io.image_size`).
 
     Returns
     -------
@@ -72,10 +75,14 @@ def write_shapes(path: str, data, meta: dict) -> list[str]:
     layer = Shapes(
         data, shape_type=meta.get("shape_type", "polygon"), edge_width=meta.get("edge_width", 1)
     )
-    shape = tuple(meta.get("metadata", {}).get(LAYER_METADATA_IMAGE_SHAPE) or _extent(layer))
-    crops = roi_crops_from_shapes_layer(layer, shape)
     groups = _groups(meta.get("features"), by_index=False)
+    recorded = (meta.get("metadata") or {}).get(LAYER_METADATA_IMAGE_SHAPE)
+    # on their extent, the shapes lose no pixel; any image that holds the extent gives the same
+    shape = tuple(recorded) if recorded else _extent(layer)
+    crops = roi_crops_from_shapes_layer(layer, shape)
     rois = [RoiEntry(k, c, groups.get(k, -1)) for k, c in crops.items()]
+    if not recorded:
+        shape = image_size_for_rois(RoiSet(rois), open_image_sizes()).shape
     return [str(write_rois(path, _roi_set(rois, meta, shape), overwrite=True))]
 
 
@@ -111,9 +118,12 @@ def _groups(features, *, by_index: bool) -> dict[int, int]:
 
 
 def _extent(layer) -> tuple[int, int]:
-    corners = (
-        np.concatenate([np.asarray(d)[:, -2:] for d in layer.data])
-        if len(layer.data)
-        else np.ones((1, 2))
+    """(rows, columns) from pixel (0, 0) holding every shape, a path's or line's width included."""
+    if not len(layer.data):
+        return 1, 1
+    corners = np.concatenate([np.asarray(d)[:, -2:] for d in layer.data])
+    reach = max(float(np.max(layer.edge_width)) / 2, 0.5)  # a stroke's pixels lie this far out
+    return (
+        int(np.ceil(corners[:, 0].max() + reach)) + 1,
+        int(np.ceil(corners[:, 1].max() + reach)) + 1,
     )
-    return int(np.ceil(corners[:, 0].max())) + 1, int(np.ceil(corners[:, 1].max())) + 1

@@ -25,7 +25,10 @@ __all__ = [
     "FEATURE_COLUMNS",
     "LayerConversionError",
     "edited_shapes",
+    "image_sizes",
     "labels_plane",
+    "open_image_sizes",
+    "resize_labels",
     "roi_crops_from_labels_layer",
     "roi_crops_from_shapes_layer",
     "roi_masks_from_layer",
@@ -93,6 +96,77 @@ def _mask_groups(layer) -> dict[int, int]:
     else:
         keys = range(len(features))
     return {int(k): int(g) for k, g in zip(keys, features["mask_group"], strict=True)}
+
+
+def resize_labels(layer, image_shape) -> None:
+    """Give a Labels layer another frame size, keeping every ROI where it is.
+
+    The label image grows with background to the right and below, or loses
+    rows and columns there that hold no ROI pixel.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels
+        2D, or with leading (frame) axes, which are kept.
+    image_shape : (rows, columns)
+
+    Raises
+    ------
+    LayerConversionError
+        For a multiscale layer, or ROI pixels outside ``image_shape``.
+    """
+    if getattr(layer, "multiscale", False):
+        raise LayerConversionError(
+            f"the ROI layer {layer.name!r} is multiscale: it cannot be resized"
+        )
+    data = np.asarray(layer.data)
+    rows, columns = (int(n) for n in image_shape)
+    if data[..., rows:, :].any() or data[..., :, columns:].any():
+        raise LayerConversionError(
+            f"{layer.name!r} has ROI pixels beyond {columns}x{rows}: resizing would cut them off"
+        )
+    resized = np.zeros((*data.shape[:-2], rows, columns), dtype=data.dtype)
+    keep_rows, keep_columns = min(rows, data.shape[-2]), min(columns, data.shape[-1])
+    resized[..., :keep_rows, :keep_columns] = data[..., :keep_rows, :keep_columns]
+    layer.data = resized
+
+
+# -- the images beside the ROIs ---------------------------------------------------------------
+def image_sizes(layers, *, skip=None) -> list[tuple[str, tuple[int, int]]]:
+    """The frame size of each Image layer (a movie or a 2D image), in the layer list's order.
+
+    Parameters
+    ----------
+    layers : iterable of napari layers
+        E.g. ``viewer.layers``.
+    skip : callable, optional
+        ``skip(layer) -> bool``: layers to leave out (e.g. this plugin's overlays).
+
+    Returns
+    -------
+    list of (name, (rows, columns))
+        An RGB image's frame leaves out its colour axis.
+    """
+    sizes = []
+    for layer in layers:
+        if type(layer).__name__ != "Image" or (skip is not None and skip(layer)):
+            continue
+        data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+        shape = tuple(data.shape[:-1] if getattr(layer, "rgb", False) else data.shape)
+        if len(shape) >= 2:
+            sizes.append((layer.name, (int(shape[-2]), int(shape[-1]))))
+    return sizes
+
+
+def open_image_sizes() -> list[tuple[str, tuple[int, int]]]:
+    """:func:`image_sizes` of napari's current viewer: what a reader or writer, which napari
+    hands no viewer, can see open beside the ROIs. Empty without a viewer (or napari)."""
+    try:
+        import napari
+    except ImportError:  # the plugin's readers called by npe2 alone
+        return []
+    viewer = napari.current_viewer()
+    return [] if viewer is None else image_sizes(viewer.layers)
 
 
 # -- Shapes -----------------------------------------------------------------------------------

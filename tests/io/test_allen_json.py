@@ -37,7 +37,8 @@ def test_masks_round_trip_with_ids_groups_and_border(tmp_path, rois_and_neuropil
     rois, neuropils = rois_and_neuropils
     for masks in (rois, neuropils):
         path = write_allen_masks(tmp_path / "masks.json", masks, border=BORDER, overwrite=True)
-        read, border = read_allen_masks(path, image_shape=(64, 80))
+        found = read_allen_masks(path, image_shape=(64, 80))
+        read, border = found.masks, found.border
         assert border == BORDER
         assert [m.id for m in read] == [m.label for m in masks]
         assert [m.mask_group for m in read] == [m.mask_group for m in masks]
@@ -58,8 +59,10 @@ def test_a_plain_list_and_the_mask_matrix_alias_are_read(tmp_path):
             [{"id": 7, "x": 2, "y": 3, "width": 2, "height": 1, "mask_matrix": [[True, False]]}]
         )
     )
-    (mask,), border = read_allen_masks(path)
-    assert border is None and mask.id == 7 and (mask.crop.top, mask.crop.left) == (3, 2)
+    found = read_allen_masks(path)
+    (mask,) = found.masks
+    assert found.border is None and found.image_shape is None
+    assert mask.id == 7 and (mask.crop.top, mask.crop.left) == (3, 2)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +79,15 @@ def test_a_plain_list_and_the_mask_matrix_alias_are_read(tmp_path):
         ),
         (
             [{"id": 1, "x": 79, "y": 0, "width": 2, "height": 1, "mask": [[1, 1]]}],
-            r"outside the 80x64 movie",
+            r"outside the 80x64 image",
+        ),
+        (
+            {"rois": [], "image_size": {"width": 80}},
+            r"image_size must be \{\"width\": W, \"height\": H\}",
+        ),
+        (
+            {"rois": [], "image_size": {"width": 64, "height": 80}},
+            r"the ROIs were drawn on a 64x80 image but the movie's frames are 80x64",
         ),
         ({"cells": []}, r"expected a list of masks or an object with 'rois'"),
         ({"rois": [], "motion_border": {"x0": 1}}, r"motion_border must hold x0, x1, y0, y1"),
@@ -87,6 +98,22 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, content, message):
     path.write_text(json.dumps(content))
     with pytest.raises(RoiFileError, match="bad.json: .*" + message):
         read_allen_masks(path, image_shape=(64, 80))
+
+
+def test_the_image_size_is_written_and_read_back(tmp_path, rois_and_neuropils):
+    """Allen's files have no image size: this project's extra field keeps it, beside the border."""
+    rois, _ = rois_and_neuropils
+    path = write_allen_masks(tmp_path / "rois.json", rois, image_shape=(64, 80))
+    assert json.loads(path.read_text())["image_size"] == {"width": 80, "height": 64}
+    assert read_allen_masks(path).image_shape == (64, 80)
+    # a mask reaching past the recorded size is refused even without the movie's
+    content = json.loads(path.read_text())
+    content["image_size"] = {"width": 10, "height": 10}
+    path.write_text(json.dumps(content))
+    with pytest.raises(
+        RoiFileError, match=r"rois.json: mask 0 \(id 1\) reaches .* outside the 10x10 image"
+    ):
+        read_allen_masks(path)
 
 
 def test_not_json_and_missing(tmp_path):

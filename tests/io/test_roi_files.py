@@ -9,6 +9,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
+import h5py
 import npe2
 import numpy as np
 import pytest
@@ -164,29 +165,77 @@ def test_suite2p_stat_with_iscell_and_ops(tmp_path):
     assert (found.rois[1].crop.top, found.rois[1].crop.left) == (10, 20)
 
 
+class _Touches:
+    """A pickle that, when loaded, creates a file: what a malicious ``.npy`` would run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def _bad_file(path: Path, content) -> None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, np.ndarray):
+        np.save(path, content)
+    elif content == "hdf5 without rois":
+        with h5py.File(path, "w") as f:
+            f["movie"] = np.zeros((2, 2))
+    else:  # "stat without xpix"
+        np.save(path, np.array([{"ypix": np.array([1])}], dtype=object), allow_pickle=True)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("cells.txt", b"1 2", "unknown ROI format"),
-        ("labels.npy", None, "a label image must not hold negative labels"),
+        ("cells.txt", b"1 2", "unknown ROI format; expected"),
+        ("labels.npy", np.array([[0, -1]]), "a label image must not hold negative labels"),
+        ("volume.npy", np.zeros((2, 3, 4), np.int32), "expected a 2D image of whole-number labels"),
+        ("floats.npy", np.array([[0.5, 1.0]]), "expected a 2D image of whole-number labels"),
+        ("notes.npy", b"some notes, not an array", "not a readable label image"),
+        ("cut.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<i4'", "not a readable label image"),
+        ("broken.tif", b"II*\x00garbage", "not a readable label image"),
+        ("stat.npy", "stat without xpix", r"expected suite2p's stat.npy \(a list of dicts"),
         ("broken.zip", b"PK\x03\x04 not really", "not a readable ImageJ ROI file"),
-        ("fake.roimasks.h5", b"\x89HDF not really", "not a napari-roimasks masks file"),
+        ("fake.roimasks.h5", b"\x89HDF not really", "not an HDF5 file; expected ROIs saved by"),
+        ("movie.roimasks.h5", "hdf5 without rois", "an HDF5 file without napari-roimasks ROIs"),
+        ("broken.json", b"[{", "not a JSON file"),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(tmp_path, name, content, message):
     path = tmp_path / name
-    if content is None:
-        np.save(path, np.array([[0, -1]]))
-    else:
-        path.write_bytes(content)
-    with pytest.raises(RoiFileError, match=f"{name}: .*{message}"):
+    _bad_file(path, content)
+    with pytest.raises(RoiFileError, match=f"{name}: .*{message}") as error:
         read_rois(path)
+    assert "\n" not in str(error.value)  # one line
+
+
+def test_a_pickle_named_npy_is_never_run(tmp_path):
+    """A label image is read without unpickling: a pickle named ``labels.npy`` runs nothing."""
+    import pickle
+
+    marker = tmp_path / "ran"
+    (tmp_path / "labels.npy").write_bytes(pickle.dumps(_Touches(marker)))
+    with pytest.raises(RoiFileError, match="labels.npy: not a readable label image"):
+        read_rois(tmp_path / "labels.npy")
+    assert not marker.exists()
 
 
 def test_rois_outside_the_movie_are_refused(tmp_path, cells):
-    write_rois(tmp_path / "rois.json", cells)
-    with pytest.raises(RoiFileError, match=r"outside the 40x30 movie|outside the 40x30 image"):
+    write_rois(tmp_path / "rois.json", cells)  # records the image size: 80x64
+    with pytest.raises(
+        RoiFileError,
+        match=r"rois.json: the ROIs were drawn on a 80x64 image but the movie's frames are 40x30",
+    ):
         read_rois(tmp_path / "rois.json", image_shape=(30, 40))
+    sizeless = RoiSet(cells.rois, image_shape=None)  # as the Allen pipeline writes them
+    write_rois(tmp_path / "allen.json", sizeless)
+    with pytest.raises(
+        RoiFileError, match=r"allen.json: mask \d+ \(id \d+\) reaches .* outside the 40x30 image"
+    ):
+        read_rois(tmp_path / "allen.json", image_shape=(30, 40))
 
 
 def test_nwb_keeps_masks_ids_groups_and_traces_but_not_the_border(tmp_path, cells):

@@ -394,3 +394,72 @@ def test_shapes_saved_from_the_dock_keep_the_movies_size(make_napari_viewer, tmp
     assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
     found = read_rois(path, image_shape=(256, 256))  # what extract against the movie reads
     assert found.image_shape == (256, 256) and len(found.rois) == 2
+
+
+def test_rois_opened_before_the_movie_are_resized_to_it_and_excluded_as_the_cli_does(
+    make_napari_viewer, tmp_path, notes, table
+):
+    """An Allen pipeline JSON (no image size) opened before its movie: the layer has the ROIs'
+    extent, so the right border band lies in the wrong place, until the dock resizes it."""
+    import json
+    import subprocess
+    import sys
+
+    import h5py
+
+    from napari_roimasks.core import MaskCrop
+    from napari_roimasks.io.allen_json import AllenMask, write_allen_masks
+    from napari_roimasks.synthetic import make_recording
+
+    rec = make_recording(n_frames=6, seed=5)
+    labels = np.asarray(rec.roi_labels)
+    kept = labels.copy()  # the ROIs reach row 199 and column 199 at most
+    kept[200:, :] = 0
+    kept[:, 200:] = 0
+    ids = [int(k) for k in np.unique(kept) if k]
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        f["data"] = rec.movie
+    border = MotionBorder(3, 6, 2, 5)  # right band 6 wide: at the ROIs' extent it covers some
+    write_allen_masks(
+        tmp_path / "rois.json",
+        [AllenMask(k, MaskCrop.from_plane(kept == k)) for k in ids],
+        border=border,
+    )
+    viewer = make_napari_viewer()
+    (rois,) = viewer.open(str(tmp_path / "rois.json"), plugin=PLUGIN)
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    at_extent = {int(r["ROI"]) for r in table(dock) if r["exclusions"]}
+    assert dock.movie_size_offer() is None  # no movie yet
+
+    viewer.open(str(tmp_path / "movie.h5"), plugin=PLUGIN)
+
+    assert dock.movie_size_offer() == ("movie", (256, 256))
+    assert not dock._resize.native.isHidden() and "(256x256)" in dock._resize.text
+    assert dock.resize_to_movie()
+    assert np.asarray(rois.data).shape == (256, 256)
+    np.testing.assert_array_equal(rois.data, kept)
+    assert dock._resize.native.isHidden() and dock.movie_size_offer() is None
+    in_dock = {(str(row.key), reason) for row in dock.model.rows() for reason in row.exclusions}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_roimasks.cli",
+            "extract",
+            str(tmp_path / "movie.h5"),
+            str(tmp_path / "rois.json"),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    by_cli = {
+        (e["roi_id"].removeprefix("neuropil for "), e["exclusion_label_name"])
+        for e in json.loads((tmp_path / "out" / "exclusions.json").read_text())
+    }
+    assert in_dock == by_cli
+    after = {int(r["ROI"]) for r in table(dock) if r["exclusions"]}
+    assert after != at_extent  # the ROIs at the extent's right edge were wrongly excluded

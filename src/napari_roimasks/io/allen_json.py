@@ -24,7 +24,7 @@ from ..core.masks import MaskCrop
 from .atomic import write_atomically
 from .roi_set import RoiFileError
 
-__all__ = ["AllenMask", "read_allen_masks", "write_allen_masks"]
+__all__ = ["AllenMask", "AllenMasksFile", "read_allen_masks", "write_allen_masks"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,24 @@ class AllenMask:
     crop: MaskCrop | None  # None: a mask with no pixels
     mask_group: int = -1
     valid: bool = True
+
+
+@dataclass(frozen=True)
+class AllenMasksFile:
+    """What an Allen JSON masks file holds.
+
+    Attributes
+    ----------
+    masks : list of AllenMask
+    border : MotionBorder or None
+        The file's motion border, when it has one.
+    image_shape : (rows, columns) or None
+        The frame size, when the file records it (this project's ``image_size``).
+    """
+
+    masks: list
+    border: MotionBorder | None = None
+    image_shape: tuple[int, int] | None = None
 
 
 def _check_mask(path: Path, index: int, entry) -> AllenMask:
@@ -74,25 +92,25 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
     )
 
 
-def read_allen_masks(path, *, image_shape=None) -> tuple[list[AllenMask], MotionBorder | None]:
+def read_allen_masks(path, *, image_shape=None) -> AllenMasksFile:
     """Read an Allen JSON masks file.
 
     Parameters
     ----------
     path : str or os.PathLike
     image_shape : (rows, columns), optional
-        When given, every mask must lie inside it.
+        The movie's frame size: every mask must lie inside it, and it must
+        equal the size the file records, if any.
 
     Returns
     -------
-    masks : list of AllenMask
-    border : MotionBorder or None
-        The file's motion border, when it has one.
+    AllenMasksFile
 
     Raises
     ------
     RoiFileError
-        For a missing or unreadable file, missing keys, or masks of the wrong size.
+        For a missing or unreadable file, missing keys, masks of the wrong
+        size or outside the image, or a recorded size that is not the movie's.
     """
     path = Path(os.fspath(path))
     if not path.is_file():
@@ -101,7 +119,7 @@ def read_allen_masks(path, *, image_shape=None) -> tuple[list[AllenMask], Motion
         content = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RoiFileError(f"{path}: not a JSON file ({error})") from error
-    border = None
+    border = recorded = None
     if isinstance(content, dict):
         if "rois" not in content:
             raise RoiFileError(f"{path}: expected a list of masks or an object with 'rois'")
@@ -113,24 +131,51 @@ def read_allen_masks(path, *, image_shape=None) -> tuple[list[AllenMask], Motion
                 raise RoiFileError(
                     f"{path}: motion_border must hold x0, x1, y0, y1 >= 0 ({error})"
                 ) from error
+        recorded = _image_size(path, content.get("image_size"))
         content = content["rois"]
     if not isinstance(content, list):
         raise RoiFileError(f"{path}: expected a list of masks")
     masks = [_check_mask(path, i, entry) for i, entry in enumerate(content)]
-    if image_shape is not None:
-        h, w = image_shape
+    if image_shape is not None and recorded is not None and tuple(image_shape) != recorded:
+        raise RoiFileError(
+            f"{path}: the ROIs were drawn on a {recorded[1]}x{recorded[0]} image but the movie's "
+            f"frames are {image_shape[1]}x{image_shape[0]}"
+        )
+    inside = image_shape or recorded
+    if inside is not None:
+        h, w = inside
         for i, mask in enumerate(masks):
             crop = mask.crop
             if crop is not None and (crop.bottom > h or crop.right > w):
                 raise RoiFileError(
                     f"{path}: mask {i} (id {mask.id}) reaches row {crop.bottom - 1}, column "
-                    f"{crop.right - 1}, outside the {w}x{h} movie"
+                    f"{crop.right - 1}, outside the {w}x{h} image"
                 )
-    return masks, border
+    return AllenMasksFile(masks, border, recorded)
+
+
+def _image_size(path: Path, size) -> tuple[int, int] | None:
+    """``(rows, columns)`` from an ``image_size`` entry ``{"width", "height"}``; None when absent."""
+    if size is None:
+        return None
+    values = [size.get(key) for key in ("height", "width")] if isinstance(size, dict) else []
+    if len(values) != 2 or not all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise RoiFileError(
+            f'{path}: image_size must be {{"width": W, "height": H}} with whole numbers > 0, '
+            f"got {size!r}"
+        )
+    return int(values[0]), int(values[1])
 
 
 def write_allen_masks(
-    path, masks, *, border: MotionBorder | None = None, overwrite: bool = False
+    path,
+    masks,
+    *,
+    border: MotionBorder | None = None,
+    image_shape=None,
+    overwrite: bool = False,
 ) -> Path:
     """Write masks as Allen JSON (atomically).
 
@@ -140,6 +185,8 @@ def write_allen_masks(
         RoiMask labels become ``id``; ``valid`` is False for a mask AllenSDK excludes.
     border : MotionBorder, optional
         Written as ``motion_border`` (the file is then an object with ``rois``).
+    image_shape : (rows, columns), optional
+        The frame size, written as ``image_size`` (the file is then an object with ``rois``).
     overwrite : bool
         Replace an existing file.
     """
@@ -170,12 +217,14 @@ def write_allen_masks(
             }
         )
     content = entries
+    if border is not None or image_shape is not None:
+        content = {"rois": entries}
     if border is not None:
-        b = border.as_allen()
-        content = {
-            "rois": entries,
-            "motion_border": dict(zip(("x0", "x1", "y0", "y1"), b, strict=True)),
-        }
+        content["motion_border"] = dict(
+            zip(("x0", "x1", "y0", "y1"), border.as_allen(), strict=True)
+        )
+    if image_shape is not None:
+        content["image_size"] = {"width": int(image_shape[1]), "height": int(image_shape[0])}
     text = json.dumps(content)
     return write_atomically(path, lambda f: f.write(text.encode()), overwrite=overwrite)
 

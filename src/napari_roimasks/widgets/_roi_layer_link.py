@@ -13,7 +13,14 @@ from collections.abc import Callable
 import numpy as np
 from napari.layers import Labels
 
-from ..layers import LayerConversionError, edited_shapes, labels_plane, roi_crops_from_shapes_layer
+from ..io.layer_metadata import LAYER_METADATA_IMAGE_SHAPE
+from ..layers import (
+    LayerConversionError,
+    edited_shapes,
+    image_sizes,
+    labels_plane,
+    roi_crops_from_shapes_layer,
+)
 
 
 class RoiLayerLink:
@@ -98,11 +105,19 @@ class RoiLayerLink:
         )
 
     def image_shape_for_shapes(self) -> tuple[int, int]:
-        """The image grid shapes are rasterised on: the first other Image or Labels layer."""
+        """The image grid shapes are rasterised on: the first movie or image open (as the
+        reader and writer choose, :func:`napari_roimasks.layers.image_sizes`), else the size
+        the layer records (e.g. opened from a file), else the first other Labels layer's."""
+        sizes = image_sizes(self.viewer.layers, skip=self._is_overlay)
+        if sizes:
+            return sizes[0][1]
+        recorded = self.layer.metadata.get(LAYER_METADATA_IMAGE_SHAPE)
+        if recorded:
+            return int(recorded[0]), int(recorded[1])
         for candidate in self.viewer.layers:
             if candidate is self.layer or self._is_overlay(candidate):
                 continue
-            if type(candidate).__name__ in ("Image", "Labels") and candidate.ndim >= 2:
+            if isinstance(candidate, Labels) and candidate.ndim >= 2:
                 return tuple(int(n) for n in candidate.data.shape[-2:])
         raise LayerConversionError(
             "shapes need an image to be rasterised on: add the movie or its mean image first"

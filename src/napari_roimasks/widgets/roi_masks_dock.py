@@ -17,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
-from napari.utils.notifications import show_warning
+from napari.utils.notifications import show_info, show_warning
 from qtpy.QtWidgets import QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
+from ..io.image_size import size_text
 from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_options_from_metadata
-from ..layers import write_roi_features
+from ..layers import LayerConversionError, image_sizes, resize_labels, write_roi_features
 from ..model import model_for
 from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
 from ._roi_layer_link import RoiLayerLink
@@ -59,6 +60,13 @@ class RoiMasksWidget(DockWidget):
             "The Labels layer (painted ROIs) or Shapes layer (drawn ROIs) to curate"
         )
         self._use_frame = CheckBox(text="3D ROI layer: read the current frame", value=False)
+        self._resize = PushButton(text="Resize to the movie")
+        self._resize.tooltip = (
+            "The ROI layer's frame size is not the movie's (its file did not record one), so the "
+            "motion border and the exclusions would be wrong: give it the movie's size. Every "
+            "ROI keeps its pixels."
+        )
+        self._resize.visible = False
         self.settings = SettingsControls(self.model, parent=self)
         self._live = CheckBox(text="live neuropil rings", value=True)
         self._live.tooltip = "Update the rings on every edit of the ROI layer"
@@ -73,6 +81,7 @@ class RoiMasksWidget(DockWidget):
             widgets=[
                 self._layer_box,
                 self._use_frame,
+                self._resize,
                 *self.settings.border.values(),
                 self.settings.from_offsets,
                 *self.settings.ring_boxes,
@@ -91,6 +100,7 @@ class RoiMasksWidget(DockWidget):
 
         self._layer_box.changed.connect(self._on_layer_chosen)
         self._use_frame.changed.connect(self._on_use_frame)
+        self._resize.changed.connect(lambda: self.resize_to_movie())
         self._live.changed.connect(self._on_live)
         self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
         self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
@@ -146,6 +156,52 @@ class RoiMasksWidget(DockWidget):
             self._show_problem(f"Rings not updated: {problem}")
             return False
         return True
+
+    def movie_size_offer(self) -> tuple[str, tuple[int, int]] | None:
+        """The movie or image (name, (rows, columns)) the ROI layer should be resized to; None
+        when the layer is a Labels layer of an open image's size already (or there is none)."""
+        layer = self.source
+        shape = self.model.image_shape
+        if not isinstance(layer, Labels) or shape is None:
+            return None
+        sizes = image_sizes(self.viewer.layers, skip=self.overlays.owns)
+        if any(size == tuple(shape) for _, size in sizes):
+            return None
+        crops = [self.model.roi(k) for k in self.model.roi_keys()]
+        bottom = max((c.bottom for c in crops if c is not None), default=0)
+        right = max((c.right for c in crops if c is not None), default=0)
+        return next(
+            ((name, size) for name, size in sizes if size[0] >= bottom and size[1] >= right), None
+        )
+
+    def resize_to_movie(self) -> bool:
+        """Give the ROI layer the frame size of the movie it belongs to (see :meth:`movie_size_offer`)."""
+        offer = self.movie_size_offer()
+        if offer is None:
+            show_warning("No movie to resize the ROI layer to: it fits the open images already")
+            return False
+        name, size = offer
+        layer = self.source
+        try:
+            resize_labels(layer, size)
+        except LayerConversionError as error:
+            show_warning(str(error))
+            return False
+        self.rebuild()
+        show_info(f"{layer.name!r} now has the frame size of {name!r}, {size_text(size)}")
+        return True
+
+    def _show_resize_offer(self) -> None:
+        offer = self.movie_size_offer()
+        self._resize.visible = offer is not None
+        if offer is not None:
+            name, size = offer
+            rows, columns = self.model.image_shape
+            self._resize.text = f"Resize {self.source.name!r} to {name!r} ({size_text(size)})"
+            self._status.value = (
+                f"{self.source.name!r} is {size_text((rows, columns))}, the movie "
+                f"{size_text(size)}: resize it before judging the border"
+            )
 
     def _show_problem(self, message: str) -> None:
         show_warning(message)
@@ -248,6 +304,7 @@ class RoiMasksWidget(DockWidget):
             self._status.value = (
                 "Add a Labels layer (paint) or a Shapes layer (draw) with your ROIs"
             )
+        self._show_resize_offer()
 
     def _on_layer_chosen(self, layer) -> None:
         layer = unwrap(layer)
@@ -327,6 +384,8 @@ class RoiMasksWidget(DockWidget):
         self.table.show_rows(keys, rows)
         excluded = sum(row.excluded for row in rows)
         self._status.value = f"{len(rows)} ROIs, {excluded} excluded by AllenSDK's rules"
+        if keys is None:
+            self._show_resize_offer()
 
     def _on_traces_changed(self, keys) -> None:
         self.table.update_keys(keys)

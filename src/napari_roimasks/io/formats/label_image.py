@@ -47,11 +47,14 @@ def read_label_image(path: Path, *, image_shape=None) -> RoiSet:
 
             array = tifffile.imread(path)
     except ValueError as error:
-        if "allow_pickle" in str(error):  # an object array: suite2p's stat.npy
+        # an object array (by its header: nothing unpickled to find out) is suite2p's stat.npy
+        if "allow_pickle" in str(error) and suite2p.holds_suite2p_stat(path):
             return suite2p.read_suite2p_stat(path, image_shape=image_shape)
         raise RoiFileError(f"{path}: not a readable label image ({error})") from None
     except Exception as error:  # numpy and tifffile raise many kinds for broken files
         raise RoiFileError(f"{path}: not a readable label image ({error})") from None
+    if array.size == 0:  # tifffile gives an empty array for a TIFF it cannot find pages in
+        raise RoiFileError(f"{path}: not a readable label image (no image in the file)")
     if array.ndim != 2 or array.dtype.kind not in "iub":
         raise RoiFileError(
             f"{path}: expected a 2D image of whole-number labels, got {array.dtype} of shape {array.shape}"

@@ -52,8 +52,14 @@ def read_roimasks_h5(path: Path, *, image_shape=None) -> RoiSet:
             pixels = np.unpackbits(group["pixels"][()]).astype(bool)
             groups = group["mask_groups"][()]
             attrs = dict(f.attrs)
-    except (OSError, KeyError) as error:
-        raise RoiFileError(f"{path}: not a napari-roimasks masks file ({error})") from None
+    except OSError:
+        raise RoiFileError(
+            f"{path}: not an HDF5 file; expected ROIs saved by napari-roimasks"
+        ) from None
+    except KeyError as error:
+        raise RoiFileError(
+            f"{path}: an HDF5 file without napari-roimasks ROIs ({error.args[0] if error.args else error})"
+        ) from None
     try:  # a file cut short or edited by hand: sizes, boxes or settings that do not fit
         rois, offset = [], 0
         for ident, as_int, (top, left, height, width), mask_group in zip(
