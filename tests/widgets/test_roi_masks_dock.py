@@ -430,6 +430,13 @@ def test_rois_opened_before_the_movie_are_resized_to_it_and_excluded_as_the_cli_
     _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
     at_extent = {int(r["ROI"]) for r in table(dock) if r["exclusions"]}
     assert dock.movie_size_offer() is None  # no movie yet
+    # one border layer (the ROI layer's refresh while the dock adds its layers draws no second)
+    assert [layer.name for layer in viewer.layers] == [
+        "rois",
+        "motion border",
+        "rois neuropil",
+        "rois excluded",
+    ]
 
     viewer.open(str(tmp_path / "movie.h5"), plugin=PLUGIN)
 
@@ -439,6 +446,8 @@ def test_rois_opened_before_the_movie_are_resized_to_it_and_excluded_as_the_cli_
     assert np.asarray(rois.data).shape == (256, 256)
     np.testing.assert_array_equal(rois.data, kept)
     assert dock._resize.native.isHidden() and dock.movie_size_offer() is None
+    (band_layer,) = [layer for layer in viewer.layers if layer.name.startswith("motion border")]
+    assert max(np.max(band[:, 1]) for band in band_layer.data) == 255.5  # the movie's right edge
     in_dock = {(str(row.key), reason) for row in dock.model.rows() for reason in row.exclusions}
     result = subprocess.run(
         [

@@ -111,6 +111,11 @@ class RoiModel:
         ValueError
             If the border leaves no usable pixel of this image (nothing is changed).
         """
+        self._replace_rois(crops, image_shape, None, border=border, ring_options=ring_options)
+
+    def _replace_rois(self, crops, image_shape, labels, *, border, ring_options) -> None:
+        """:meth:`set_rois`, keeping ``labels`` (the label image the crops came from, or None)
+        before anyone hears of the change: a listener may read the layer again at once."""
         image_shape = (int(image_shape[0]), int(image_shape[1]))
         border, ring_options = border or self.border, ring_options or self.ring_options
         border.check_fits(*image_shape)
@@ -123,15 +128,20 @@ class RoiModel:
         )
         settings = (border, ring_options) != (self.border, self.ring_options)
         self.border, self.ring_options, self.image_shape = border, ring_options, image_shape
-        self.rings, self._empty, self._labels = rings, empty, None
+        self.rings, self._empty, self._labels = rings, empty, labels
         self._changed(None)
         if settings:
             self.settings_changed.emit()
 
     def set_rois_from_labels(self, labels: np.ndarray, **settings) -> None:
         """Replace every ROI with the labels of a (rows, columns) label image (see :meth:`set_rois`)."""
-        self.set_rois(roi_crops_from_labels(labels), np.shape(labels), **settings)
-        self._labels = np.array(labels, copy=True)
+        self._replace_rois(
+            roi_crops_from_labels(labels),
+            np.shape(labels),
+            np.array(labels, copy=True),
+            border=settings.get("border"),
+            ring_options=settings.get("ring_options"),
+        )
 
     def load(self, rois: RoiSet) -> None:
         """Take the ROIs, border and ring options of a saved session (e.g. a ``.roimasks.h5``).

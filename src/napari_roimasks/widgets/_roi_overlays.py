@@ -13,7 +13,7 @@ dock opened again finds the layers the last one drew.
 from __future__ import annotations
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Labels, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
 from ._napari import unwrap
@@ -45,10 +45,12 @@ class RoiOverlays:
             None,
         )
 
-    def _add(self, what: str, source, make):
+    def _add(self, what: str, source, layer):
+        """Add our new ``layer`` for ``what``, marked as ours before the viewer (and anyone
+        listening to it, this dock included) sees it."""
         active = self.viewer.layers.selection.active
-        layer = unwrap(make())  # the layer itself, not napari's plugin proxy
         layer.metadata[OVERLAY_KEY] = _token(what, source)
+        self.viewer.add_layer(layer)
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active  # keep the user's tool where it was
         return layer
@@ -58,13 +60,7 @@ class RoiOverlays:
         layer = self._find(what, source)
         if layer is None:
             if boxes:
-                self._add(
-                    what,
-                    source,
-                    lambda: self.viewer.add_shapes(
-                        boxes, shape_type="rectangle", name=name, **style
-                    ),
-                )
+                self._add(what, source, Shapes(boxes, shape_type="rectangle", name=name, **style))
             return
         if len(layer.data):
             layer.data = []
@@ -87,7 +83,7 @@ class RoiOverlays:
             layer = self._add(
                 "rings",
                 source,
-                lambda: self.viewer.add_labels(
+                Labels(
                     rings.ring_labels(),
                     name=f"{source.name} neuropil",
                     opacity=0.3,
