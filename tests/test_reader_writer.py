@@ -468,7 +468,7 @@ def test_shapes_of_every_type_saved_beside_a_movie_come_back_at_its_size(
     [
         ("rois.json", b'{"cells": []}', "expected a list of masks or an object with 'rois'"),
         ("rois.roimasks.h5", b"\x89HDF not really", "not an HDF5 file; expected ROIs saved by"),
-        ("labels.npy", b"not an array", "not a readable label image"),
+        ("labels.npy", b"not an array", "not a readable .npy array"),
         ("labels.tif", b"II*\x00garbage", "not a readable label image"),
         ("rois.zip", b"PK\x03\x04 not really", "not a readable ImageJ ROI file"),
     ],

@@ -194,8 +194,8 @@ def _bad_file(path: Path, content) -> None:
         ("labels.npy", np.array([[0, -1]]), "a label image must not hold negative labels"),
         ("volume.npy", np.zeros((2, 3, 4), np.int32), "expected a 2D image of whole-number labels"),
         ("floats.npy", np.array([[0.5, 1.0]]), "expected a 2D image of whole-number labels"),
-        ("notes.npy", b"some notes, not an array", "not a readable label image"),
-        ("cut.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<i4'", "not a readable label image"),
+        ("notes.npy", b"some notes, not an array", "not a readable .npy array"),
+        ("cut.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<i4'", "not a readable .npy array"),
         ("broken.tif", b"II*\x00garbage", "not a readable label image"),
         ("stat.npy", "stat without xpix", r"expected suite2p's stat.npy \(a list of dicts"),
         ("broken.zip", b"PK\x03\x04 not really", "not a readable ImageJ ROI file"),
@@ -218,7 +218,9 @@ def test_a_pickle_named_npy_is_never_run(tmp_path):
 
     marker = tmp_path / "ran"
     (tmp_path / "labels.npy").write_bytes(pickle.dumps(_Touches(marker)))
-    with pytest.raises(RoiFileError, match="labels.npy: not a readable label image"):
+    with pytest.raises(
+        RoiFileError, match=r"labels.npy: not a readable .npy array .*; expected a label image"
+    ):
         read_rois(tmp_path / "labels.npy")
     assert not marker.exists()
 

@@ -5,7 +5,8 @@
   ``x_shift``/``y_shift``, any case).
 - HDF5: datasets ``x`` and ``y`` (or ``xoff`` and ``yoff``) at the top level.
 - suite2p's ``ops.npy``: the dict entries ``xoff`` and ``yoff``. It is a
-  pickle, so load only files you trust.
+  pickle, read by :func:`napari_roimasks.io.npy_files.load_npy`, which builds
+  only arrays, numbers, text, dates, paths, lists and dicts: it runs nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.border import MotionBorder
+from .npy_files import UnsafeFileError, load_npy
 
 __all__ = ["MotionOffsetsError", "border_from_offsets_file", "read_motion_offsets"]
 
@@ -112,7 +114,10 @@ def _from_hdf5(path: Path):
 
 
 def _from_suite2p_ops(path: Path):
-    ops = np.load(path, allow_pickle=True)
+    try:
+        ops = load_npy(path, pickled=True)
+    except UnsafeFileError as error:
+        raise MotionOffsetsError(str(error)) from None
     if ops.dtype == object and ops.shape == ():
         ops = ops.item()
     if not isinstance(ops, dict):

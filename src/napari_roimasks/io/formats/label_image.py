@@ -14,6 +14,7 @@ import numpy as np
 from ...core.geometry import labels_from_masks
 from ...core.rings import roi_crops_from_labels
 from ..atomic import write_atomically
+from ..npy_files import UnsafeFileError, load_npy
 from ..roi_set import RoiEntry, RoiFileError, RoiSet
 from . import suite2p
 from .base import FormatContents, RoiFormat
@@ -39,18 +40,18 @@ def read_label_image(path: Path, *, image_shape=None) -> RoiSet:
     RoiFileError
         For a file that is not a 2D image of whole numbers >= 0.
     """
+    if path.suffix.lower() == ".npy" and suite2p.holds_suite2p_stat(path):
+        # an object array (by its header: nothing unpickled to find out) is suite2p's stat.npy
+        return suite2p.read_suite2p_stat(path, image_shape=image_shape)
     try:
         if path.suffix.lower() == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = load_npy(path)  # never unpickles
         else:
             import tifffile
 
             array = tifffile.imread(path)
-    except ValueError as error:
-        # an object array (by its header: nothing unpickled to find out) is suite2p's stat.npy
-        if "allow_pickle" in str(error) and suite2p.holds_suite2p_stat(path):
-            return suite2p.read_suite2p_stat(path, image_shape=image_shape)
-        raise RoiFileError(f"{path}: not a readable label image ({error})") from None
+    except UnsafeFileError as error:
+        raise RoiFileError(f"{error}; expected a label image") from None
     except Exception as error:  # numpy and tifffile raise many kinds for broken files
         raise RoiFileError(f"{path}: not a readable label image ({error})") from None
     if array.size == 0:  # tifffile gives an empty array for a TIFF it cannot find pages in

@@ -4,8 +4,9 @@
 ``mask_group``; ``ops.npy`` beside it (``Ly``, ``Lx``) gives the image size.
 The ROI's id is its index in ``stat.npy``.
 
-suite2p saves pickles: the files are loaded with ``allow_pickle=True``, so
-open only files you trust. Every such load of this project is in this module.
+suite2p saves ``stat.npy`` and ``ops.npy`` as pickles; they are read by
+:func:`napari_roimasks.io.npy_files.load_npy`, which builds only arrays,
+numbers, text, dates, paths, lists and dicts, so a planted file runs nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.masks import MaskCrop
+from ..npy_files import UnsafeFileError, load_npy
 from ..roi_set import RoiEntry, RoiFileError, RoiSet
 from .base import FormatContents, RoiFormat
 
@@ -55,7 +57,7 @@ def read_suite2p_stat(path: Path, *, image_shape=None) -> RoiSet:
         For a file that is not a list of dicts with ``ypix`` and ``xpix``, or an
         ``iscell.npy`` of another length.
     """
-    stat = np.load(path, allow_pickle=True)  # suite2p saves a pickle: load only files you trust
+    stat = _load(path, pickled=True)
     if (
         stat.dtype != object
         or stat.ndim != 1
@@ -85,7 +87,7 @@ def _cell_groups(path: Path, n_rois: int) -> np.ndarray:
     iscell_path = path.with_name("iscell.npy")
     if not iscell_path.is_file():
         return np.full(n_rois, -1)
-    iscell = np.load(iscell_path)
+    iscell = _load(iscell_path, pickled=False)
     if len(iscell) != n_rois:
         raise RoiFileError(f"{iscell_path}: {len(iscell)} rows but stat.npy has {n_rois} ROIs")
     return np.asarray(iscell).reshape(n_rois, -1)[:, 0].astype(int)
@@ -96,10 +98,22 @@ def _image_shape(path: Path) -> tuple[int, int] | None:
     ops_path = path.with_name("ops.npy")
     if not ops_path.is_file():
         return None
-    ops = np.load(ops_path, allow_pickle=True).item()  # a pickled dict, like stat.npy
-    if "Ly" in ops and "Lx" in ops:
-        return int(ops["Ly"]), int(ops["Lx"])
-    return None
+    ops = _load(ops_path, pickled=True)
+    ops = ops.item() if ops.dtype == object and ops.shape == () else None
+    if not isinstance(ops, dict):
+        raise RoiFileError(f"{ops_path}: expected suite2p's ops.npy (a dict with Ly and Lx)")
+    try:
+        return (int(ops["Ly"]), int(ops["Lx"])) if "Ly" in ops and "Lx" in ops else None
+    except (TypeError, ValueError):
+        raise RoiFileError(f"{ops_path}: Ly and Lx must be whole numbers") from None
+
+
+def _load(path: Path, *, pickled: bool) -> np.ndarray:
+    """A suite2p ``.npy`` file, read safely (see :mod:`napari_roimasks.io.npy_files`)."""
+    try:
+        return load_npy(path, pickled=pickled)
+    except UnsafeFileError as error:
+        raise RoiFileError(str(error)) from None
 
 
 FORMAT = RoiFormat(
