@@ -281,9 +281,10 @@ FEATURE_COLUMNS = ("mean_F", "mean_Fneu", "r", "exclusion")
 def write_roi_features(layer, rows: dict) -> None:
     """Put per-ROI values into an ROI layer's ``features``, for other plugins to read.
 
-    Other columns (e.g. ``mask_group``) are kept. A Labels layer gets one row per
-    label id from 0 (napari's convention: column ``index`` is the label), a
-    Shapes layer one row per shape.
+    Other columns (e.g. ``mask_group``) are kept. A Labels layer gets a row for
+    the background (0) and for each label it holds or ``rows`` names, in order
+    (napari's convention: column ``index`` is the label; a label id of 2**31 - 1
+    costs one row), a Shapes layer one row per shape.
 
     Parameters
     ----------
@@ -295,9 +296,9 @@ def write_roi_features(layer, rows: dict) -> None:
 
     features = layer.features.drop(columns=list(FEATURE_COLUMNS), errors="ignore")
     if type(layer).__name__ == "Labels":
-        top = int(np.max(layer.data)) if layer.data.size else 0
-        n = max(top, max((int(k) for k in rows), default=0)) + 1
-        table = pd.DataFrame({"index": np.arange(n)})
+        present = np.unique(np.asarray(layer.data)).tolist()
+        keys = sorted({0, *present, *(int(k) for k in rows)})
+        table = pd.DataFrame({"index": np.array(keys, dtype=np.int64)})
         if "index" in features.columns:
             table = table.merge(features, on="index", how="left")
         keys = table["index"]

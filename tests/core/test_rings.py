@@ -7,6 +7,7 @@ import pytest
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import MaskCrop, MotionBorder, NeuropilRings, RingOptions, neuropil_region
+from napari_roimasks.core.rings import roi_crops_from_labels
 from napari_roimasks.synthetic import make_recording
 
 
@@ -177,3 +178,36 @@ def test_repainting_the_dirty_box_matches_a_full_repaint(labels, rng):
             rings.paint_ring_labels(painted, box)
         np.testing.assert_array_equal(painted, rings.ring_labels())
     assert rings.take_dirty_box() is None
+
+
+@pytest.mark.parametrize("big", [2**31 - 1, 10**15], ids=["int32-max", "1e15"])
+def test_a_huge_label_id_costs_what_one_roi_costs(big):
+    """Label ids are names, not sizes: memory follows the ROIs, not the largest id."""
+    import tracemalloc
+
+    labels = np.zeros((128, 128), np.int64)
+    labels[10:20, 10:20], labels[50:60, 50:60] = big, 3
+    tracemalloc.start()
+    crops = roi_crops_from_labels(labels)
+    rings = NeuropilRings.from_labels(labels)
+    image = rings.ring_labels()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20e6  # a list as long as the id (the old way) is 17 GB, or a MemoryError
+    assert sorted(crops) == [3, big] and crops[big].pixels.sum() == 100
+    assert image.dtype == (np.int64 if big > 2**31 - 1 else np.int32)
+    assert set(np.unique(image)) == {0, 3, big}
+    expected = NeuropilRings.from_labels(np.where(labels == big, 7, labels)).ring_labels()
+    np.testing.assert_array_equal(image == big, expected == 7)  # the same ring as a small id's
+
+
+def test_a_pixel_under_65536_rois_is_still_taken():
+    """A pixel that 65,536 drawn ROIs cover stays out of a neighbour's ring (a uint16 count of
+    the ROIs on each pixel wraps to 0 there, and the ring took it)."""
+    stacked = MaskCrop(5, 5, np.ones((1, 1), bool))
+    rois = {k: stacked for k in range(1, 65_537)}
+    rois[0] = MaskCrop(5, 7, np.ones((1, 1), bool))
+    rings = NeuropilRings((12, 12))
+    rings.set_rois(rois)
+    neighbour = rings.ring(0).plane((12, 12))
+    assert not neighbour[5, 5] and neighbour[5, 4]  # the covered pixel out, its neighbour in

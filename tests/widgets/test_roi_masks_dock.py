@@ -472,3 +472,19 @@ def test_rois_opened_before_the_movie_are_resized_to_it_and_excluded_as_the_cli_
     assert in_dock == by_cli
     after = {int(r["ROI"]) for r in table(dock) if r["exclusions"]}
     assert after != at_extent  # the ROIs at the extent's right edge were wrongly excluded
+
+
+@pytest.mark.parametrize("big", [2**31 - 1, 10**15], ids=["int32-max", "1e15"])
+def test_a_huge_label_id_is_an_roi_like_any_other(make_napari_viewer, table, big):
+    viewer = make_napari_viewer()
+    labels = np.zeros((64, 64), np.int64)
+    labels[10:18, 10:18], labels[30:38, 30:38] = 5, big
+    rois = viewer.add_labels(labels, name="ROIs")
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+
+    assert [int(r["ROI"]) for r in table(dock)] == [5, big]
+    rings = np.asarray(rings_layer(viewer).data)
+    assert set(np.unique(rings)) == {0, 5, big}
+    rois.paint((34, 34), 0)  # an edit near the big ROI redraws its ring in place
+    assert [int(r["ROI"]) for r in table(dock)] == [5, big]
+    assert big in np.unique(rings_layer(viewer).data)

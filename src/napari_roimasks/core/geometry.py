@@ -102,21 +102,26 @@ def labels_from_masks(masks, image_shape, *, labels=None) -> tuple[np.ndarray, i
 
     Returns
     -------
-    labels : (rows, columns) int32 ndarray
+    labels : (rows, columns) int32 ndarray, int64 when a label needs it
     overlapping : int
         Pixels claimed by more than one mask; a label image keeps the last.
     """
-    image = np.zeros(image_shape, dtype=np.int32)
-    claimed = np.zeros(image_shape, dtype=np.uint16)
+    values = []
     for i, mask in enumerate(masks):
+        if labels is not None:
+            values.append(int(labels[i]))
+        else:
+            label = getattr(mask, "label", None)
+            values.append(
+                int(label) if isinstance(label, (int, np.integer)) and label > 0 else i + 1
+            )
+    wide = any(v > np.iinfo(np.int32).max for v in values)
+    image = np.zeros(image_shape, dtype=np.int64 if wide else np.int32)
+    claimed = np.zeros(image_shape, dtype=np.uint32)
+    for mask, value in zip(masks, values, strict=True):
         crop = _as_crop(mask)
         if crop is None:
             continue
-        if labels is not None:
-            value = labels[i]
-        else:
-            label = getattr(mask, "label", None)
-            value = label if isinstance(label, (int, np.integer)) and label > 0 else i + 1
         image[crop.slices][crop.pixels] = value
         claimed[crop.slices] += crop.pixels
     return image, int(np.count_nonzero(claimed > 1))

@@ -34,11 +34,25 @@ def roi_crops_from_labels(labels: np.ndarray) -> dict[int, MaskCrop]:
         Label -> its pixels, for every label present.
     """
     labels = _label_image(labels)
+    top = int(labels.max()) if labels.size else 0
+    if top <= _DIRECT_LABELS_LIMIT:
+        values = None  # find_objects keeps a list as long as the largest label: cheap here
+        compact = labels
+    else:  # a label of 2**31 - 1 must cost what one ROI costs: number the labels 1, 2, ...
+        values, inverse = np.unique(labels, return_inverse=True)
+        compact = inverse.reshape(labels.shape)
+        if values[0] != 0:  # no background: index 0 is a label too
+            values, compact = np.concatenate([[0], values]), compact + 1
     crops = {}
-    for index, found in enumerate(ndimage.find_objects(labels), start=1):
+    for index, found in enumerate(ndimage.find_objects(compact), start=1):
         if found is not None:
-            crops[index] = MaskCrop(found[0].start, found[1].start, labels[found] == index)
+            label = index if values is None else int(values[index])
+            crops[label] = MaskCrop(found[0].start, found[1].start, compact[found] == index)
     return crops
+
+
+#: Largest label read with ``find_objects`` as it is (a list of this many entries at most).
+_DIRECT_LABELS_LIMIT = 1 << 20
 
 
 def _label_image(labels) -> np.ndarray:
@@ -83,7 +97,7 @@ class NeuropilRings:
         self._regions: dict[Hashable, MaskCrop] = {}
         self._rings: dict[Hashable, MaskCrop | None] = {}
         # how many ROIs cover each pixel: overlapping ROIs (drawn shapes) stay right on removal
-        self._occupancy = np.zeros(self.image_shape, dtype=np.uint16)
+        self._occupancy = np.zeros(self.image_shape, dtype=np.uint32)
         # every ring's window, for finding the rings an edit can reach
         self._window_keys: list[Hashable] = []
         self._window_index: dict[Hashable, int] = {}
@@ -207,12 +221,17 @@ class NeuropilRings:
         """The ring before the motion border is taken out, on its whole window."""
         return self._regions[key]
 
-    def ring_labels(self, dtype=np.int32) -> np.ndarray:
+    def label_dtype(self) -> np.dtype:
+        """The integer type a rings label image needs: int32, or int64 for a key beyond it."""
+        top = max((int(k) for k in self._rois), default=0)
+        return np.dtype(np.int64 if top > np.iinfo(np.int32).max else np.int32)
+
+    def ring_labels(self, dtype=None) -> np.ndarray:
         """(rows, columns) label image with ring k labelled k; where rings overlap, the larger label shows.
 
-        Keys must be positive integers (label ids).
+        Keys must be positive integers (label ids). ``dtype``: default :meth:`label_dtype`.
         """
-        out = np.zeros(self.image_shape, dtype=dtype)
+        out = np.zeros(self.image_shape, dtype=dtype or self.label_dtype())
         self.paint_ring_labels(out)
         return out
 

@@ -72,7 +72,12 @@ class RoiOverlays:
         rings = self.model.rings
         existing = self._find("rings", source)
         box = rings.take_dirty_box()
-        if isinstance(existing, Labels) and existing.data.shape == self.model.image_shape:
+        fits = (
+            isinstance(existing, Labels)
+            and existing.data.shape == self.model.image_shape
+            and np.can_cast(rings.label_dtype(), existing.data.dtype)
+        )
+        if fits:
             if box is not None:
                 rings.paint_ring_labels(existing.data, box)
                 existing.refresh()
