@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -145,3 +152,50 @@ def test_movie_for_another_image_size_is_refused_before_reading(rng):
     ):
         extract_traces(frames, [CROSS], image_shape=(4, 5))
     assert frames.reads == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv, to run as a user who can write nowhere",
+)
+def test_traces_are_extracted_by_a_user_who_cannot_write_numbas_cache():
+    """A shared install: the package folder and HOME are read-only for the user (nobody)."""
+    work = Path(tempfile.mkdtemp(prefix="numba-readonly-"))
+    try:
+        home = work / "home"
+        home.mkdir()
+        script = work / "extract.py"
+        script.write_text(
+            "import numpy as np\n"
+            "from napari_roimasks import roi_masks\n"
+            "movie = np.arange(5 * 8 * 8, dtype=np.uint16).reshape(5, 8, 8)\n"
+            "mask = np.zeros((8, 8), bool)\n"
+            "mask[2:4, 2:5] = True\n"
+            "roi = roi_masks.create_roi_mask(8, 8, [0, 0, 0, 0], roi_mask=mask, label=1)\n"
+            "print(roi_masks.calculate_traces(movie, [roi])[0][0].tolist())\n"
+        )
+        for path in (work, home, script):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        run = {
+            "env": {"PATH": "/usr/bin:/bin", "HOME": str(home)},
+            "cwd": work,
+            "capture_output": True,
+            "text": True,
+            "timeout": 300,
+        }
+        # the package must be readable by that user (a checkout in a private folder is not)
+        reachable = subprocess.run(
+            [*as_nobody, sys.executable, "-c", "import napari_roimasks"], **run
+        )
+        if reachable.returncode != 0:
+            pytest.skip(f"nobody cannot import this checkout: {reachable.stderr.strip()[-200:]}")
+        result = subprocess.run([*as_nobody, sys.executable, str(script)], **run)
+        assert result.returncode == 0, result.stderr
+        expected = [float(np.arange(5 * 64).reshape(5, 8, 8)[t, 2:4, 2:5].mean()) for t in range(5)]
+        assert result.stdout.strip() == str(expected)
+        assert "cannot cache" not in result.stderr
+    finally:
+        for path in (work, work / "home"):
+            path.chmod(0o755)
+        shutil.rmtree(work)

@@ -10,12 +10,27 @@ frame, then two look-ups per run, whatever the run's length. Integer sums are
 exact (64-bit, wrapping like numpy's), so this changes no number. Float movies
 go through :func:`sum_runs_directly`, which adds each run's pixels, so that a
 NaN or inf outside a mask cannot leak into its sum through the running sum.
+
+The compiled loops are cached on disk where numba finds a writable place (the
+package's ``__pycache__``, else the user's cache folder, or ``NUMBA_CACHE_DIR``);
+where there is none (a read-only install and home), they are compiled in each
+process instead, with no error.
 """
 
 import numba
 
 
-@numba.njit(nogil=True, cache=True)
+def _compiled(function):
+    """``numba.njit(nogil=True)``, cached on disk when numba has somewhere to write the cache."""
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError as error:  # "cannot cache function ...: no locator available"
+        if "cannot cache" not in str(error):
+            raise
+        return numba.njit(nogil=True)(function)
+
+
+@_compiled
 def sum_runs_by_prefix(
     frames, first, last, run_begin, run_end, run_owner, sums, prefix
 ):  # pragma: no cover
@@ -50,7 +65,7 @@ def sum_runs_by_prefix(
             out[run_owner[r]] += prefix[run_end[r]] - prefix[run_begin[r]]
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled
 def sum_runs_directly(
     frames, first, last, run_begin, run_end, run_owner, sums, prefix
 ):  # pragma: no cover
