@@ -69,3 +69,21 @@ def test_missing_and_broken_files(tmp_path):
         MotionOffsetsError, match="other.h5: expected datasets named x and y .* found data"
     ):
         border_from_offsets_file(tmp_path / "other.h5")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("shifts.csv", bytes(range(256)) * 8, "not a text CSV file; expected columns x and y"),
+        ("shifts.csv", b"x,y\n1,\x002\n", "expected numbers in columns 'x' and 'y'"),
+        ("shifts.csv", b"x;y;z\n1;2", "expected columns named x and y .*found x;y;z"),
+        ("shifts.h5", b"\x89HDF not really", "cannot read motion offsets"),
+        ("ops.npy", b"plain text", "not a readable .npy array"),
+    ],
+)
+def test_a_bad_offsets_file_is_one_line_naming_it(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(MotionOffsetsError, match=f"{name}.*({message})") as error:
+        border_from_offsets_file(path)
+    assert "\n" not in str(error.value)

@@ -7,8 +7,9 @@ import os
 
 import h5py
 import numpy as np
+import pytest
 
-from napari_roimasks.io.movies import open_movie
+from napari_roimasks.io.movies import MovieFileError, open_hdf5_movie, open_movie
 
 
 def write_movie(path, **datasets):
@@ -56,3 +57,51 @@ def test_a_movie_rewritten_in_place_is_a_new_movie(tmp_path):
     new, first = open_movie(path)
     assert new.name != old_name
     np.testing.assert_array_equal(first, np.full((3, 5), 7))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda f: f.create_dataset("data", data=np.zeros((3, 4, 4), complex)), "complex numbers"),
+        (
+            lambda f: f.create_dataset(
+                "data", data=np.zeros((3, 4, 4), [("a", "f4"), ("b", "i2")])
+            ),
+            "compound records",
+        ),
+        (lambda f: f.create_dataset("data", data=np.zeros((3, 4, 4), bool)), "true/false"),
+    ],
+    ids=["complex", "compound", "bool"],
+)
+def test_a_movie_of_other_than_numbers_is_one_line(tmp_path, make, message):
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        make(f)
+    for opener in (open_movie, open_hdf5_movie):
+        with pytest.raises(
+            MovieFileError,
+            match=f"movie.h5: pixels of type .*{message}.*; expected whole or real numbers",
+        ):
+            opener(tmp_path / "movie.h5")
+
+
+def test_a_broken_link_to_another_file_names_the_dataset(tmp_path):
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        f["data"] = h5py.ExternalLink(str(tmp_path / "gone.h5"), "data")
+    with pytest.raises(
+        MovieFileError, match=r"movie.h5: 'data' links to a file that cannot be opened"
+    ):
+        open_movie(tmp_path / "movie.h5")
+
+
+def test_a_corrupt_first_frame_names_the_file(tmp_path):
+    path = tmp_path / "movie.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset(
+            "data", data=np.ones((4, 64, 64), np.uint16), chunks=(1, 64, 64), compression="gzip"
+        )
+        offset = f["data"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as raw:  # overwrite the first chunk's compressed bytes
+        raw.seek(offset)
+        raw.write(b"\xff" * 16)
+    with pytest.raises(MovieFileError, match=r"movie.h5: the first frame cannot be read"):
+        open_movie(path)

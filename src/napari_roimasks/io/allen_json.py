@@ -118,7 +118,9 @@ def read_allen_masks(path, *, image_shape=None) -> AllenMasksFile:
     try:
         content = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RoiFileError(f"{path}: not a JSON file ({error})") from error
+        raise RoiFileError(f"{path}: not a JSON file ({error})") from None
+    except RecursionError:
+        raise RoiFileError(f"{path}: JSON nested too deeply to be Allen masks") from None
     border = recorded = None
     if isinstance(content, dict):
         if "rois" not in content:

@@ -55,6 +55,10 @@ def read_motion_offsets(path) -> tuple[np.ndarray, np.ndarray]:
         x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     except MotionOffsetsError:
         raise
+    except (UnicodeDecodeError, csv.Error):
+        raise MotionOffsetsError(
+            f"{path}: not a text CSV file; expected columns x and y (or an .h5 or suite2p's ops.npy)"
+        ) from None
     except (OSError, ValueError, TypeError, KeyError, EOFError) as error:
         raise MotionOffsetsError(f"{path}: cannot read motion offsets ({error})") from error
     if x.size == 0 or x.shape != y.shape:
@@ -86,7 +90,12 @@ def _from_csv(path: Path):
     with open(path, newline="") as f:
         sample = f.read(4096)
         f.seek(0)
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t ") if sample.strip() else csv.excel
+        try:
+            dialect = (
+                csv.Sniffer().sniff(sample, delimiters=",;\t ") if sample.strip() else csv.excel
+            )
+        except csv.Error:  # one column, or nothing the sniffer knows: plain commas
+            dialect = csv.excel
         reader = csv.reader(f, dialect)
         header = next(reader, [])
         x_name, y_name = _pick_pair(header, path, "columns")

@@ -70,7 +70,32 @@ def open_movie(path, *, dataset: str | None = None):
         raise MovieFileError(
             f"{path}: expected a (frames, rows, columns) movie, found shape {frames.shape}"
         )
-    return frames, np.asarray(frames[0])
+    _check_pixel_type(path, frames.dtype)
+    try:
+        first = np.asarray(frames[0])
+    except Exception as error:  # a corrupt chunk: h5py, tifffile and zarr raise many kinds
+        raise MovieFileError(f"{path}: the first frame cannot be read ({error})") from None
+    return frames, first
+
+
+def _check_pixel_type(path: Path, dtype) -> None:
+    """Movies hold whole or real numbers: not complex, compound, text or object pixels."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf" or dtype.fields is not None:
+        raise MovieFileError(
+            f"{path}: pixels of type {dtype} ({_KIND_WORDS.get(dtype.kind, 'not numbers')}); "
+            "expected whole or real numbers"
+        )
+
+
+_KIND_WORDS = {
+    "c": "complex numbers",
+    "V": "compound records",
+    "b": "true/false",
+    "S": "text",
+    "U": "text",
+    "O": "Python objects",
+}
 
 
 def open_hdf5_movie(path, dataset: str | None = None):
@@ -91,6 +116,11 @@ def open_hdf5_movie(path, dataset: str | None = None):
         raise MovieFileError(
             f"{path}: expected a (frames, rows, columns) movie, found shape {shape}"
         )
+    try:
+        _check_pixel_type(path, source.dtype)
+    except MovieFileError:
+        source.file.close()
+        raise
     return source
 
 
@@ -146,10 +176,17 @@ def _hdf5_dataset(path: Path, name: str | None):
                     + (" (choose one)" if movies else "")
                 )
             name = movies[0]
-    if name not in handle or not hasattr(handle[name], "shape"):
+    try:
+        item = handle[name] if name in handle else None  # noqa: SIM401 (get() hides a broken link)
+    except (KeyError, OSError):  # a link to another file that is missing or unreadable
+        handle.close()
+        raise MovieFileError(
+            f"{path}: {name!r} links to a file that cannot be opened; expected the movie's frames"
+        ) from None
+    if item is None or not hasattr(item, "shape"):
         handle.close()
         raise MovieFileError(f"{path}: no dataset {name!r}")
-    return handle[name]
+    return item
 
 
 def _tiff_frames(path: Path):
