@@ -213,3 +213,37 @@ def test_rois_for_another_image_size_than_the_movie_are_refused(tmp_path, rng):
         ValueError, match=r"ROI 0 \('big'\) was made for a 9x8 image but the movie's frames are 8x8"
     ):
         roi_masks.calculate_roi_and_neuropil_traces(path, [roi], BORDER0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: roi_masks.calculate_traces(np.zeros((2, 8, 8)), [None]),
+            r"mask_list\[0\] has type NoneType, expected a mask",
+        ),
+        (
+            lambda: roi_masks.calculate_traces(np.zeros((2, 8, 8)), 5),
+            "mask_list must be a list of masks, got int",
+        ),
+        (
+            lambda: roi_masks.create_neuropil_masks(["x"], [0, 0, 0, 0]),
+            r"rois\[0\] has type str, expected an ROI mask",
+        ),
+        (
+            lambda: roi_masks.create_roi_mask_array([object()]),
+            r"rois\[0\] has type object, expected an ROI mask",
+        ),
+        (
+            lambda: roi_masks.create_neuropil_mask(
+                np.zeros((8, 8)), [0, 0, 0, 0], np.zeros((8, 8))
+            ),
+            "roi has type ndarray, expected an ROI mask",
+        ),
+        (lambda: roi_masks.validate_mask({"mask": None}), "mask has type dict, expected a mask"),
+    ],
+)
+def test_what_is_not_a_mask_is_a_typeerror_naming_the_argument(call, message):
+    """AllenSDK: AttributeError ('NoneType' object has no attribute 'img_rows') from deep inside."""
+    with pytest.raises(TypeError, match=message):
+        call()

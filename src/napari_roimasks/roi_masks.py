@@ -60,6 +60,30 @@ def _image_size(value, name: str) -> int:
     return int(value)
 
 
+def _check_masks(masks, name: str, *, kind: str = "mask") -> list:
+    """``masks`` as a list, each element a mask (a :class:`Mask`, or an object shaped like
+    AllenSDK's), or a TypeError naming the argument, the element and what it is."""
+    if isinstance(masks, (str, bytes, np.ndarray)) or not hasattr(masks, "__iter__"):
+        raise TypeError(f"{name} must be a list of {kind}s, got {type(masks).__name__}")
+    masks = list(masks)
+    for i, mask in enumerate(masks):
+        _check_mask(mask, f"{name}[{i}]", kind=kind)
+    return masks
+
+
+def _check_mask(mask, name: str, *, kind: str = "mask") -> None:
+    if not isinstance(mask, Mask) and not all(hasattr(mask, a) for a in _MASK_ATTRIBUTES):
+        article = "an" if kind.startswith("ROI") else "a"
+        raise TypeError(
+            f"{name} has type {type(mask).__name__}, expected {article} {kind} "
+            "(made by create_roi_mask or create_neuropil_mask)"
+        )
+
+
+#: What every mask has (AllenSDK's masks too).
+_MASK_ATTRIBUTES = ("img_rows", "img_cols", "x", "y", "width", "height", "mask", "label")
+
+
 class Mask:
     """A segmentation mask on a two-photon image: its box and the pixels inside it.
 
@@ -294,6 +318,7 @@ def create_neuropil_mask(roi, border, combined_binary_mask, label=None) -> Neuro
     NeuropilMask
         Its ``mask_group`` is the ROI's.
     """
+    _check_mask(roi, "roi", kind="ROI mask")
     combined = np.asarray(combined_binary_mask)
     if combined.shape != (roi.img_rows, roi.img_cols):
         raise ValueError(
@@ -338,7 +363,7 @@ def create_neuropil_masks(rois, border, *, options=None, labels=None) -> list:
     from .core.neuropil import RingOptions
 
     options = options or RingOptions()
-    rois = list(rois)
+    rois = _check_masks(rois, "rois", kind="ROI mask")
     if not rois:
         return []
     image_h, image_w = rois[0].img_rows, rois[0].img_cols
@@ -367,6 +392,9 @@ def create_roi_mask_array(rois):
     (n_rois, img_rows, img_cols) uint8 ndarray, or None
         1 on each ROI's pixels. None for an empty list, as AllenSDK returns.
     """
+    if rois is None:
+        return None
+    rois = _check_masks(rois, "rois", kind="ROI mask")
     if not rois:
         return None
     height, width = rois[0].img_rows, rois[0].img_cols
@@ -410,6 +438,7 @@ def validate_mask(mask) -> list[dict]:
         ``'empty_roi_mask'`` / ``'empty_neuropil_mask'`` for a mask without
         pixels, then ``'motion_border'`` for a mask in the motion border.
     """
+    _check_mask(mask, "mask")
     exclusions = []
     if "zero_pixels" in mask.flags or mask.mask is None or not np.any(mask.mask):
         if isinstance(mask, NeuropilMask):
@@ -459,6 +488,7 @@ def calculate_traces(stack, mask_list, block_size=1000):
     """
     _, image_h, image_w = check_frame_source(stack)
     exclusions = []
+    mask_list = _check_masks(mask_list, "mask_list")
     crops = []  # None for an excluded mask: its row comes out NaN
     for i, mask in enumerate(mask_list):
         if (mask.img_rows, mask.img_cols) != (image_h, image_w):
@@ -502,7 +532,7 @@ def calculate_roi_and_neuropil_traces(movie_h5, roi_mask_list, motion_border):
     import h5py
 
     MotionBorder.from_allen(motion_border)
-    roi_mask_list = list(roi_mask_list)
+    roi_mask_list = _check_masks(roi_mask_list, "roi_mask_list", kind="ROI mask")
     path = os.fspath(movie_h5)
     with h5py.File(path, "r") as movie_file:
         if "data" not in movie_file:
