@@ -39,7 +39,7 @@ RING = RingOptions(outer_radius=9, inner_gap=2, min_pixels=40)
 KEEPS = {
     ".roimasks.h5": (True, True, True, True),
     ".json": (True, True, False, True),
-    ".zip": (False, False, False, False),
+    ".zip": (False, False, False, True),
     ".npy": (False, False, False, True),
     ".tif": (False, False, False, True),
     ".tiff": (False, False, False, True),

@@ -89,7 +89,8 @@ def read_roi_layers(path):
     image cannot hold that).
 
     The layer has the image size the file records; for a file that records
-    none (ImageJ, the Allen pipeline's JSON, suite2p), the size of the first
+    none (ImageJ's and the Allen pipeline's own files, suite2p without
+    ``ops.npy``), the size of the first
     movie or image open in the viewer that holds the ROIs, else the ROIs'
     extent, with a notification saying so (:mod:`napari_roimasks.io.image_size`).
 

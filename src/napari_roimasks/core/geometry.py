@@ -128,7 +128,7 @@ def labels_from_masks(masks, image_shape, *, labels=None) -> tuple[np.ndarray, i
 
 
 def mask_outlines(masks) -> list[np.ndarray]:
-    """Outline polygons ((n, 2) rows, columns) of masks, e.g. for a Shapes layer or ImageJ.
+    """Outline polygons ((n, 2) rows, columns) of masks, e.g. for a Shapes layer.
 
     The outline runs between pixel centres, so rasterising it gives the mask
     back exactly for a mask in one piece without holes. A mask in several

@@ -6,11 +6,15 @@ The format comes from the file name, through the registry
 | file | read | write | holds |
 | --- | --- | --- | --- |
 | ``*.roimasks.h5`` (this project's) | yes | yes | masks (overlaps kept), ids, groups, border, ring options, image size, version |
-| ``*.json`` (Allen pipeline) | yes | yes | masks, ids, border; groups only as this project's extra field |
-| ``*.zip`` / ``*.roi`` (ImageJ/Fiji) | yes | yes (zip) | outlines (polygon, freehand, rectangle, oval); not groups or the border; a mask with holes or in pieces keeps its largest outline |
+| ``*.json`` (Allen pipeline) | yes | yes | masks, ids, border; groups and image size as this project's extra fields |
+| ``*.zip`` / ``*.roi`` (ImageJ/Fiji) | yes | yes (zip) | masks as ImageJ counts them (polygon, freehand, traced, rectangle, rounded rectangle, oval, ellipse, rotated rectangle, composite); ids as names; image size in ROI properties (this project's); not groups or the border |
 | ``*.npy`` / ``*.tif`` label image (e.g. cellpose) | yes | yes | one label per pixel: no overlaps, no groups, no border |
-| suite2p ``stat.npy`` (+ ``iscell.npy`` beside it) | yes | no | pixels; ``iscell`` becomes the group (1 cell, 0 not) |
+| suite2p ``stat.npy`` (+ ``iscell.npy``, ``ops.npy`` beside it) | yes | no | pixels; ``iscell`` becomes the group (1 cell, 0 not); image size from ``ops.npy`` |
 | ``*.nwb`` (needs pynwb) | yes | yes | masks (overlaps kept), ids, groups, image size; not the border (see :mod:`.nwb`) |
+
+A file that records no image size (the Allen pipeline's JSON, ImageJ's own
+files, suite2p without ``ops.npy``) takes the caller's: see
+:mod:`napari_roimasks.io.image_size` for how napari chooses it.
 
 Every write is atomic and replaces a file only with ``overwrite=True``.
 """
@@ -34,8 +38,8 @@ def read_rois(path, *, image_shape=None) -> RoiSet:
     ----------
     path : str or os.PathLike
     image_shape : (rows, columns), optional
-        The movie's frame size: ROIs must lie inside it, and formats that do
-        not record the image size (ImageJ, suite2p, Allen JSON) take it from here.
+        The movie's frame size: ROIs must lie inside it, a size the file
+        records must equal it, and a file that records none takes it from here.
 
     Returns
     -------
