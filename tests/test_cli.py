@@ -268,3 +268,192 @@ def test_an_inconsistent_roimasks_file_is_one_line_and_exit_code_2(recording, tm
         (line,) = result.stderr.strip().splitlines()
         assert "edited.roimasks.h5: an inconsistent napari-roimasks masks file" in line
     assert not (tmp_path / "out").exists()
+
+
+# -- NWB --------------------------------------------------------------------------------------
+SESSION_OPTIONS = [
+    "--session-description",
+    "Mouse V1, drifting gratings",
+    "--experiment-description",
+    "orientation tuning of layer 2/3 neurons",
+    "--experimenter",
+    "Doe, Jane",
+    "--experimenter",
+    "Roe, Rick",
+    "--institution",
+    "Allen Institute for Brain Science",
+    "--lab",
+    "Optical physiology",
+    "--session-start",
+    "2024-05-01T10:30:00+02:00",
+    "--subject-id",
+    "m-123",
+    "--species",
+    "Mus musculus",
+    "--sex",
+    "F",
+    "--age",
+    "P90D",
+    "--indicator",
+    "GCaMP6f",
+    "--location",
+    "VISp",
+    "--excitation-wavelength",
+    "920",
+    "--frame-rate",
+    "31",
+]
+
+
+def test_extract_with_nwb_writes_the_rois_rings_traces_and_session_into_one_file(
+    recording, tmp_path
+):
+    pytest.importorskip("pynwb")
+    from datetime import datetime, timedelta, timezone
+
+    from pynwb import NWBHDF5IO
+
+    folder, rec = recording
+    out = tmp_path / "out"
+    result = run(
+        "extract", folder / "movie.h5", folder / "labels.npy", "-o", out, "--nwb", *SESSION_OPTIONS
+    )
+    assert result.returncode == 0, result.stderr
+    assert "exclusions.json, rois.nwb to" in result.stdout
+    roi_traces, names = read_trace_file(out / "roi_traces.h5")
+    neuropil_traces, _ = read_trace_file(out / "neuropil_traces.h5")
+    with NWBHDF5IO(str(out / "rois.nwb"), "r") as io:
+        nwb = io.read()
+        assert nwb.session_description == "Mouse V1, drifting gratings"
+        assert list(nwb.experimenter) == ["Doe, Jane", "Roe, Rick"]
+        assert (nwb.institution, nwb.lab) == (
+            "Allen Institute for Brain Science",
+            "Optical physiology",
+        )
+        assert nwb.session_start_time == datetime(
+            2024, 5, 1, 10, 30, tzinfo=timezone(timedelta(hours=2))
+        )
+        subject = nwb.subject
+        assert (subject.subject_id, subject.species, subject.sex, subject.age) == (
+            "m-123",
+            "Mus musculus",
+            "F",
+            "P90D",
+        )
+        plane = nwb.imaging_planes["ImagingPlane"]
+        assert (plane.indicator, plane.location, plane.excitation_lambda) == (
+            "GCaMP6f",
+            "VISp",
+            920,
+        )
+        ophys = nwb.processing["ophys"]
+        table = ophys["ImageSegmentation"]["PlaneSegmentation"]
+        assert list(table["roi_id"].data[:]) == names  # the same ROIs, in the same order
+        masks = table["image_mask"].data
+        for i, name in enumerate(names):
+            np.testing.assert_array_equal(masks[i], rec.roi_labels == int(name))
+        rings = ophys["ImageSegmentation"]["NeuropilSegmentation"]["image_mask"].data
+        assert not (rings[0] & masks[0]).any() and rings[0].any()  # a ring around the ROI
+        series = ophys["Fluorescence"]
+        np.testing.assert_array_equal(series["RoiResponseSeries"].data[:], roi_traces.T)
+        np.testing.assert_array_equal(series["Neuropil"].data[:], neuropil_traces.T)
+        assert series["RoiResponseSeries"].rate == 31.0
+        assert "Corrected" not in series.roi_response_series  # the pipeline does not correct
+
+
+def test_the_nwb_file_passes_nwbinspector(recording, tmp_path):
+    pytest.importorskip("pynwb")
+    nwbinspector = pytest.importorskip("nwbinspector")
+
+    folder, _ = recording
+    out = tmp_path / "out"
+    args = ["extract", folder / "movie.h5", folder / "labels.npy", "-o", out, "--nwb"]
+    assert run(*args, *SESSION_OPTIONS).returncode == 0
+    messages = list(nwbinspector.inspect_nwbfile(nwbfile_path=str(out / "rois.nwb")))
+    assert messages == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--species", "Mus musculus"],
+            "--species: session options describe the NWB file; add --nwb",
+        ),
+        (
+            ["--nwb", "--age", "P90D"],
+            "--subject-id: an animal is described by --subject-id, --species and --age together",
+        ),
+        (
+            ["--nwb", "--subject-id", "m1", "--species", "mouse", "--age", "P90D"],
+            "--species: 'mouse' is neither a Latin binomial ('Mus musculus')",
+        ),
+        (
+            ["--nwb", "--subject-id", "m1", "--species", "Mus musculus", "--age", "90 days"],
+            "--age: '90 days' is not an ISO 8601 duration such as P90D",
+        ),
+        (
+            ["--nwb", "--session-start", "2024-13-01"],
+            "--session-start: '2024-13-01' is not an ISO 8601",
+        ),
+        (["--nwb", "--session-start", "2999-01-01"], "--session-start: 2999-01-01T00:00:00"),
+        (
+            ["--nwb", "--excitation-wavelength", "0.92"],
+            "--excitation-wavelength: 0.92 is not a wavelength in nanometres",
+        ),
+        (["--nwb", "--frame-rate", "0"], "--frame-rate: 0.0 is not a frame rate"),
+    ],
+)
+def test_bad_session_options_are_one_line_and_exit_code_2(recording, tmp_path, options, message):
+    folder, _ = recording
+    result = run(
+        "extract", folder / "movie.h5", folder / "labels.npy", "-o", tmp_path / "out", *options
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("napari-roimasks: error: ") and message in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_nwb_without_pynwb_says_how_to_install_it_before_reading_a_frame(recording, tmp_path):
+    folder, _ = recording
+    blocked = (
+        "import sys; sys.modules['pynwb'] = None; from napari_roimasks.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            blocked,
+            "extract",
+            str(folder / "movie.h5"),
+            str(folder / "labels.npy"),
+            "-o",
+            str(tmp_path / "out"),
+            "--nwb",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith("--nwb: NWB files need pynwb: pip install 'napari-roimasks[nwb]'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_nwb_write_leaves_no_output_of_the_set(recording, tmp_path):
+    """The outputs are written as a set: when the NWB file cannot be written, neither are the
+    Allen files (here: a folder squats on rois.nwb's name)."""
+    pytest.importorskip("pynwb")
+    folder, _ = recording
+    out = tmp_path / "out"
+    (out / "rois.nwb").mkdir(parents=True)
+    result = run(
+        "extract", folder / "movie.h5", folder / "labels.npy", "-o", out, "--nwb", "--overwrite"
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("napari-roimasks: error:") and "cannot write the outputs" in line
+    assert sorted(p.name for p in out.iterdir()) == ["rois.nwb"]  # only the squatter

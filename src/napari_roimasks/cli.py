@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from .core.distributed_traces import ClusterJobFailed
 from .pipeline import (
-    OUTPUTS,
+    NWB_OUTPUT,
     BatchSettings,
     InputError,
     check_cluster_movies,
@@ -34,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     extract = commands.add_parser(
         "extract",
-        help="write roi_traces.h5, neuropil_traces.h5, neuropil_masks.json and exclusions.json",
+        help="write roi_traces.h5, neuropil_traces.h5, neuropil_masks.json and exclusions.json "
+        f"(and {NWB_OUTPUT})",
         description="Extract every ROI's and neuropil ring's trace from a movie, in the Allen pipeline's layout.",
     )
     extract.add_argument(
@@ -86,9 +89,115 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--workers", type=int, help="workers of --scheduler local (default: one per core)"
     )
+    _add_nwb_options(extract)
     info = commands.add_parser("info", help="say what a movie or ROI file holds")
     info.add_argument("file", type=Path)
     return parser
+
+
+#: NwbSession field -> (option, argparse keywords, help); every option but --nwb needs --nwb
+_SESSION_OPTIONS = {
+    "session_description": ("--session-description", {}, "what the session was, in a sentence"),
+    "experiment_description": ("--experiment-description", {}, "what the experiment was about"),
+    "experimenter": (
+        "--experimenter",
+        {"action": "append", "metavar": "NAME"},
+        "who did it, as 'Last, First'; repeat for several",
+    ),
+    "institution": ("--institution", {}, "e.g. 'Allen Institute for Brain Science'"),
+    "lab": ("--lab", {}, "the lab's name"),
+    "keywords": (
+        "--keyword",
+        {"action": "append", "metavar": "WORD"},
+        "a term to find the file by; repeatable",
+    ),
+    "session_start_time": (
+        "--session-start",
+        {"metavar": "ISO"},
+        "when the recording started: 2024-05-01 or 2024-05-01T10:30+02:00 (no zone: local; "
+        "default: the time of writing)",
+    ),
+    "subject_id": ("--subject-id", {"metavar": "ID"}, "the animal's id (with --species and --age)"),
+    "species": ("--species", {}, "Latin, e.g. 'Mus musculus', or an NCBI taxonomy IRI"),
+    "sex": ("--sex", {"choices": ["U", "M", "F", "O"]}, "the animal's sex (default U: unknown)"),
+    "age": (
+        "--age",
+        {"metavar": "DURATION"},
+        "ISO 8601 duration, e.g. P90D (90 days), or a range P60D/P90D",
+    ),
+    "indicator": ("--indicator", {}, "the calcium indicator, e.g. GCaMP6f"),
+    "location": (
+        "--location",
+        {},
+        "where the plane lies; for a mouse an Allen CCF term, e.g. VISp",
+    ),
+    "excitation_wavelength": (
+        "--excitation-wavelength",
+        {"type": float, "metavar": "NM"},
+        "laser wavelength in nm, e.g. 920",
+    ),
+    "emission_wavelength": (
+        "--emission-wavelength",
+        {"type": float, "metavar": "NM"},
+        "emission wavelength in nm, e.g. 510",
+    ),
+    "imaging_rate": (
+        "--frame-rate",
+        {"type": float, "metavar": "HZ"},
+        "frames per second of the movie, for the traces' times (default 30)",
+    ),
+    "device_description": ("--device-description", {}, "the microscope"),
+}
+
+
+def _add_nwb_options(extract) -> None:
+    extract.add_argument(
+        "--nwb",
+        action="store_true",
+        help=f"also write {NWB_OUTPUT}: the ROIs, their neuropil masks, F and Fneu, and the "
+        "session's metadata (needs pynwb)",
+    )
+    group = extract.add_argument_group(
+        "NWB session (with --nwb)", "what rois.nwb says about the recording"
+    )
+    for field, (option, keywords, text) in _SESSION_OPTIONS.items():
+        keywords = {"metavar": "TEXT", **keywords} if "choices" not in keywords else keywords
+        group.add_argument(option, dest=f"nwb_{field}", help=text, **keywords)
+
+
+def _nwb_session(args):
+    """The NwbSession of the options; None without --nwb."""
+    given = {
+        field: getattr(args, f"nwb_{field}")
+        for field in _SESSION_OPTIONS
+        if getattr(args, f"nwb_{field}") is not None
+    }
+    if not args.nwb:
+        if given:
+            options = ", ".join(_SESSION_OPTIONS[field][0] for field in given)
+            raise InputError(f"{options}: session options describe the NWB file; add --nwb")
+        return None
+    from .io.nwb import NwbSession
+
+    if "session_start_time" in given:
+        given["session_start_time"] = _iso_time(given["session_start_time"])
+    try:
+        return NwbSession(**given)
+    except ValueError as error:  # "field: problem", which may name other fields
+        text = str(error)
+        for field, (option, *_) in _SESSION_OPTIONS.items():
+            text = re.sub(rf"\b{field}\b", option, text)
+        raise InputError(text) from None
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--session-start: {text!r} is not an ISO 8601 date or time "
+            "(e.g. 2024-05-01 or 2024-05-01T10:30:00+02:00)"
+        ) from None
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -118,6 +227,7 @@ def _settings(args) -> BatchSettings:
         dataset=args.dataset,
         block_size=args.block_size,
         overwrite=args.overwrite,
+        nwb=_nwb_session(args),
     )
 
 
@@ -164,9 +274,9 @@ def extract(args) -> int:
             if cluster is not None and args.scheduler == "local":
                 cluster.close()
     for job, traces in zip(jobs, results, strict=True):
-        write_outputs(job, traces, overwrite=settings.overwrite)
+        write_outputs(job, traces, overwrite=settings.overwrite, nwb=settings.nwb)
         print(
-            f"wrote {', '.join(OUTPUTS)} to {job.out}: {len(job.rois)} ROIs x {job.n_frames} frames, "
+            f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x {job.n_frames} frames, "
             f"{len(job.exclusions)} exclusions"
         )
     return 0

@@ -7,13 +7,15 @@ and writes a job's outputs only once all of its traces are in.
 
 Settings the user leaves out come from the ROI file (a ``.roimasks.h5`` holds
 the border and the ring options, Allen JSON the border), else AllenSDK's
-defaults.
+defaults. With an NWB session in the settings, a job also writes
+``rois.nwb`` (ROIs, neuropil masks, F and Fneu, and the session's metadata).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,10 @@ from .core.exclusions import masks_to_read, neuropil_exclusions, roi_exclusions
 from .core.masks import MaskCrop
 from .core.neuropil import RingOptions, allen_neuropil_crop
 from .core.rings import NeuropilRings
+from .io.nwb import NWB_INSTALL, NwbSession
 
 __all__ = [
+    "NWB_OUTPUT",
     "OUTPUTS",
     "BatchJob",
     "BatchSettings",
@@ -41,8 +45,10 @@ __all__ = [
     "write_outputs",
 ]
 
-#: What a job writes into its output folder.
+#: What a job writes into its output folder (the Allen pipeline's layout).
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
+#: What it writes besides when the settings ask for NWB.
+NWB_OUTPUT = "rois.nwb"
 
 
 class InputError(ValueError):
@@ -65,6 +71,8 @@ class BatchSettings:
         Most frames read at once.
     overwrite : bool
         Replace outputs that exist.
+    nwb : NwbSession, optional
+        Also write ``rois.nwb`` with this session's metadata (None: no NWB file).
     """
 
     border: MotionBorder | None = None
@@ -74,6 +82,12 @@ class BatchSettings:
     dataset: str | None = None
     block_size: int = 1000
     overwrite: bool = False
+    nwb: NwbSession | None = None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The files each job writes into its output folder."""
+        return (*OUTPUTS, NWB_OUTPUT) if self.nwb is not None else OUTPUTS
 
     def ring_options(self, from_file: RingOptions | None) -> RingOptions:
         """The ring options: the user's where given, else the file's, else AllenSDK's."""
@@ -225,7 +239,15 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     out = job.out
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: the output must be a folder, and this is a file")
-    existing = [name for name in OUTPUTS if (out / name).exists()]
+    if settings.nwb is not None:
+        if importlib.util.find_spec("pynwb") is None:
+            raise InputError(f"--nwb: {NWB_INSTALL}")
+        if (out / NWB_OUTPUT).resolve() == job.rois_file.resolve():
+            raise InputError(
+                f"{job.rois_file}: the ROI file would be replaced by the output {NWB_OUTPUT}; "
+                "give another output folder"
+            )
+    existing = [name for name in settings.outputs if (out / name).exists()]
     if existing and not settings.overwrite:
         raise InputError(
             f"{out}: holds {', '.join(existing)} already; pass --overwrite to replace them"
@@ -255,6 +277,8 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         entry.crop if entry.crop is not None and entry.crop.pixels.any() else None
         for entry in found.rois
     ]
+    if settings.nwb is not None and not job.rois:
+        raise InputError(f"{job.rois_file}: no ROIs, and an NWB file needs at least one")
     rings = NeuropilRings.from_masks(
         {i: crop for i, crop in enumerate(job.rois) if crop is not None},
         (h, w),
@@ -368,16 +392,27 @@ def check_cluster_movies(jobs: Sequence[BatchJob]) -> None:
 
 
 # -- writing ------------------------------------------------------------------------------------
-def write_outputs(job: BatchJob, traces: np.ndarray, *, overwrite: bool) -> None:
-    """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout.
+def write_outputs(
+    job: BatchJob, traces: np.ndarray, *, overwrite: bool, nwb: NwbSession | None = None
+) -> None:
+    """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout
+    (and, with ``nwb``, ``rois.nwb``), as a set: every file is written to a temporary
+    beside it first, and none is put in place unless all were written.
 
     Parameters
     ----------
     traces : (2 * n_rois, n_frames) float64 ndarray
         ROI traces, then neuropil traces.
+    overwrite : bool
+        Replace outputs that exist.
+    nwb : NwbSession, optional
+        Also write ``rois.nwb``: the ROIs, their rings (the pixels of each Fneu),
+        F and Fneu, and this session's metadata.
     """
     from .io.allen_json import AllenMask, write_allen_masks
     from .io.allen_traces import write_exclusions, write_trace_file
+    from .io.atomic import atomic_path
+    from .io.roi_files import RoiFileError
 
     out, n = job.out, len(job.rois)
     neuropil_masks = [
@@ -386,13 +421,43 @@ def write_outputs(job: BatchJob, traces: np.ndarray, *, overwrite: bool) -> None
             job.neuropil_ids(), job.allen_rings, job.mask_groups, job.rings, strict=True
         )
     ]
+    writers = {
+        "roi_traces.h5": lambda p: write_trace_file(p, traces[:n], job.roi_ids, overwrite=True),
+        "neuropil_traces.h5": lambda p: write_trace_file(
+            p, traces[n:], job.roi_ids, overwrite=True
+        ),
+        "neuropil_masks.json": lambda p: write_allen_masks(
+            p, neuropil_masks, border=job.border, overwrite=True
+        ),
+        "exclusions.json": lambda p: write_exclusions(p, job.exclusions, overwrite=True),
+    }
+    if nwb is not None:
+        writers[NWB_OUTPUT] = lambda p: _write_nwb(p, job, traces, nwb)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_trace_file(out / "roi_traces.h5", traces[:n], job.roi_ids, overwrite=overwrite)
-        write_trace_file(out / "neuropil_traces.h5", traces[n:], job.roi_ids, overwrite=overwrite)
-        write_allen_masks(
-            out / "neuropil_masks.json", neuropil_masks, border=job.border, overwrite=overwrite
-        )
-        write_exclusions(out / "exclusions.json", job.exclusions, overwrite=overwrite)
+        with contextlib.ExitStack() as stack:
+            for name, write in writers.items():
+                write(stack.enter_context(atomic_path(out / name, overwrite=overwrite)))
+    except RoiFileError as error:
+        raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(f"{out}: cannot write the outputs ({error.strerror or error})") from None
+
+
+def _write_nwb(path: Path, job: BatchJob, traces: np.ndarray, session: NwbSession) -> None:
+    from .io.nwb import write_nwb
+    from .io.roi_set import RoiEntry, RoiSet
+
+    n = len(job.rois)
+    entries = [
+        RoiEntry(ident, crop, group)
+        for ident, crop, group in zip(job.roi_ids, job.rois, job.mask_groups, strict=True)
+    ]
+    write_nwb(
+        path,
+        RoiSet(entries, image_shape=job.image_shape),
+        session=session,
+        neuropils=job.rings,
+        traces={"roi": traces[:n], "neuropil": traces[n:]},
+        overwrite=True,
+    )

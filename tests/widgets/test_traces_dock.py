@@ -470,3 +470,144 @@ def test_a_file_movie_whose_data_was_replaced_is_not_sent_to_a_cluster(
     traces._scheduler.value = "local"
     assert not traces.extract()
     assert "no longer shows the frames of" in notes[-1][1] and not traces._clients.clients()
+
+
+# -- NWB export -----------------------------------------------------------------------------------
+def wait_for_nwb(qtbot, traces):
+    qtbot.waitUntil(lambda: not traces.view.exporting, timeout=60_000)
+
+
+def test_nwb_export_writes_the_rois_rings_and_traces_the_model_holds_with_the_session(
+    session, qtbot, tmp_path, notes
+):
+    pytest.importorskip("pynwb")
+    from pynwb import NWBHDF5IO
+
+    from napari_roimasks.io.nwb import NwbSession
+
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    traces.model.set_correction(Correction(fitted=True))
+    chosen = NwbSession(
+        experimenter=("Doe, Jane",),
+        institution="Allen Institute",
+        subject_id="m1",
+        species="Mus musculus",
+        age="P90D",
+        indicator="GCaMP6f",
+        location="VISp",
+        imaging_rate=15.0,
+    )
+    path = tmp_path / "session.nwb"
+    assert traces.export_nwb(path, session=chosen) == path
+    wait_for_nwb(qtbot, traces)
+    assert notes[-1] == (
+        "show_info",
+        f"Wrote {path}: 40 ROIs with their neuropil masks and their traces (300 frames)",
+    )
+    written = path.read_bytes()
+    traces.export_nwb(path, session=chosen)  # never replaced unasked
+    wait_for_nwb(qtbot, traces)
+    kind, message = notes[-1]
+    assert kind == "show_error" and message.startswith(f"NWB not exported: {path} exists")
+    assert path.read_bytes() == written
+    model, shape = traces.model, traces.model.image_shape
+    keys, ratios = model.roi_keys(), traces.ratios()
+    with NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        assert list(nwb.experimenter) == ["Doe, Jane"] and nwb.institution == "Allen Institute"
+        assert (nwb.subject.subject_id, nwb.subject.species) == ("m1", "Mus musculus")
+        assert nwb.imaging_planes["ImagingPlane"].indicator == "GCaMP6f"
+        ophys = nwb.processing["ophys"]
+        table = ophys["ImageSegmentation"]["PlaneSegmentation"]
+        assert [int(i) for i in table["roi_id"].data[:]] == keys
+        rings = ophys["ImageSegmentation"]["NeuropilSegmentation"]["image_mask"].data
+        series = ophys["Fluorescence"]
+        f, fneu = series["RoiResponseSeries"].data[:], series["Neuropil"].data[:]
+        corrected = series["Corrected"].data[:]
+        assert series["Corrected"].rate == 15.0
+        for column, key in enumerate(keys):
+            stored = model.traces[key]
+            np.testing.assert_array_equal(f[:, column], stored.roi)
+            np.testing.assert_array_equal(fneu[:, column], stored.neuropil)
+            np.testing.assert_allclose(
+                corrected[:, column], stored.roi - ratios[key] * stored.neuropil
+            )
+            assert table["neuropil_r"].data[column] == pytest.approx(ratios[key], nan_ok=True)
+            np.testing.assert_array_equal(
+                table["image_mask"].data[column], model.roi(key).plane(shape)
+            )
+            ring = model.ring(key)
+            np.testing.assert_array_equal(
+                rings[column], np.zeros(shape, bool) if ring is None else ring.plane(shape)
+            )
+
+
+def test_nwb_export_refuses_stale_traces(session, qtbot, tmp_path, notes):
+    from napari_roimasks.io.nwb import NwbSession
+
+    viewer, rois, traces, layers = session
+    extract_and_wait(qtbot, traces)
+    layers["ROIs"].brush_size = 3
+    row, col = np.argwhere(np.asarray(layers["ROIs"].data) == 12)[0]
+    layers["ROIs"].paint((row - 1, col), 12)
+    stale = sorted(row.key for row in rois.model.rows() if row.trace == "stale")
+    assert 12 in stale
+    assert traces.export_nwb(tmp_path / "stale.nwb", session=NwbSession()) is None
+    kind, message = notes[-1]
+    assert kind == "show_warning"
+    assert (
+        f"The traces of {len(stale)} ROIs are missing or stale (ROIs {', '.join(map(str, stale))})"
+        in message
+    )
+    assert "Extract traces" in message and not traces.view.exporting
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_nwb_dialog_remembers_the_last_fields_and_keeps_a_bad_one_open(
+    session, qtbot, tmp_path, notes, monkeypatch
+):
+    pytest.importorskip("pynwb")
+    from pynwb import NWBHDF5IO
+
+    from napari_roimasks.io.nwb import NwbSession
+    from napari_roimasks.widgets._nwb_export import NwbSessionDialog
+
+    viewer, rois, traces, layers = session
+    first = NwbSession(experimenter=("Doe, Jane", "Roe, Rick"), lab="Ophys", indicator="GCaMP6s")
+    assert traces.export_nwb(tmp_path / "masks.nwb", session=first) is not None
+    wait_for_nwb(qtbot, traces)  # no traces extracted: the masks alone
+    assert "40 ROIs with their neuropil masks without traces" in notes[-1][1]
+
+    dialog = NwbSessionDialog(traces)  # what the next export's dialog shows
+    qtbot.addWidget(dialog)
+    assert dialog.fields["experimenter"].value == "Doe, Jane; Roe, Rick"
+    assert (dialog.fields["lab"].value, dialog.fields["indicator"].value) == ("Ophys", "GCaMP6s")
+    dialog.fields["subject_id"].value = "m7"
+    dialog.fields["species"].value = "Mus musculus"
+    dialog.fields["age"].value = "ninety days"
+    dialog.accept()
+    assert dialog.chosen is None and dialog.result() != dialog.DialogCode.Accepted
+    assert dialog.problem.text().startswith("age: 'ninety days' is not an ISO 8601 duration")
+    assert not dialog.problem.isHidden()
+
+    # the user corrects the age and presses OK on the export's dialog, then picks a file
+    def press_ok(self):
+        self.fields["age"].value = "P12W"
+        self.fields["subject_id"].value = "m7"
+        self.fields["species"].value = "Mus musculus"
+        self.accept()
+        return self.result()
+
+    monkeypatch.setattr(NwbSessionDialog, "exec", press_ok)
+    target = tmp_path / "asked.nwb"
+    monkeypatch.setattr(
+        _trace_view.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "NWB (*.nwb)")
+    )
+    assert traces.export_nwb() == target
+    wait_for_nwb(qtbot, traces)
+    with NWBHDF5IO(str(target), "r") as io:
+        nwb = io.read()
+        assert list(nwb.experimenter) == ["Doe, Jane", "Roe, Rick"] and nwb.lab == "Ophys"
+        assert (nwb.subject.subject_id, nwb.subject.age) == ("m7", "P12W")
+    assert NwbSessionDialog(traces).fields["age"].value == "P12W"  # remembered in turn

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..core.border import MotionBorder
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
@@ -21,7 +23,7 @@ class RoiFileError(ValueError):
 
 @dataclass(frozen=True)
 class RoiEntry:
-    """One ROI: its id, its pixels (None: none) and its group.
+    """One ROI: its id, its pixels (None: none), its group and its pixels' weights.
 
     Attributes
     ----------
@@ -31,11 +33,17 @@ class RoiEntry:
         Its pixels in a box of the image; None for an ROI without pixels.
     mask_group : int
         A user-defined category (AllenSDK's ``mask_group``); -1: none.
+    weights : (rows, columns) float ndarray or None
+        Each pixel's weight in ``crop``'s box, the shape of ``crop.pixels``
+        (e.g. an NWB pixel mask's or suite2p's ``lam``); the mask is the pixels
+        with weight > 0. None: every mask pixel weighs 1. Traces are means over
+        the mask, unweighted, as AllenSDK's.
     """
 
     id: object
     crop: MaskCrop | None
     mask_group: int = -1
+    weights: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

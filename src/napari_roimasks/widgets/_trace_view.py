@@ -3,7 +3,9 @@
 F, Fneu and ``F - r * Fneu`` (or the dF/F of the corrected trace) of the ROIs
 the model has selected, stacked or overlaid; a line follows the viewer's
 frame, and a click on the plot moves the frame slider there. The plotted
-numbers go to CSV exactly, the figure to PNG/SVG, both written atomically.
+numbers go to CSV exactly, the figure to PNG/SVG, both written atomically;
+"Export NWB…" writes every ROI, its neuropil mask and its traces with the
+session's metadata (asked for in :mod:`._nwb_export`), in a worker.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from pathlib import Path
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, PushButton, SpinBox
-from napari.utils.notifications import show_error, show_warning
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog
 
 from ..core.exclusions import EXCLUSION_TEXT
 from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
 from ..io.allen_traces import write_traces_csv
 from ..io.atomic import write_atomically
+from ..io.nwb import NwbSession, write_nwb
 from ..model import Correction, trace_series
 from ._napari import connect_all, disconnect_all
+from ._nwb_export import ask_session, nwb_contents, remember
 from ._trace_plot import ThemedCanvas
 
 FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"
@@ -68,6 +73,12 @@ class TraceView:
         )
         self._export_csv = PushButton(text="Export plotted traces (CSV)…")
         self._export_figure = PushButton(text="Save figure (PNG/SVG)…")
+        self._export_nwb = PushButton(text="Export NWB…")
+        self._export_nwb.tooltip = (
+            "Every ROI, its neuropil mask and its F, Fneu and F - r·Fneu, with the session's "
+            "metadata (experimenter, animal, indicator…), as one NWB file"
+        )
+        self._nwb_worker = None
         plot_options = (
             self._correction,
             self._r,
@@ -82,12 +93,14 @@ class TraceView:
             Container(
                 widgets=[self._export_csv, self._export_figure], layout="horizontal", labels=False
             ),
+            Container(widgets=[self._export_nwb], layout="horizontal", labels=False),
         ]
         self.plot = ThemedCanvas(viewer)
         for control in plot_options:
             control.changed.connect(self._on_plot_option)
         self._export_csv.changed.connect(lambda: self.export_csv())
         self._export_figure.changed.connect(lambda: self.save_figure())
+        self._export_nwb.changed.connect(lambda: self.export_nwb())
         self._connections = [
             (self.model.selection_changed, self._on_selection),
             (self.model.traces_changed, self._on_traces_changed),
@@ -257,3 +270,86 @@ class TraceView:
             show_error(f"Figure not saved to {path}: {error}")
             return None
         return path
+
+    @property
+    def exporting(self) -> bool:
+        """True while an NWB file is being written."""
+        return self._nwb_worker is not None
+
+    def export_nwb(
+        self, path=None, *, session: NwbSession | None = None, overwrite: bool = False
+    ) -> Path | None:
+        """Write every ROI, its neuropil mask and its traces as NWB, in a worker thread.
+
+        The traces are F, Fneu and ``F - r * Fneu`` with the plot's correction;
+        without traces (none extracted yet) the file holds the masks. A
+        notification says when the file is written, or why not.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Without it, a file dialog asks (and asks before replacing a file).
+        session : NwbSession, optional
+            Without it, a dialog asks, filled with the fields last used.
+        overwrite : bool
+            Replace ``path`` if it exists.
+
+        Returns
+        -------
+        Path or None
+            The file being written; None when nothing is (refused or cancelled).
+        """
+        if self.exporting:
+            show_info("An NWB file is being written already: wait for it")
+            return None
+        try:
+            contents = nwb_contents(self.model)
+        except ValueError as error:
+            show_warning(f"NWB not exported: {error}")
+            return None
+        session = session or ask_session(self._parent)
+        if session is None:
+            return None
+        remember(session)
+        path, overwrite = self._save_path(
+            path, overwrite, "Export NWB", "session.nwb", "NWB (*.nwb)"
+        )
+        if path is None:
+            return None
+        worker = create_worker(
+            write_nwb,
+            path,
+            contents.rois,
+            session=session,
+            neuropils=contents.neuropils,
+            traces=contents.traces,
+            overwrite=overwrite,
+            _start_thread=False,
+            _connect={
+                "returned": lambda _: self._on_nwb_written(path, contents),
+                "errored": lambda error: show_error(_not_written(path, error)),
+                "finished": self._on_nwb_finished,
+            },
+        )
+        self._nwb_worker = worker
+        worker.start()
+        return path
+
+    def _on_nwb_written(self, path: Path, contents) -> None:
+        n = len(contents.rois.rois)
+        what = (
+            f"and their traces ({contents.n_frames} frames)"
+            if contents.traces
+            else "without traces (extract them first to include them)"
+        )
+        show_info(f"Wrote {path}: {n} ROIs with their neuropil masks {what}")
+
+    def _on_nwb_finished(self) -> None:
+        self._nwb_worker = None
+
+
+def _not_written(path: Path, error: Exception) -> str:
+    text = str(error)
+    if text.startswith(str(path)):  # file errors name the file already
+        return f"NWB not exported: {text}"
+    return f"NWB not exported to {path}: {text}"

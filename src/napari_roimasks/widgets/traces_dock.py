@@ -6,7 +6,8 @@ Extraction runs in a napari worker with a progress bar and a Cancel button;
 only ROIs whose pixels or ring changed since the last extraction are read
 again. The plot shows the selected ROIs' F, Fneu and ``F - r * Fneu`` (or the
 dF/F of the corrected trace), a line at the viewer's current frame, and a
-click on the plot moves the frame slider there.
+click on the plot moves the frame slider there. The plotted traces export as
+CSV, the figure as PNG/SVG, and every ROI with its traces as NWB.
 """
 
 from __future__ import annotations
@@ -345,6 +346,10 @@ class TracesWidget(DockWidget):
     def save_figure(self, path=None, *, overwrite: bool = False) -> Path | None:
         """Save the figure as shown (see :meth:`TraceView.save_figure`)."""
         return self.view.save_figure(path, overwrite=overwrite)
+
+    def export_nwb(self, path=None, *, session=None, overwrite: bool = False) -> Path | None:
+        """Write the ROIs, neuropil masks and traces as NWB (see :meth:`TraceView.export_nwb`)."""
+        return self.view.export_nwb(path, session=session, overwrite=overwrite)
 
     def resizeEvent(self, event) -> None:
         wide = self.width() > 1.6 * self.height()

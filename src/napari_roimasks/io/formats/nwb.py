@@ -1,16 +1,18 @@
-"""NWB ``PlaneSegmentation`` image masks as an ROI file format (the file layout: :mod:`..nwb`).
+"""NWB ``PlaneSegmentation`` masks as an ROI file format (the file layout: :mod:`..nwb`).
 
 Needs pynwb (``pip install 'napari-roimasks[nwb]'``). Holds masks (overlaps
-kept), ids, groups and the image size; not the motion border or the ring
-options, which NWB has no field for. ``napari_roimasks.io.nwb.write_nwb``
-also writes neuropil masks and traces.
+kept, with their pixels' weights), ids, groups and the image size; not the
+motion border or the ring options, which NWB has no field for. Reads image,
+pixel and voxel masks (one z-plane), suite2p's NWB export included; writes
+image masks. ``napari_roimasks.io.nwb.write_nwb`` also writes neuropil masks,
+traces and the session's metadata (:class:`~napari_roimasks.io.nwb.NwbSession`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..nwb import NAME, read_nwb_rois, write_nwb
+from ..nwb import NAME, NwbSession, read_nwb_rois, write_nwb
 from ..roi_set import RoiSet
 from .base import FormatContents, RoiFormat
 
@@ -24,8 +26,9 @@ def read_nwb(path: Path, *, image_shape=None) -> RoiSet:
     ----------
     path : Path
     image_shape : (rows, columns), optional
-        Not needed for image masks, which record the image size (the caller
-        checks the two agree).
+        Not read here: image masks record the image size, and pixel masks take
+        it from the file's imaging series when it has one (the caller checks the
+        two agree); else the file's ``image_shape`` is None and the caller's applies.
 
     Raises
     ------
@@ -35,17 +38,28 @@ def read_nwb(path: Path, *, image_shape=None) -> RoiSet:
     return read_nwb_rois(path)
 
 
-def write_nwb_rois(path: Path, rois: RoiSet, *, overwrite: bool = False) -> Path:
+def write_nwb_rois(
+    path: Path, rois: RoiSet, *, overwrite: bool = False, session: NwbSession | None = None
+) -> Path:
     """Write the ROIs (ids, groups) as an NWB ``PlaneSegmentation`` of image masks, atomically.
+
+    Parameters
+    ----------
+    path : Path
+    rois : RoiSet
+    overwrite : bool
+    session : NwbSession, optional
+        The file's metadata; default ``NwbSession()`` (napari's File > Save has no
+        way to ask for it: the Traces dock's "Export NWB…" does).
 
     Raises
     ------
     RoiFileError
-        Without pynwb, or without the image size.
+        Without pynwb, without ROIs or without the image size.
     FileExistsError
         If the file exists and ``overwrite`` is False.
     """
-    return write_nwb(path, rois, overwrite=overwrite)
+    return write_nwb(path, rois, session=session or NwbSession(), overwrite=overwrite)
 
 
 FORMAT = RoiFormat(
