@@ -177,7 +177,7 @@ def _nwb_session(args):
             options = ", ".join(_SESSION_OPTIONS[field][0] for field in given)
             raise InputError(f"{options}: session options describe the NWB file; add --nwb")
         return None
-    from .io.nwb import NwbSession
+    from .io.nwb_session import NwbSession
 
     if "session_start_time" in given:
         given["session_start_time"] = _iso_time(given["session_start_time"])

@@ -27,7 +27,8 @@ from .core.exclusions import masks_to_read, neuropil_exclusions, roi_exclusions
 from .core.masks import MaskCrop
 from .core.neuropil import RingOptions, allen_neuropil_crop
 from .core.rings import NeuropilRings
-from .io.nwb import NWB_INSTALL, NwbSession
+from .io.nwb import NWB_INSTALL
+from .io.nwb_session import NwbSession
 
 __all__ = [
     "NWB_OUTPUT",

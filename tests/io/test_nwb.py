@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from napari_roimasks.core.masks import MaskCrop
-from napari_roimasks.io.nwb import NwbSession, read_nwb_rois, write_nwb
+from napari_roimasks.io.nwb import write_nwb
+from napari_roimasks.io.nwb_reading import read_nwb_rois
+from napari_roimasks.io.nwb_session import NwbSession
 from napari_roimasks.io.roi_files import RoiEntry, RoiFileError, RoiSet, read_rois
 
 pynwb = pytest.importorskip("pynwb")

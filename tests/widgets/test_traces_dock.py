@@ -483,7 +483,7 @@ def test_nwb_export_writes_the_rois_rings_and_traces_the_model_holds_with_the_se
     pytest.importorskip("pynwb")
     from pynwb import NWBHDF5IO
 
-    from napari_roimasks.io.nwb import NwbSession
+    from napari_roimasks.io.nwb_session import NwbSession
 
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
@@ -544,7 +544,7 @@ def test_nwb_export_writes_the_rois_rings_and_traces_the_model_holds_with_the_se
 
 
 def test_nwb_export_refuses_stale_traces(session, qtbot, tmp_path, notes):
-    from napari_roimasks.io.nwb import NwbSession
+    from napari_roimasks.io.nwb_session import NwbSession
 
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
@@ -570,7 +570,7 @@ def test_the_nwb_dialog_remembers_the_last_fields_and_keeps_a_bad_one_open(
     pytest.importorskip("pynwb")
     from pynwb import NWBHDF5IO
 
-    from napari_roimasks.io.nwb import NwbSession
+    from napari_roimasks.io.nwb_session import NwbSession
     from napari_roimasks.widgets._nwb_export import NwbSessionDialog
 
     viewer, rois, traces, layers = session

@@ -29,6 +29,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.masks import MaskCrop
+from .java2d_paths import (
+    CLOSE,
+    MOVETO,
+    SEGMENT_COORDINATES,
+    flattened_outlines,
+    rounded_rectangle_path,
+)
 
 __all__ = [
     "composite_pixels",
@@ -41,13 +48,6 @@ __all__ = [
     "subpixel_polygon_pixels",
 ]
 
-# java.awt.geom.PathIterator segment types, as ImageJ stores a composite ROI's path
-MOVETO, LINETO, QUADTO, CUBICTO, CLOSE = range(5)
-_N_COORDINATES = {MOVETO: 2, LINETO: 2, QUADTO: 4, CUBICTO: 6, CLOSE: 0}
-#: ShapeRoi.FILL_FLATNESS: how far a flattened curve may stray from the curve
-_FILL_FLATNESS = 0.01
-#: FlatteningPathIterator's default limit on halving a curve
-_SUBDIVISION_LIMIT = 10
 _F32 = np.float32
 _FLOAT_MIN = float(np.finfo(np.float32).smallest_subnormal)  # Java's Float.MIN_VALUE
 
@@ -297,41 +297,8 @@ def rectangle_pixels(x: int, y: int, width: int, height: int, arc: int = 0) -> M
     if arc <= 0:
         return MaskCrop(int(y), int(x), np.ones((height, width), dtype=bool))
     # Roi.getMask: a ShapeRoi of java.awt.geom.RoundRectangle2D.Float(x, y, w, h, arc, arc)
-    path = _rounded_rectangle_path(float(x), float(y), float(width), float(height), float(arc))
+    path = rounded_rectangle_path(float(x), float(y), float(width), float(height), float(arc))
     return _shape_pixels(path, x, y, width, height)
-
-
-# java.awt.geom.RoundRectIterator's control-point fraction for a quarter circle, as it computes it
-_A = 1.0 - math.cos(math.pi / 4.0)
-_B = math.tan(math.pi / 4.0)
-_C = math.sqrt(1.0 + _B * _B) - 1 + _A
-_ACV = (1.0 - 4.0 / 3.0 * _A * _B / _C) / 2.0
-# java.awt.geom.RoundRectIterator: per point (x + v0*w + v1*arc_w, y + v2*h + v3*arc_h)
-_ROUND_RECT = (
-    (MOVETO, ((0.0, 0.0, 0.0, 0.5),)),
-    (LINETO, ((0.0, 0.0, 1.0, -0.5),)),
-    (CUBICTO, ((0.0, 0.0, 1.0, -_ACV), (0.0, _ACV, 1.0, 0.0), (0.0, 0.5, 1.0, 0.0))),
-    (LINETO, ((1.0, -0.5, 1.0, 0.0),)),
-    (CUBICTO, ((1.0, -_ACV, 1.0, 0.0), (1.0, 0.0, 1.0, -_ACV), (1.0, 0.0, 1.0, -0.5))),
-    (LINETO, ((1.0, 0.0, 0.0, 0.5),)),
-    (CUBICTO, ((1.0, 0.0, 0.0, _ACV), (1.0, -_ACV, 0.0, 0.0), (1.0, -0.5, 0.0, 0.0))),
-    (LINETO, ((0.0, 0.5, 0.0, 0.0),)),
-    (CUBICTO, ((0.0, _ACV, 0.0, 0.0), (0.0, 0.0, 0.0, _ACV), (0.0, 0.0, 0.0, 0.5))),
-    (CLOSE, ()),
-)
-
-
-def _rounded_rectangle_path(x, y, w, h, arc) -> list[tuple[int, tuple[float, ...]]]:
-    arc_w, arc_h = min(w, abs(arc)), min(h, abs(arc))
-    path = []
-    for kind, points in _ROUND_RECT:
-        coordinates = []
-        for v0, v1, v2, v3 in points:
-            # computed in double, moved to the ROI's origin, then kept as float (GeneralPath)
-            coordinates.append(float(_F32(((x + v0 * w) + v1 * arc_w) + -x)))
-            coordinates.append(float(_F32(((y + v2 * h) + v3 * arc_h) + -y)))
-        path.append((kind, tuple(coordinates)))
-    return path
 
 
 # -- composite ROIs (ShapeRoi) --------------------------------------------------------------
@@ -342,9 +309,9 @@ def _path_segments(shape: Sequence[float]) -> list[tuple[int, tuple[float, ...]]
     index = 0
     while index < len(values):
         kind = int(values[index])
-        if kind not in _N_COORDINATES:
+        if kind not in SEGMENT_COORDINATES:
             raise ValueError(f"a composite ROI's path has an unknown segment type {kind}")
-        n = _N_COORDINATES[kind]
+        n = SEGMENT_COORDINATES[kind]
         if index + 1 + n > len(values):
             break  # ImageJ stops at a segment cut short
         coordinates = tuple(float(v) for v in values[index + 1 : index + 1 + n])
@@ -395,125 +362,9 @@ def composite_pixels(shape: Sequence[float]) -> MaskCrop | None:
 
 
 def _shape_pixels(path, left: int, top: int, width: int, height: int) -> MaskCrop | None:
-    xs, ys = _flattened_outlines(path)
+    xs, ys = flattened_outlines(path)
     edges = _float_edges(xs, ys, 0.0, 0.0)
     return _crop(_scan_fill(*edges, width, height), left, top)
-
-
-def _flattened_outlines(path) -> tuple[np.ndarray, np.ndarray]:
-    """ShapeRoi.getFloatPolygon(FILL_FLATNESS, separateSubpaths=true): NaN between outlines."""
-    xs: list[float] = []
-    ys: list[float] = []
-    subpath_start = 0
-
-    def end_outline():
-        if xs and not math.isnan(xs[-1]):
-            xs.append(math.nan)
-            ys.append(math.nan)
-
-    for kind, x, y in _flattened_segments(path):
-        if kind == MOVETO:
-            end_outline()
-            subpath_start = len(xs)
-        if kind in (MOVETO, LINETO):
-            xs.append(x)
-            ys.append(y)
-        elif kind == CLOSE:
-            start = subpath_start
-            if start < len(xs) and xs[-1] == xs[start] and ys[-1] == ys[start]:
-                del xs[-1], ys[-1]  # the closing point repeats the first
-            end_outline()
-    if xs and math.isnan(xs[-1]):
-        del xs[-1], ys[-1]
-    return np.array(xs, dtype=_F32), np.array(ys, dtype=_F32)
-
-
-def _flattened_segments(path):
-    """java.awt.geom.FlatteningPathIterator: (kind, x, y) with curves cut into lines."""
-    square_flatness = _FILL_FLATNESS * _FILL_FLATNESS
-    current = move = (0.0, 0.0)
-    for kind, coordinates in path:
-        if kind in (MOVETO, LINETO):
-            current = coordinates
-            if kind == MOVETO:
-                move = current
-            yield kind, float(_F32(current[0])), float(_F32(current[1]))
-        elif kind == CLOSE:
-            current = move
-            yield CLOSE, math.nan, math.nan
-        else:
-            curve = (*current, *coordinates)
-            current = coordinates[-2:]
-            for x, y in _flattened_curve(curve, square_flatness):
-                yield LINETO, float(_F32(x)), float(_F32(y))
-
-
-def _flattened_curve(curve: tuple[float, ...], square_flatness: float):
-    # halve the curve, left half first, until each piece is flat or 10 halvings deep
-    flatness, halves = (
-        (_cubic_flatness_sq, _cubic_halves)
-        if len(curve) == 8
-        else (_quad_flatness_sq, _quad_halves)
-    )
-    stack = [(curve, 0)]
-    while stack:
-        piece, level = stack.pop()
-        while level < _SUBDIVISION_LIMIT and flatness(piece) >= square_flatness:
-            left, right = halves(piece)
-            level += 1
-            stack.append((right, level))
-            piece = left
-        yield piece[-2], piece[-1]
-
-
-def _segment_distance_sq(x1, y1, x2, y2, px, py) -> float:
-    """java.awt.geom.Line2D.ptSegDistSq, operation for operation."""
-    x2 -= x1
-    y2 -= y1
-    px -= x1
-    py -= y1
-    dot = px * x2 + py * y2
-    if dot <= 0.0:
-        projection = 0.0
-    else:
-        px = x2 - px
-        py = y2 - py
-        dot = px * x2 + py * y2
-        projection = 0.0 if dot <= 0.0 else dot * dot / (x2 * x2 + y2 * y2)
-    return max(px * px + py * py - projection, 0.0)
-
-
-def _cubic_flatness_sq(c) -> float:
-    return max(
-        _segment_distance_sq(c[0], c[1], c[6], c[7], c[2], c[3]),
-        _segment_distance_sq(c[0], c[1], c[6], c[7], c[4], c[5]),
-    )
-
-
-def _quad_flatness_sq(c) -> float:
-    return _segment_distance_sq(c[0], c[1], c[4], c[5], c[2], c[3])
-
-
-def _cubic_halves(c):
-    x1, y1, cx1, cy1, cx2, cy2, x2, y2 = c
-    mx1, my1 = (x1 + cx1) / 2.0, (y1 + cy1) / 2.0
-    mx2, my2 = (x2 + cx2) / 2.0, (y2 + cy2) / 2.0
-    centre_x, centre_y = (cx1 + cx2) / 2.0, (cy1 + cy2) / 2.0
-    cx1, cy1 = (mx1 + centre_x) / 2.0, (my1 + centre_y) / 2.0
-    cx2, cy2 = (mx2 + centre_x) / 2.0, (my2 + centre_y) / 2.0
-    centre_x, centre_y = (cx1 + cx2) / 2.0, (cy1 + cy2) / 2.0
-    return (
-        (x1, y1, mx1, my1, cx1, cy1, centre_x, centre_y),
-        (centre_x, centre_y, cx2, cy2, mx2, my2, x2, y2),
-    )
-
-
-def _quad_halves(c):
-    x1, y1, cx, cy, x2, y2 = c
-    mx1, my1 = (x1 + cx) / 2.0, (y1 + cy) / 2.0
-    mx2, my2 = (x2 + cx) / 2.0, (y2 + cy) / 2.0
-    cx, cy = (mx1 + mx2) / 2.0, (my1 + my2) / 2.0
-    return (x1, y1, mx1, my1, cx, cy), (cx, cy, mx2, my2, x2, y2)
 
 
 # -- back to ImageJ ---------------------------------------------------------------------------

@@ -163,6 +163,23 @@ def _forget(key: int, dead: weakref.ref) -> None:
         del _serials[key]
 
 
+def corrected_traces(roi, neuropil, r):
+    """``F - r * Fneu``: the ROI's trace with its neuropil contamination removed.
+
+    Parameters
+    ----------
+    roi, neuropil : (..., n_frames) float ndarray
+        F and Fneu.
+    r : float or (..., 1) float ndarray
+        The contamination ratio(s).
+
+    Returns
+    -------
+    (..., n_frames) float64 ndarray
+    """
+    return np.asarray(roi, dtype=float) - r * np.asarray(neuropil, dtype=float)
+
+
 def trace_series(
     key, traces: RoiTraces, r: float, *, dff: bool, baseline: str = "median", window: int = 301
 ) -> list[tuple[str, np.ndarray]]:
@@ -186,7 +203,7 @@ def trace_series(
     -------
     list of (str, (n_frames,) float64 ndarray)
     """
-    corrected = traces.roi - r * traces.neuropil
+    corrected = corrected_traces(traces.roi, traces.neuropil, r)
     if not dff:
         return [
             (f"ROI {key} F", traces.roi),

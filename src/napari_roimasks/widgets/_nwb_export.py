@@ -1,19 +1,18 @@
-"""The Traces dock's "Export NWB…": the session's fields in a dialog, and what the file holds.
+"""The Traces dock's "Export NWB…": the session's fields in a dialog.
 
-- :class:`NwbSessionDialog`: the fields of an :class:`~napari_roimasks.io.nwb.NwbSession`
+- :class:`NwbSessionDialog`: the fields of an :class:`~napari_roimasks.io.nwb_session.NwbSession`
   (session, animal, imaging); OK keeps it open while a field is bad and says which.
 - :func:`ask_session`: the dialog, modal, filled with the fields last used in this napari
   session (:func:`last_session`; not saved to disk).
-- :func:`nwb_contents`: the ROIs, neuropil masks and traces a model holds, as
-  :func:`~napari_roimasks.io.nwb.write_nwb` takes them.
+
+What the file holds comes from the model (:func:`napari_roimasks.model.nwb_contents`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 
-import numpy as np
 from magicgui.widgets import ComboBox, FloatSpinBox, LineEdit
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -25,17 +24,9 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..io.nwb import NwbSession
-from ..io.roi_set import RoiSet
+from ..io.nwb_session import SEX_WORDS, NwbSession
 
-__all__ = [
-    "NwbContents",
-    "NwbSessionDialog",
-    "ask_session",
-    "last_session",
-    "nwb_contents",
-    "remember",
-]
+__all__ = ["NwbSessionDialog", "ask_session", "last_session", "remember"]
 
 _last: NwbSession | None = None
 
@@ -53,7 +44,8 @@ def remember(session: NwbSession) -> None:
 
 # -- the dialog ---------------------------------------------------------------------------------
 _LIST_SEPARATOR = ";"
-_SEXES = [("unknown", "U"), ("female", "F"), ("male", "M"), ("other", "O")]
+#: The sex box's choices: (what it shows, what NWB stores), unknown first.
+_SEXES = sorted(((word, letter) for letter, word in SEX_WORDS.items()), key=lambda c: c[1] != "U")
 #: (section, [(field, label, placeholder, tooltip)]); the frame rate and sex have their own controls
 _SECTIONS = (
     (
@@ -246,63 +238,3 @@ def ask_session(parent=None) -> NwbSession | None:
     """Ask for the session's fields (filled with the last used); None when cancelled."""
     dialog = NwbSessionDialog(parent)
     return dialog.chosen if dialog.exec() == QDialog.DialogCode.Accepted else None
-
-
-# -- what the file holds ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class NwbContents:
-    """What an NWB export writes: :func:`~napari_roimasks.io.nwb.write_nwb`'s arguments.
-
-    Attributes
-    ----------
-    rois : RoiSet
-    neuropils : list of MaskCrop or None
-        Each ROI's neuropil ring, the pixels its Fneu is the mean of.
-    traces : dict
-        ``roi``, ``neuropil``, ``corrected`` (n_rois, n_frames) and ``r``
-        (n_rois,); empty when no trace was extracted.
-    """
-
-    rois: RoiSet
-    neuropils: list
-    traces: dict
-
-    @property
-    def n_frames(self) -> int:
-        """Frames of the traces; 0 without traces."""
-        return self.traces["roi"].shape[1] if self.traces else 0
-
-
-def nwb_contents(model) -> NwbContents:
-    """The ROIs, rings and traces a :class:`~napari_roimasks.model.RoiModel` holds.
-
-    The traces are F, Fneu and ``F - r * Fneu`` with the model's correction
-    (its r per ROI). Every ROI's traces must be current, or none extracted.
-
-    Raises
-    ------
-    ValueError
-        Without ROIs, or when some ROIs' traces are missing or stale (the
-        message says which and what to do).
-    """
-    if not model.roi_keys():
-        raise ValueError("No ROIs to export: open Plugins > ROI masks and choose a layer with ROIs")
-    rois = model.roi_set()
-    keys = [entry.id for entry in rois.rois]
-    neuropils = [model.ring(key) for key in keys]
-    states = {key: model.trace_state(key) for key in keys}
-    if all(state == "" for state in states.values()):
-        return NwbContents(rois, neuropils, {})
-    behind = [key for key, state in states.items() if state != "current"]
-    if behind:
-        shown = ", ".join(map(str, behind[:5])) + (", …" if len(behind) > 5 else "")
-        raise ValueError(
-            f"The traces of {len(behind)} ROIs are missing or stale (ROIs {shown}): press "
-            "'Extract traces' first, so that the file's traces match its masks"
-        )
-    ratios = model.contamination_ratios()
-    f = np.stack([model.traces[key].roi for key in keys])
-    fneu = np.stack([model.traces[key].neuropil for key in keys])
-    r = np.array([ratios[key] for key in keys], dtype=float)
-    traces = {"roi": f, "neuropil": fneu, "corrected": f - r[:, None] * fneu, "r": r}
-    return NwbContents(rois, neuropils, traces)

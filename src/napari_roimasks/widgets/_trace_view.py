@@ -22,10 +22,11 @@ from ..core.exclusions import EXCLUSION_TEXT
 from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
 from ..io.allen_traces import write_traces_csv
 from ..io.atomic import write_atomically
-from ..io.nwb import NwbSession, write_nwb
-from ..model import Correction, trace_series
+from ..io.nwb import write_nwb
+from ..io.nwb_session import NwbSession
+from ..model import Correction, nwb_contents, trace_series
 from ._napari import connect_all, disconnect_all
-from ._nwb_export import ask_session, nwb_contents, remember
+from ._nwb_export import ask_session, remember
 from ._trace_plot import ThemedCanvas
 
 FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"

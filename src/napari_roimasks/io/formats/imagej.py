@@ -27,6 +27,7 @@ import numpy as np
 from ...core.masks import MaskCrop
 from .. import imagej_geometry as geometry
 from ..atomic import write_atomically
+from ..java2d_paths import CLOSE, LINETO, MOVETO
 from ..roi_set import RoiEntry, RoiFileError, RoiSet, id_from_text
 from .base import FormatContents, RoiFormat
 
@@ -274,9 +275,9 @@ def _encoded(roifile, roi: RoiEntry, image_shape) -> bytes:
     else:
         path = []
         for outline in outlines:
-            steps = np.column_stack([np.full(len(outline), geometry.LINETO), outline]).ravel()
-            steps[0] = geometry.MOVETO
-            path.extend([*steps, geometry.CLOSE])
+            steps = np.column_stack([np.full(len(outline), LINETO), outline]).ravel()
+            steps[0] = MOVETO
+            path.extend([*steps, CLOSE])
         imagej = roifile.ImagejRoi(
             roitype=roifile.ROI_TYPE.RECT,
             name=str(roi.id),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..nwb import NAME, NwbSession, read_nwb_rois, write_nwb
+from ..nwb import NAME, NwbSession, write_nwb
+from ..nwb_reading import read_nwb_rois
 from ..roi_set import RoiSet
 from .base import FormatContents, RoiFormat
 
