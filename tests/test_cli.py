@@ -75,7 +75,9 @@ def test_extract_writes_the_allen_layout_with_allensdks_numbers(recording, tmp_p
         (str(e["roi_id"]), e["exclusion_label_name"]) for e in exclusions
     ]
     assert all(isinstance(e["roi_id"], str) for e in written) and written
-    masks = json.loads((tmp_path / "out" / "neuropil_masks.json").read_text())["rois"]
+    masks_file = json.loads((tmp_path / "out" / "neuropil_masks.json").read_text())
+    assert masks_file["image_size"] == {"width": 256, "height": 256}
+    masks = masks_file["rois"]
     assert [(m["x"], m["y"], m["width"], m["height"]) for m in masks] == [
         (n.x, n.y, n.width, n.height) for n in neuropils
     ]

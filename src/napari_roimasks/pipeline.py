@@ -428,7 +428,7 @@ def write_outputs(
             p, traces[n:], job.roi_ids, overwrite=True
         ),
         "neuropil_masks.json": lambda p: write_allen_masks(
-            p, neuropil_masks, border=job.border, overwrite=True
+            p, neuropil_masks, border=job.border, image_shape=job.image_shape, overwrite=True
         ),
         "exclusions.json": lambda p: write_exclusions(p, job.exclusions, overwrite=True),
     }
