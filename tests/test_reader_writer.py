@@ -425,12 +425,20 @@ def test_roi_files_opened_alone_say_they_took_the_rois_extent(
 
 @pytest.mark.gui
 @needs_display
+@pytest.mark.parametrize(
+    "suffix", write_suffixes(holding_overlaps=True), ids=lambda s: s.lstrip(".")
+)
 def test_shapes_of_every_type_saved_beside_a_movie_come_back_at_its_size(
-    make_napari_viewer, tmp_path
+    make_napari_viewer, tmp_path, suffix
 ):
-    """A Shapes layer the user drew (no size in its metadata): each shape type is an ROI."""
+    """A Shapes layer the user drew (no size in its metadata): each shape type is an ROI,
+    saved through napari and opened again through napari."""
+    from napari.layers import Labels
+
     from napari_roimasks.core.geometry import rasterise_shape
 
+    needs_pynwb(suffix)
+    keeps_groups = KEEPS[suffix][0]
     shapes = [
         (np.array([[10.0, 10.0], [18.0, 22.0]]), "rectangle"),
         (np.array([[30.0, 30.0], [30.0, 44.0], [40.0, 44.0], [40.0, 30.0]]), "ellipse"),
@@ -448,17 +456,30 @@ def test_shapes_of_every_type_saved_beside_a_movie_come_back_at_its_size(
         name="drawn",
     )
     viewer.layers.selection.select_only(layer)
-    path = tmp_path / "drawn.roimasks.h5"
+    path = tmp_path / f"drawn{suffix}"
 
     assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
 
+    expected = [
+        rasterise_shape(vertices, kind, 3.0, MOVIE_SHAPE).plane(MOVIE_SHAPE)
+        for vertices, (_, kind) in zip(layer.data, shapes, strict=True)
+    ]
+    assert all(plane.sum() > 5 for plane in expected)  # every type, strokes too, covers pixels
     found = read_rois(path)
     assert found.image_shape == MOVIE_SHAPE
-    assert [(r.id, r.mask_group) for r in found.rois] == [(k, k) for k in range(1, 6)]
-    for roi, vertices, (_, kind) in zip(found.rois, layer.data, shapes, strict=True):
-        expected = rasterise_shape(vertices, kind, 3.0, MOVIE_SHAPE)
-        np.testing.assert_array_equal(roi.crop.plane(MOVIE_SHAPE), expected.plane(MOVIE_SHAPE))
-        assert roi.crop.pixels.sum() > 5  # every type, strokes included, covers pixels
+    assert [(r.id, r.mask_group) for r in found.rois] == [
+        (k, k if keeps_groups else -1) for k in range(1, 6)
+    ]
+    for roi, plane in zip(found.rois, expected, strict=True):
+        np.testing.assert_array_equal(roi.crop.plane(MOVIE_SHAPE), plane)
+    opened = viewer.open(str(path), plugin=PLUGIN)[0]
+    if isinstance(opened, Labels):  # where the shapes overlap, the later one shows
+        again = np.zeros(MOVIE_SHAPE, np.int64)
+        for k, plane in enumerate(expected, start=1):
+            again[plane] = k
+        np.testing.assert_array_equal(opened.data, again)
+    else:
+        assert len(opened.data) == len(shapes)
 
 
 @pytest.mark.gui
