@@ -445,9 +445,9 @@ def test_nwb_without_pynwb_says_how_to_install_it_before_reading_a_frame(recordi
     assert not (tmp_path / "out").exists()
 
 
-def test_a_failed_nwb_write_leaves_no_output_of_the_set(recording, tmp_path):
-    """The outputs are written as a set: when the NWB file cannot be written, neither are the
-    Allen files (here: a folder squats on rois.nwb's name)."""
+def test_an_output_folder_holding_folders_is_refused_before_any_work(recording, tmp_path):
+    """The outputs replace the folder as a set: a folder inside it (here squatting on
+    rois.nwb's name) is refused up front, and nothing is written."""
     pytest.importorskip("pynwb")
     folder, _ = recording
     out = tmp_path / "out"
@@ -457,5 +457,6 @@ def test_a_failed_nwb_write_leaves_no_output_of_the_set(recording, tmp_path):
     )
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("napari-roimasks: error:") and "cannot write the outputs" in line
+    assert line.startswith("napari-roimasks: error:") and "holds folders (rois.nwb)" in line
     assert sorted(p.name for p in out.iterdir()) == ["rois.nwb"]  # only the squatter
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left

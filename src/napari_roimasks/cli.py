@@ -7,8 +7,10 @@ file or argument and what was expected); 1 an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
+import signal
 import sys
 import time
 from datetime import datetime
@@ -273,13 +275,49 @@ def extract(args) -> int:
             cluster = getattr(client, "cluster", None)
             if cluster is not None and args.scheduler == "local":
                 cluster.close()
-    for job, traces in zip(jobs, results, strict=True):
-        write_outputs(job, traces, overwrite=settings.overwrite, nwb=settings.nwb)
-        print(
-            f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x {job.n_frames} frames, "
-            f"{len(job.exclusions)} exclusions"
-        )
+    written = []
+    try:
+        for job, traces in zip(jobs, results, strict=True):
+            write_outputs(job, traces, overwrite=settings.overwrite, nwb=settings.nwb)
+            written.append(job.out)
+            print(
+                f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x "
+                f"{job.n_frames} frames, {len(job.exclusions)} exclusions"
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(written, [job.out for job in jobs[len(written) :]]) from None
     return 0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while the outputs were being written: which sets were, and which not."""
+
+    def __init__(self, written, left):
+        super().__init__()
+        self.written, self.left = list(written), list(left)
+
+    def __str__(self) -> str:
+        if not self.written:
+            return "no output changed"
+        return (
+            f"new outputs in {', '.join(map(str, self.written))}; "
+            f"{', '.join(map(str, self.left))} left as they were"
+        )
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a job scheduler's stop) ends a run the way Ctrl-C does: nothing half-written."""
+
+    def stop(number, frame):
+        _stopped_by[0] = signal.SIGTERM
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (main() called from a thread)
+        signal.signal(signal.SIGTERM, stop)
+
+
+#: The signal that stopped the run: SIGINT (Ctrl-C) unless SIGTERM was seen.
+_stopped_by = [signal.SIGINT]
 
 
 def _progress_printer(total: int, unit: str = "frames"):
@@ -368,14 +406,16 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 with argparse's message for bad arguments
     logging.getLogger("napari_roimasks").setLevel(logging.ERROR)
+    _stop_on_sigterm()
     try:
         return {"extract": extract, "info": info}[args.command](args)
     except InputError as error:
         print(f"napari-roimasks: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("napari-roimasks: interrupted; no outputs were written", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt as stopped:
+        what = "terminated" if _stopped_by[0] == signal.SIGTERM else "interrupted"
+        print(f"napari-roimasks: {what}; {str(stopped) or 'no output changed'}", file=sys.stderr)
+        return 128 + int(_stopped_by[0])
     except ClusterJobFailed as error:
         print(f"napari-roimasks: error: {error}; no outputs were written", file=sys.stderr)
         return 1

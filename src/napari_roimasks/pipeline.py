@@ -29,6 +29,7 @@ from .core.neuropil import RingOptions, allen_neuropil_crop
 from .core.rings import NeuropilRings
 from .io.nwb import NWB_INSTALL
 from .io.nwb_session import NwbSession
+from .io.output_set import OutputSet, OutputSetError
 
 __all__ = [
     "NWB_OUTPUT",
@@ -238,21 +239,16 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     from .io.roi_files import RoiFileError, read_rois
 
     out = job.out
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: the output must be a folder, and this is a file")
-    if settings.nwb is not None:
-        if importlib.util.find_spec("pynwb") is None:
-            raise InputError(f"--nwb: {NWB_INSTALL}")
-        if (out / NWB_OUTPUT).resolve() == job.rois_file.resolve():
-            raise InputError(
-                f"{job.rois_file}: the ROI file would be replaced by the output {NWB_OUTPUT}; "
-                "give another output folder"
-            )
-    existing = [name for name in settings.outputs if (out / name).exists()]
-    if existing and not settings.overwrite:
-        raise InputError(
-            f"{out}: holds {', '.join(existing)} already; pass --overwrite to replace them"
-        )
+    if settings.nwb is not None and importlib.util.find_spec("pynwb") is None:
+        raise InputError(f"--nwb: {NWB_INSTALL}")
+    for name in settings.outputs:
+        for given in (job.movie, job.rois_file):
+            if (out / name).absolute() == Path(given).absolute():
+                raise InputError(
+                    f"{given}: would be replaced by the output {name}; give another output folder"
+                )
+    outputs = OutputSet(out, settings.outputs, overwrite=settings.overwrite)
+    _check_outputs(outputs)
     frames, handle = _movie_source(job.movie, settings.dataset)
     try:
         job.n_frames, h, w = (int(n) for n in frames.shape)
@@ -308,6 +304,24 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         {"roi_id": str(ident), "exclusion_label_name": reason}
         for ident, reason in roi_part + ring_part
     ]
+    _check_outputs(outputs, size=_output_size(job, settings))
+
+
+def _check_outputs(outputs: OutputSet, size: int = 0) -> None:
+    """The output folder can take the set (see :meth:`OutputSet.check`), or an InputError."""
+    try:
+        outputs.check(size)
+    except FileExistsError as error:
+        raise InputError(str(error)) from None
+    except OutputSetError as error:
+        raise InputError(str(error)) from None
+
+
+def _output_size(job: BatchJob, settings: BatchSettings) -> int:
+    """About how many bytes a job's outputs take: its traces (twice with NWB) and masks."""
+    traces = 2 * len(job.rois) * job.n_frames * 8
+    masks = sum(ring.pixels.size for ring in job.allen_rings if ring is not None) * 6
+    return traces * (2 if settings.nwb is not None else 1) + masks + (1 << 20)
 
 
 # -- extracting ---------------------------------------------------------------------------------
@@ -397,8 +411,8 @@ def write_outputs(
     job: BatchJob, traces: np.ndarray, *, overwrite: bool, nwb: NwbSession | None = None
 ) -> None:
     """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout
-    (and, with ``nwb``, ``rois.nwb``), as a set: every file is written to a temporary
-    beside it first, and none is put in place unless all were written.
+    (and, with ``nwb``, ``rois.nwb``), as a set (:class:`~napari_roimasks.io.output_set.OutputSet`):
+    a reader of the folder sees the old complete set or the new one, never a mix.
 
     Parameters
     ----------
@@ -412,7 +426,6 @@ def write_outputs(
     """
     from .io.allen_json import AllenMask, write_allen_masks
     from .io.allen_traces import write_exclusions, write_trace_file
-    from .io.atomic import atomic_path
     from .io.roi_files import RoiFileError
 
     out, n = job.out, len(job.rois)
@@ -435,11 +448,10 @@ def write_outputs(
     if nwb is not None:
         writers[NWB_OUTPUT] = lambda p: _write_nwb(p, job, traces, nwb)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with contextlib.ExitStack() as stack:
+        with OutputSet(out, list(writers), overwrite=overwrite) as outputs:
             for name, write in writers.items():
-                write(stack.enter_context(atomic_path(out / name, overwrite=overwrite)))
-    except RoiFileError as error:
+                write(outputs.path(name))
+    except (RoiFileError, FileExistsError, OutputSetError) as error:
         raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(f"{out}: cannot write the outputs ({error.strerror or error})") from None
