@@ -148,3 +148,25 @@ def test_a_failing_writer_leaves_no_temporary_file(tmp_path, overwrite):
         t.write_bytes(b"half")
         raise OSError("disk full")
     assert names_in(tmp_path) == []
+
+
+def test_the_next_write_removes_the_temporaries_a_killed_writer_left(tmp_path):
+    """A writer killed mid-write (here: a temporary of an ended process, 553 MB in the audit)
+    leaves a temporary; the next write of the same file removes it, and no one else's."""
+    import subprocess
+    import sys
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale = tmp_path / f".traces.csv.napari-roimasks-{ended.pid}-0a1b2c3d.csv"
+    stale.write_bytes(b"half a file")
+    running = tmp_path / f".traces.csv.napari-roimasks-{os.getpid()}-0a1b2c3e.csv"
+    running.write_bytes(b"being written")
+    other = tmp_path / f".other.csv.napari-roimasks-{ended.pid}-0a1b2c3f.csv"
+    other.write_bytes(b"another file's")
+
+    write_atomically(tmp_path / "traces.csv", lambda f: f.write(b"new"))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [running.name, other.name, "traces.csv"]
+    )

@@ -6,6 +6,9 @@ the new name survives a power cut too. A new file gets the permissions any
 program's new file gets (``0o666`` less the umask); a replaced file keeps its
 permissions. Without ``overwrite``, a file that appears at the target while the
 new one is being written is never replaced.
+
+A temporary is named ``.<target>.napari-roimasks-<pid>-<token><suffix>``; the
+next write of the same target removes those a killed process left.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_path", "write_atomically"]
+__all__ = ["LEFTOVER_MARK", "atomic_path", "process_is_running", "write_atomically"]
+
+#: What names this project's temporaries (files and folders) beside a target.
+LEFTOVER_MARK = "napari-roimasks"
 
 # errors of os.link on file systems without hard links (FAT, exFAT, some network and
 # FUSE file systems): publishing falls back to claiming the name with O_EXCL
@@ -55,6 +61,7 @@ def atomic_path(path, *, overwrite: bool = False) -> Iterator[Path]:
     path = Path(os.fspath(path))
     if path.exists() and not overwrite:
         raise FileExistsError(_exists_message(path))
+    _remove_stale_temporaries(path)
     temporary = _create_beside(path)
     try:
         yield temporary
@@ -97,13 +104,40 @@ def _create_beside(path: Path) -> Path:
     ``tempfile.mkstemp`` would create it readable by its owner only.
     """
     for _ in range(100):
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}{path.suffix}")
+        token = f"{LEFTOVER_MARK}-{os.getpid()}-{secrets.token_hex(4)}"
+        temporary = path.with_name(f".{path.name}.{token}{path.suffix}")
         try:
             os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
         return temporary
     raise FileExistsError(f"{path.parent}: no free temporary name beside {path.name}")
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporaries of ``path`` that processes no longer running left (a kill)."""
+    prefix = f".{path.name}.{LEFTOVER_MARK}-"
+    try:
+        siblings = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for sibling in siblings:
+        pid = sibling.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not process_is_running(int(pid)) and sibling.is_file():
+            sibling.unlink(missing_ok=True)
+
+
+def process_is_running(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine); this one always does."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 def _flush_to_disk(path: Path) -> None:

@@ -36,9 +36,11 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
+from .atomic import LEFTOVER_MARK, process_is_running
+
 __all__ = ["OutputSet", "OutputSetError", "clean_up_after_interrupted_runs"]
 
-_MARK = "napari-roimasks"
+_MARK = LEFTOVER_MARK
 _LEFTOVER = re.compile(rf"^\.(?P<name>.+)\.{_MARK}-(?P<pid>\d+)-[0-9a-f]+\.(?P<kind>partial|old)$")
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
@@ -263,7 +265,7 @@ def clean_up_after_interrupted_runs(folder) -> list[Path]:
     done = []
     for entry in sorted(parent.iterdir()):
         match = _LEFTOVER.match(entry.name)
-        if not match or match["name"] != folder.name or _running(int(match["pid"])):
+        if not match or match["name"] != folder.name or process_is_running(int(match["pid"])):
             continue
         if match["kind"] == "old" and not folder.exists():
             os.rename(entry, folder)  # the swap was cut between its two renames
@@ -271,15 +273,3 @@ def clean_up_after_interrupted_runs(folder) -> list[Path]:
             shutil.rmtree(entry, ignore_errors=True)
         done.append(entry)
     return done
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
