@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,13 @@ def oracle_case(request):
     # whether ROIs were fed as pixel lists lives in the index, not the case file
     data["pix_list"] = ORACLE_INDEX[request.param]["pix_list"]
     return data
+
+
+@pytest.fixture(autouse=True, scope="session")
+def logs_in_a_temporary_folder(tmp_path_factory):
+    """The command line's log (:mod:`napari_roimasks.logs`) goes to the test's own folder, not
+    the home folder, for the command lines the tests run too."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -460,3 +462,46 @@ def test_an_output_folder_holding_folders_is_refused_before_any_work(recording, 
     assert line.startswith("napari-roimasks: error:") and "holds folders (rois.nwb)" in line
     assert sorted(p.name for p in out.iterdir()) == ["rois.nwb"]  # only the squatter
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def log_file() -> Path:
+    return Path(os.environ["XDG_STATE_HOME"]) / "napari-roimasks" / "napari-roimasks.log"
+
+
+def test_a_corrupt_chunk_mid_movie_is_one_line_naming_the_movie_and_its_frames(tmp_path):
+    rec = make_recording(n_frames=40, shape=(64, 64), n_cells=6, seed=2)
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        data = f.create_dataset("data", data=rec.movie, chunks=(1, 64, 64), compression="gzip")
+        offset = data.id.get_chunk_info(25).byte_offset
+    with open(tmp_path / "movie.h5", "r+b") as raw:  # frame 25's compressed bytes
+        raw.seek(offset)
+        raw.write(b"\xff" * 32)
+    np.save(tmp_path / "labels.npy", rec.roi_labels)
+    result = run(
+        "extract",
+        tmp_path / "movie.h5",
+        tmp_path / "labels.npy",
+        "-o",
+        tmp_path / "out",
+        "--block-size",
+        "10",
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"napari-roimasks: error: {tmp_path / 'movie.h5'}: frames 20-29 cannot be read"
+    )
+    assert line.endswith(f"(details: {log_file()})")
+    assert "Traceback" in log_file().read_text()  # the library's traceback, for a bug report
+    assert not (tmp_path / "out").exists()
+
+
+def test_library_warnings_go_to_the_log_not_the_terminal(tmp_path):
+    """tifffile warns about a corrupt TIFF on its own logger; the user sees one line."""
+    (tmp_path / "movie.tif").write_bytes(b"II*\x00garbage and more garbage")
+    np.save(tmp_path / "labels.npy", np.ones((4, 4), np.int32))
+    result = run("extract", tmp_path / "movie.tif", tmp_path / "labels.npy", "-o", tmp_path / "out")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "movie.tif" in line and line.endswith(f"(details: {log_file()})")
+    assert "tifffile WARNING" in log_file().read_text()

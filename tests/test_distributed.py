@@ -259,7 +259,7 @@ def test_command_line_writes_nothing_when_the_cluster_job_fails(tmp_path, monkey
     assert code == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("napari-roimasks: error: ") and "session.h5" in line
-    assert line.endswith("no outputs were written")
+    assert "no output changed" in line
     assert not any(out.rglob("*.h5")) and not any(out.rglob("*.json"))
 
 
@@ -302,3 +302,39 @@ def test_without_distributed_the_option_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'napari-roimasks\[distributed\]'"):
         start_client("local", 1)
+
+
+def test_a_block_that_fails_on_the_cluster_is_one_line_and_the_workers_print_nothing(tmp_path):
+    """A corrupt chunk read by a worker: no worker traceback on the terminal (the log has it)."""
+    rec = make_recording(n_frames=30, shape=(64, 64), n_cells=6, seed=3)
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        data = f.create_dataset("data", data=rec.movie, chunks=(1, 64, 64), compression="gzip")
+        offset = data.id.get_chunk_info(12).byte_offset
+    with open(tmp_path / "movie.h5", "r+b") as raw:
+        raw.seek(offset)
+        raw.write(b"\xff" * 32)
+    np.save(tmp_path / "labels.npy", rec.roi_labels)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_roimasks.cli",
+            "extract",
+            str(tmp_path / "movie.h5"),
+            str(tmp_path / "labels.npy"),
+            "-o",
+            str(tmp_path / "out"),
+            "--scheduler",
+            "local",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"napari-roimasks: error: {tmp_path / 'movie.h5'}: frames ")
+    assert "no output changed (details: " in line
+    assert not (tmp_path / "out").exists()

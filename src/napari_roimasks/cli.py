@@ -17,10 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 from .core.distributed_traces import ClusterJobFailed
+from .logs import send_logs_to_file
 from .pipeline import (
     NWB_OUTPUT,
     BatchSettings,
     InputError,
+    MovieReadError,
     check_cluster_movies,
     jobs_from_files,
     jobs_from_manifest,
@@ -245,13 +247,15 @@ def _start_client(args):
     from .core.distributed_traces import start_client
 
     try:
-        return start_client(args.scheduler, args.workers)
+        client = start_client(args.scheduler, args.workers, quiet=True)
     except ImportError as error:
         raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(
             f"--scheduler {args.scheduler}: cannot reach the scheduler ({error})"
         ) from None
+    send_logs_to_file()  # distributed, now imported, prints to the terminal otherwise
+    return client
 
 
 def extract(args) -> int:
@@ -405,25 +409,39 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 with argparse's message for bad arguments
+    log = send_logs_to_file()
     logging.getLogger("napari_roimasks").setLevel(logging.ERROR)
     _stop_on_sigterm()
     try:
         return {"extract": extract, "info": info}[args.command](args)
-    except InputError as error:
-        print(f"napari-roimasks: error: {error}", file=sys.stderr)
+    except (InputError, MovieReadError) as error:
+        _log_cause(error)
+        print(f"napari-roimasks: error: {error}{log.mention()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stopped:
         what = "terminated" if _stopped_by[0] == signal.SIGTERM else "interrupted"
         print(f"napari-roimasks: {what}; {str(stopped) or 'no output changed'}", file=sys.stderr)
         return 128 + int(_stopped_by[0])
     except ClusterJobFailed as error:
-        print(f"napari-roimasks: error: {error}; no outputs were written", file=sys.stderr)
+        _log_cause(error, always=True)
+        print(f"napari-roimasks: error: {error}; no output changed{log.mention()}", file=sys.stderr)
         return 1
     except Exception as error:  # the last line of defence: one line, exit 1
+        _log_cause(error, always=True)
         print(
-            f"napari-roimasks: unexpected error: {type(error).__name__}: {error}", file=sys.stderr
+            f"napari-roimasks: unexpected error: {type(error).__name__}: {error}{log.mention()}",
+            file=sys.stderr,
         )
         return 1
+
+
+def _log_cause(error: BaseException, *, always: bool = False) -> None:
+    """The traceback behind an error line, into the log, never the terminal: for an error a
+    library raised (its cause), or ``always`` (an unexpected error: for a bug report)."""
+    if always or error.__cause__ is not None:
+        logging.getLogger("napari_roimasks.cli").error(
+            "%s", error, exc_info=(type(error), error, error.__traceback__)
+        )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ __all__ = [
     "BatchSettings",
     "InputError",
     "MovieMasks",
+    "MovieReadError",
     "check_cluster_movies",
     "jobs_from_files",
     "jobs_from_manifest",
@@ -51,6 +52,11 @@ __all__ = [
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
 #: What it writes besides when the settings ask for NWB.
 NWB_OUTPUT = "rois.nwb"
+
+
+class MovieReadError(OSError):
+    """Frames of a movie cannot be read (a corrupt chunk, a file cut short); the message
+    names the file and the frames."""
 
 
 class InputError(ValueError):
@@ -357,6 +363,7 @@ def trace_steps(
     for movie in movies:
         with movie.opened() as frames:
             steps = trace_extraction(frames, list(movie.masks), block_size=block_size)
+            done = 0
             try:
                 while True:
                     try:
@@ -364,6 +371,12 @@ def trace_steps(
                     except StopIteration as finished:
                         results.append(finished.value)
                         break
+                    except OSError as error:  # h5py, tifffile: a corrupt chunk, a file cut short
+                        last = min(done + block_size, movie.n_frames) - 1
+                        raise MovieReadError(
+                            f"{movie.path or 'the movie'}: frames {done}-{last} cannot be read "
+                            f"({error})"
+                        ) from error
                     yield before + done, total
             finally:
                 steps.close()

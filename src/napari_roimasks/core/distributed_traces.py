@@ -12,6 +12,7 @@ returned only when every block is in.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -75,11 +76,13 @@ def has_distributed() -> bool:
     return importlib.util.find_spec("distributed") is not None
 
 
-def start_client(scheduler: str, workers: int | None = None):
+def start_client(scheduler: str, workers: int | None = None, *, quiet: bool = False):
     """A ``distributed.Client``: ``scheduler`` is ``tcp://host:port`` or ``local`` (a LocalCluster).
 
     A local cluster has ``workers`` single-threaded worker processes (default: one
-    per core) on the loopback interface, with :data:`LOCAL_CLUSTER_CONFIG`.
+    per core) on the loopback interface, with :data:`LOCAL_CLUSTER_CONFIG`. With
+    ``quiet``, its workers and scheduler print nothing (the command line reports a
+    failed block itself, in one line).
 
     Raises
     ------
@@ -100,6 +103,7 @@ def start_client(scheduler: str, workers: int | None = None):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=":0",  # no fixed port to collide with another cluster's
+                silence_logs=logging.CRITICAL if quiet else logging.WARNING,
             )
         return Client(cluster)
     return Client(scheduler)
