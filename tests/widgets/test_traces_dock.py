@@ -177,6 +177,43 @@ def test_cancel_keeps_nothing_and_a_second_run_works(session, qtbot, notes):
     assert len(traces.model.traces) == 40
 
 
+def test_removing_the_dock_mid_run_cancels_it_and_keeps_nothing(session, qtbot):
+    viewer, rois, traces, layers = session
+    movie = layers["movie"].data
+    gate = threading.Event()
+    viewer.dims.set_current_step(0, 0)
+    layers["movie"].data = gated(movie, gate)
+    assert traces.extract()
+    qtbot.waitUntil(lambda: traces._progress is not None and traces._progress.n > 0, timeout=20_000)
+    job = traces._worker
+    finished = threading.Event()
+    job.finished.connect(finished.set)
+
+    viewer.window.remove_dock_widget(traces.parentWidget())
+    gate.set()  # the block being read comes in; the job stops there
+
+    qtbot.waitUntil(finished.is_set, timeout=20_000)
+    assert rois.model.traces == {}  # nothing of the run was stored
+    assert {row.trace for row in rois.model.rows()} == {""}
+
+
+def test_a_movie_file_that_is_one_rgb_picture_adds_no_layer(session, tmp_path, notes):
+    import tifffile
+
+    viewer, rois, traces, layers = session
+    tifffile.imwrite(tmp_path / "photo.tif", np.zeros((32, 48, 3), np.uint8), photometric="rgb")
+    before = [layer.name for layer in viewer.layers]
+
+    assert traces.open_movie_file(tmp_path / "photo.tif") is None
+
+    assert [layer.name for layer in viewer.layers] == before
+    kind, message = notes[-1]
+    assert kind == "show_error" and str(tmp_path / "photo.tif") in message
+    assert (
+        "a colour (RGB) image" in message and "expected a (frames, rows, columns) movie" in message
+    )
+
+
 def test_exports_hold_exactly_the_plotted_numbers(session, qtbot, tmp_path, notes):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)

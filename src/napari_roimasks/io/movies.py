@@ -199,10 +199,16 @@ def _tiff_frames(path: Path):
             f"{path}: reading TIFF movies needs tifffile and zarr ({error})"
         ) from error
     try:
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes if tif.series else ""
         store = tifffile.imread(path, aszarr=True)
         array = zarr.open(store, mode="r")
     except Exception as error:  # tifffile raises many kinds for broken files
         raise MovieFileError(f"{path}: not a readable TIFF movie ({error})") from error
+    if "S" in axes:  # samples per pixel: colour channels, not frames
+        raise MovieFileError(
+            f"{path}: a colour (RGB) image of axes {axes}; expected a (frames, rows, columns) movie"
+        )
     if hasattr(array, "shape"):
         return da.from_zarr(array)
     raise MovieFileError(
