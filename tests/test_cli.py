@@ -505,3 +505,23 @@ def test_library_warnings_go_to_the_log_not_the_terminal(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert "movie.tif" in line and line.endswith(f"(details: {log_file()})")
     assert "tifffile WARNING" in log_file().read_text()
+
+
+def test_manifest_rows_whose_movies_share_a_name_are_refused_before_any_work(recording, tmp_path):
+    """Day 1 and day 2 are both movie.h5: their default output folders would be one."""
+    import shutil
+
+    folder, _ = recording
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        shutil.copy(folder / "movie.h5", tmp_path / day / "movie.h5")
+    shutil.copy(folder / "labels.npy", tmp_path / "labels.npy")
+    (tmp_path / "manifest.csv").write_text(
+        "movie,rois\nday1/movie.h5,labels.npy\nday2/movie.h5,labels.npy\n"
+    )
+    result = run("extract", "--manifest", tmp_path / "manifest.csv", "-o", tmp_path / "out")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "day1/movie.h5 and " in line and "day2/movie.h5 would write to the same folder" in line
+    assert f"give each row of {tmp_path / 'manifest.csv'} an output column of its own" in line
+    assert not (tmp_path / "out").exists()

@@ -99,6 +99,8 @@ class OutputSet:
                 raise FileExistsError(
                     f"{folder}: holds {', '.join(existing)} already; pass --overwrite to replace them"
                 )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise OutputSetError(f"{folder}: cannot write the outputs here (permission denied)")
             folders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
             if folders:
                 raise OutputSetError(
