@@ -525,3 +525,18 @@ def test_manifest_rows_whose_movies_share_a_name_are_refused_before_any_work(rec
     assert "day1/movie.h5 and " in line and "day2/movie.h5 would write to the same folder" in line
     assert f"give each row of {tmp_path / 'manifest.csv'} an output column of its own" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_huge_label_ids_are_extracted_like_any_other(tmp_path):
+    """Label ids 2**31-1 and 10**15 in a label image: two ROIs, named by their ids."""
+    labels = np.zeros((64, 64), np.int64)
+    labels[10:20, 10:20], labels[40:50, 40:50] = 10**15, 2**31 - 1
+    np.save(tmp_path / "labels.npy", labels)
+    movie = np.random.default_rng(0).integers(0, 100, (20, 64, 64), dtype=np.uint16)
+    with h5py.File(tmp_path / "movie.h5", "w") as f:
+        f["data"] = movie
+    result = run("extract", tmp_path / "movie.h5", tmp_path / "labels.npy", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    traces, names = read_trace_file(tmp_path / "out" / "roi_traces.h5")
+    assert names == ["2147483647", "1000000000000000"]
+    np.testing.assert_array_equal(traces[1], movie[:, 10:20, 10:20].mean(axis=(1, 2)))
