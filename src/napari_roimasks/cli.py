@@ -32,12 +32,19 @@ from .pipeline import (
 )
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, whose errors are one line like every other (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"napari-roimasks: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="napari-roimasks",
         description="ROI and neuropil traces of two-photon movies, AllenSDK-exact.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     extract = commands.add_parser(
         "extract",
         help="write roi_traces.h5, neuropil_traces.h5, neuropil_masks.json and exclusions.json "
@@ -254,6 +261,10 @@ def _start_client(args):
         raise InputError(
             f"--scheduler {args.scheduler}: cannot reach the scheduler ({error})"
         ) from None
+    except ValueError as error:  # an address distributed does not know
+        raise InputError(
+            f"--scheduler {args.scheduler}: {error}; expected tcp://host:port or local"
+        ) from None
     send_logs_to_file()  # distributed, now imported, prints to the terminal otherwise
     return client
 
@@ -418,6 +429,15 @@ def main(argv=None) -> int:
         _log_cause(error)
         print(f"napari-roimasks: error: {error}{log.mention()}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.filename is None:  # not about a file: unexpected
+            return _unexpected(error, log)
+        _log_cause(error, always=True)
+        print(
+            f"napari-roimasks: error: {error.filename}: {error.strerror or error}{log.mention()}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt as stopped:
         what = "terminated" if _stopped_by[0] == signal.SIGTERM else "interrupted"
         print(f"napari-roimasks: {what}; {str(stopped) or 'no output changed'}", file=sys.stderr)
@@ -427,12 +447,17 @@ def main(argv=None) -> int:
         print(f"napari-roimasks: error: {error}; no output changed{log.mention()}", file=sys.stderr)
         return 1
     except Exception as error:  # the last line of defence: one line, exit 1
-        _log_cause(error, always=True)
-        print(
-            f"napari-roimasks: unexpected error: {type(error).__name__}: {error}{log.mention()}",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(error, log)
+
+
+def _unexpected(error: Exception, log) -> int:
+    """An error no check foresaw: one line (the traceback to the log), exit 1."""
+    _log_cause(error, always=True)
+    print(
+        f"napari-roimasks: unexpected error: {type(error).__name__}: {error}{log.mention()}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _log_cause(error: BaseException, *, always: bool = False) -> None:

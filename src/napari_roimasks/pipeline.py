@@ -97,8 +97,14 @@ class BatchSettings:
         """The files each job writes into its output folder."""
         return (*OUTPUTS, NWB_OUTPUT) if self.nwb is not None else OUTPUTS
 
-    def ring_options(self, from_file: RingOptions | None) -> RingOptions:
-        """The ring options: the user's where given, else the file's, else AllenSDK's."""
+    def ring_options(self, from_file: RingOptions | None, *, file=None) -> RingOptions:
+        """The ring options: the user's where given, else the file's, else AllenSDK's.
+
+        Raises
+        ------
+        InputError
+            Naming the options given (or ``file``, where the file's do not fit).
+        """
         base = from_file or RingOptions()
         chosen = {
             name: getattr(base, name) if getattr(self, name) is None else getattr(self, name)
@@ -107,7 +113,18 @@ class BatchSettings:
         try:
             return RingOptions(**chosen)
         except ValueError as error:
-            raise InputError(str(error)) from None
+            given = [
+                option for name, option in _RING_OPTIONS.items() if getattr(self, name) is not None
+            ]
+            raise InputError(f"{' and '.join(given) or file or 'ring options'}: {error}") from None
+
+
+#: The command line's option for each ring setting, for messages.
+_RING_OPTIONS = {
+    "outer_radius": "--neuropil-radius",
+    "inner_gap": "--inner-gap",
+    "min_pixels": "--min-pixels",
+}
 
 
 @dataclass(frozen=True)
@@ -194,12 +211,20 @@ def jobs_from_manifest(path: Path, out: Path) -> list[BatchJob]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such manifest")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error):
+        raise InputError(
+            f"{path}: not a text CSV; expected the columns movie, rois (and output)"
+        ) from None
     if not rows or not {"movie", "rois"} <= set(rows[0]):
         raise InputError(f"{path}: expected a CSV with the columns movie, rois (and output)")
     jobs = []
-    for row in rows:
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        missing = [column for column in ("movie", "rois") if not (row.get(column) or "").strip()]
+        if missing:
+            raise InputError(f"{path}, line {number}: no {' and no '.join(missing)}")
         movie = path.parent / row["movie"]
         folder = Path(out) / (row.get("output") or movie.name.split(".")[0])
         jobs.append(BatchJob(movie, path.parent / row["rois"], folder))
@@ -271,9 +296,9 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         job.border.check_fits(h, w)
     except ValueError as error:
         raise InputError(
-            f"{job.rois_file}: {error}" if settings.border is None else str(error)
+            f"{job.rois_file}: {error}" if settings.border is None else f"--border: {error}"
         ) from None
-    job.ring_options = settings.ring_options(found.ring_options)
+    job.ring_options = settings.ring_options(found.ring_options, file=job.rois_file)
     job.roi_ids = [entry.id for entry in found.rois]
     job.mask_groups = [entry.mask_group for entry in found.rois]
     job.rois = [
@@ -360,6 +385,7 @@ def trace_steps(
 
     total = sum(m.n_frames for m in movies)
     before, results = 0, []
+    read_errors = _frame_read_errors()
     for movie in movies:
         with movie.opened() as frames:
             steps = trace_extraction(frames, list(movie.masks), block_size=block_size)
@@ -371,7 +397,7 @@ def trace_steps(
                     except StopIteration as finished:
                         results.append(finished.value)
                         break
-                    except OSError as error:  # h5py, tifffile: a corrupt chunk, a file cut short
+                    except read_errors as error:  # a corrupt chunk, a file cut short
                         last = min(done + block_size, movie.n_frames) - 1
                         raise MovieReadError(
                             f"{movie.path or 'the movie'}: frames {done}-{last} cannot be read "
@@ -417,6 +443,15 @@ def check_cluster_movies(jobs: Sequence[BatchJob]) -> None:
             raise InputError(
                 f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
             )
+
+
+def _frame_read_errors() -> tuple[type[Exception], ...]:
+    """What reading a corrupt or cut-short movie raises: h5py's OSError, tifffile's error."""
+    try:
+        from tifffile import TiffFileError
+    except ImportError:  # pragma: no cover - a dependency
+        return (OSError,)
+    return (OSError, TiffFileError)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
     if missing:
         raise RoiFileError(f"{where} (id {entry.get('id', '?')}) lacks {', '.join(missing)}")
     where = f"{path}: mask {index} (id {entry['id']})"
+    if isinstance(entry["id"], bool) or not isinstance(entry["id"], (Integral, str)):
+        raise RoiFileError(f"{where}: id must be a whole number or text, got {entry['id']!r}")
+    group = entry.get("mask_group", -1)
+    if isinstance(group, bool) or not isinstance(group, Integral):
+        raise RoiFileError(f"{where}: mask_group must be a whole number, got {group!r}")
     for key in ("x", "y", "width", "height"):
         value = entry[key]
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
@@ -74,9 +79,7 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
     except (TypeError, ValueError):
         raise RoiFileError(f"{where}: mask must be rows of true/false values") from None
     if pixels.size == 0 and entry["width"] * entry["height"] == 0:
-        return AllenMask(
-            entry["id"], None, int(entry.get("mask_group", -1)), bool(entry.get("valid", True))
-        )
+        return AllenMask(entry["id"], None, int(group), bool(entry.get("valid", True)))
     if pixels.shape != (entry["height"], entry["width"]):
         raise RoiFileError(
             f"{where}: mask is {pixels.shape[0] if pixels.ndim else 0} rows x "
@@ -85,10 +88,7 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
         )
     crop = MaskCrop(int(entry["y"]), int(entry["x"]), pixels != 0)
     return AllenMask(
-        entry["id"],
-        crop if crop.pixels.any() else None,
-        int(entry.get("mask_group", -1)),
-        bool(entry.get("valid", True)),
+        entry["id"], crop if crop.pixels.any() else None, int(group), bool(entry.get("valid", True))
     )
 
 

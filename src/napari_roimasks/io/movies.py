@@ -66,7 +66,7 @@ def open_movie(path, *, dataset: str | None = None):
         raise MovieFileError(
             f"{path}: not a movie format napari-roimasks reads (HDF5 .h5/.hdf5, TIFF .tif/.tiff)"
         )
-    if frames.ndim != 3 or frames.shape[0] == 0:
+    if frames.ndim != 3 or 0 in frames.shape:
         raise MovieFileError(
             f"{path}: expected a (frames, rows, columns) movie, found shape {frames.shape}"
         )
@@ -111,7 +111,7 @@ def open_hdf5_movie(path, dataset: str | None = None):
     _check_is_file(path)
     source = _hdf5_dataset(path, dataset)
     shape = source.shape
-    if len(shape) != 3 or shape[0] == 0:
+    if len(shape) != 3 or 0 in shape:
         source.file.close()
         raise MovieFileError(
             f"{path}: expected a (frames, rows, columns) movie, found shape {shape}"

@@ -114,7 +114,8 @@ def _roi_files(path: Path) -> list[tuple[str | None, bytes]]:
                 for info in archive.infolist()
                 if not info.is_dir()
             ]
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks
         raise RoiFileError(
             f"{path}: not a readable ImageJ ROI file ({error}); {_EXPECTED_ZIP} in a .zip"
         ) from None

@@ -62,6 +62,10 @@ def read_label_image(path: Path, *, image_shape=None) -> RoiSet:
         )
     if array.dtype.kind == "i" and array.size and array.min() < 0:
         raise RoiFileError(f"{path}: a label image must not hold negative labels")
+    if array.dtype.kind == "u" and array.itemsize == 8 and array.max() > np.iinfo(np.int64).max:
+        raise RoiFileError(
+            f"{path}: label {int(array.max())} is too large; labels go up to 2**63 - 1"
+        )
     crops = roi_crops_from_labels(array.astype(np.int64, copy=False))
     return RoiSet(
         [RoiEntry(int(k), c) for k, c in crops.items()], image_shape=array.shape, kind=NAME

@@ -60,6 +60,10 @@ def read_roimasks_h5(path: Path, *, image_shape=None) -> RoiSet:
         raise RoiFileError(
             f"{path}: an HDF5 file without napari-roimasks ROIs ({error.args[0] if error.args else error})"
         ) from None
+    except (ValueError, TypeError, UnicodeDecodeError) as error:  # e.g. "rois" not a group
+        raise RoiFileError(
+            f"{path}: an inconsistent napari-roimasks masks file ({error})"
+        ) from None
     try:  # a file cut short or edited by hand: sizes, boxes or settings that do not fit
         rois, offset = [], 0
         for ident, as_int, (top, left, height, width), mask_group in zip(
@@ -82,8 +86,10 @@ def read_roimasks_h5(path: Path, *, image_shape=None) -> RoiSet:
         if "ring_options" in attrs:
             options = RingOptions(*(int(v) for v in attrs["ring_options"]))
         shape = tuple(int(v) for v in attrs["image_shape"]) if "image_shape" in attrs else None
+        if shape is not None and (len(shape) != 2 or min(shape) < 1):
+            raise ValueError(f"image_shape must be (rows, columns) > 0, got {shape}")
         version = attrs.get("napari_roimasks_version")
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, IndexError) as error:
         raise RoiFileError(
             f"{path}: an inconsistent napari-roimasks masks file ({error})"
         ) from None

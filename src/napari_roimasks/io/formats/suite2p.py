@@ -48,8 +48,7 @@ def read_suite2p_stat(path: Path, *, image_shape=None) -> RoiSet:
     ----------
     path : Path
     image_shape : (rows, columns), optional
-        The frame size, when ``ops.npy`` is not beside the file (the caller
-        checks the ROIs lie inside it).
+        The movie's frame size: ``ops.npy``'s must equal it, and every ROI must lie inside.
 
     Raises
     ------
@@ -67,19 +66,52 @@ def read_suite2p_stat(path: Path, *, image_shape=None) -> RoiSet:
             f"{path}: expected suite2p's stat.npy (a list of dicts with ypix and xpix)"
         )
     groups = _cell_groups(path, len(stat))
+    recorded = _image_shape(path)
+    if recorded is not None and image_shape is not None and tuple(image_shape) != recorded:
+        raise RoiFileError(
+            f"{path.with_name('ops.npy')}: Ly, Lx = {recorded[0]}, {recorded[1]} but the "
+            f"movie's frames are {image_shape[1]}x{image_shape[0]}"
+        )
+    bounds = recorded or image_shape
     rois = []
     for i, s in enumerate(stat):
-        rows, columns = np.asarray(s["ypix"], dtype=np.int64), np.asarray(s["xpix"], dtype=np.int64)
+        rows, columns = _pixels(path, i, s)
         if rows.size == 0:
             rois.append(RoiEntry(i, None, int(groups[i])))
             continue
         if rows.min() < 0 or columns.min() < 0:
             raise RoiFileError(f"{path}: ROI {i} has negative pixel coordinates")
+        bottom, right = int(rows.max()) + 1, int(columns.max()) + 1
+        if (bounds is not None and (bottom > bounds[0] or right > bounds[1])) or max(
+            bottom, right
+        ) > _LARGEST_IMAGE_SIDE:
+            where = f"the {bounds[1]}x{bounds[0]} image" if bounds is not None else "any image"
+            raise RoiFileError(
+                f"{path}: ROI {i} reaches row {bottom - 1}, column {right - 1}, outside {where}"
+            )
         top, left = int(rows.min()), int(columns.min())
-        pixels = np.zeros((rows.max() - top + 1, columns.max() - left + 1), dtype=bool)
+        pixels = np.zeros((bottom - top, right - left), dtype=bool)
         pixels[rows - top, columns - left] = True
         rois.append(RoiEntry(i, MaskCrop(top, left, pixels), int(groups[i])))
-    return RoiSet(rois, image_shape=_image_shape(path), kind=NAME)
+    return RoiSet(rois, image_shape=recorded, kind=NAME)
+
+
+#: A side longer than this is no image's: a stat.npy pixel beyond it is refused, not allocated.
+_LARGEST_IMAGE_SIDE = 1 << 20
+
+
+def _pixels(path: Path, index: int, roi: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) int64 of one ROI's ``ypix`` and ``xpix``, or a RoiFileError."""
+    try:
+        rows = np.asarray(roi["ypix"], dtype=np.int64).ravel()
+        columns = np.asarray(roi["xpix"], dtype=np.int64).ravel()
+    except (TypeError, ValueError, OverflowError):
+        raise RoiFileError(f"{path}: ROI {index}'s ypix and xpix must be whole numbers") from None
+    if rows.shape != columns.shape:
+        raise RoiFileError(
+            f"{path}: ROI {index} has {rows.size} ypix but {columns.size} xpix; expected one of each per pixel"
+        )
+    return rows, columns
 
 
 def _cell_groups(path: Path, n_rois: int) -> np.ndarray:
@@ -88,9 +120,15 @@ def _cell_groups(path: Path, n_rois: int) -> np.ndarray:
     if not iscell_path.is_file():
         return np.full(n_rois, -1)
     iscell = _load(iscell_path, pickled=False)
-    if len(iscell) != n_rois:
-        raise RoiFileError(f"{iscell_path}: {len(iscell)} rows but stat.npy has {n_rois} ROIs")
-    return np.asarray(iscell).reshape(n_rois, -1)[:, 0].astype(int)
+    if iscell.ndim not in (1, 2) or len(iscell) != n_rois or iscell.size < n_rois:
+        raise RoiFileError(
+            f"{iscell_path}: shape {iscell.shape}; expected one row per ROI of stat.npy "
+            f"({n_rois}), its first column 1 for a cell"
+        )
+    try:
+        return np.asarray(iscell).reshape(n_rois, -1)[:, 0].astype(int)
+    except (TypeError, ValueError):
+        raise RoiFileError(f"{iscell_path}: expected numbers, got {iscell.dtype}") from None
 
 
 def _image_shape(path: Path) -> tuple[int, int] | None:
