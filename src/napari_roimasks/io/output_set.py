@@ -173,7 +173,11 @@ class OutputSet:
             return
         old = staging.with_suffix(".old")
         os.rename(folder, old)
-        os.rename(staging, folder)
+        try:
+            os.rename(staging, folder)
+        except BaseException:
+            os.rename(old, folder)  # the old set back in its place
+            raise
         _sync_folder(folder.parent)
         shutil.rmtree(old, ignore_errors=True)
 
