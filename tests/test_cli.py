@@ -540,3 +540,19 @@ def test_huge_label_ids_are_extracted_like_any_other(tmp_path):
     traces, names = read_trace_file(tmp_path / "out" / "roi_traces.h5")
     assert names == ["2147483647", "1000000000000000"]
     np.testing.assert_array_equal(traces[1], movie[:, 10:20, 10:20].mean(axis=(1, 2)))
+
+
+def test_errors_python_would_print_as_ignored_go_to_the_log(tmp_path):
+    """h5py's destructors complain when Ctrl-C stops a write ("Exception ignored in ..."):
+    that goes to the log, not under the one line the user reads."""
+    script = (
+        "from napari_roimasks.logs import send_logs_to_file\n"
+        "send_logs_to_file()\n"
+        "class Handle:\n"
+        "    def __del__(self):\n"
+        "        raise ValueError('closed file')\n"
+        "Handle()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "ValueError: closed file" in log_file().read_text()

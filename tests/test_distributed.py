@@ -195,7 +195,10 @@ def test_a_worker_killed_mid_job_is_retried_and_the_traces_are_whole(client, tmp
     def kill_a_busy_worker(frames_done, total):
         if frames_done >= 15 and not killed:  # 3 blocks of 5 frames are in
             # a worker with a block assigned: the block is lost with it, running or done
-            victim, blocks = min((w, keys) for w, keys in client.processing().items() if keys)
+            busy = [(w, keys) for w, keys in client.processing().items() if keys]
+            if not busy:  # between blocks: try again at the next block
+                return
+            victim, blocks = min(busy)
             killed.update(worker=victim, blocks=set(blocks))
             with contextlib.suppress(Exception):  # the worker dies before it answers
                 client.run(os._exit, 1, workers=[victim])

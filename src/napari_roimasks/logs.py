@@ -2,7 +2,8 @@
 
 A run of ``napari-roimasks`` prints one line per outcome. What libraries say
 on the way (tifffile's, h5py's and numpy's warnings, Dask's worker logs, the
-traceback behind an error) goes to a log file instead, and the error line
+traceback behind an error, the errors Python would print as "Exception ignored
+in ...") goes to a log file instead, and the error line
 names the log when something was written to it:
 
 - ``$XDG_STATE_HOME/napari-roimasks/napari-roimasks.log`` (default
@@ -17,6 +18,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -89,6 +91,17 @@ def _log_path() -> Path | None:
     return None
 
 
+def _log_unraisable(unraisable) -> None:
+    """What Python would print as "Exception ignored in ..." (an error in a destructor, such
+    as h5py's when Ctrl-C stops a write), to the log."""
+    logging.getLogger("napari_roimasks.unraisable").warning(
+        "%s: %s",
+        unraisable.err_msg or "Exception ignored in",
+        unraisable.object,
+        exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback),
+    )
+
+
 def send_logs_to_file() -> RunLog:
     """Send every warning and log record of this process to the log file, none to the terminal.
 
@@ -108,6 +121,7 @@ def send_logs_to_file() -> RunLog:
         if root.level > logging.WARNING or root.level == logging.NOTSET:
             root.setLevel(logging.WARNING)
         logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger -> the file
+        sys.unraisablehook = _log_unraisable  # "Exception ignored in ...", e.g. h5py on Ctrl-C
     for name in _SELF_PRINTING:
         library = logging.getLogger(name)
         for other in list(library.handlers):
