@@ -25,6 +25,7 @@ in ``...old``, which the next run puts back before it starts.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -111,8 +112,14 @@ class OutputSet:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             probe = parent / f".{folder.name}.{_MARK}-{os.getpid()}-{secrets.token_hex(4)}.partial"
-            probe.mkdir()
-            probe.rmdir()
+            try:
+                with _signals_held():  # Ctrl-C between the two would leave it behind
+                    probe.mkdir()
+                    probe.rmdir()
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    probe.rmdir()
+                raise
             free = shutil.disk_usage(parent).free
         except OSError as error:
             raise OutputSetError(
@@ -131,7 +138,13 @@ class OutputSet:
         self._staging = (
             self.folder.parent / f".{self.folder.name}.{_MARK}-{os.getpid()}-{token}.partial"
         )
-        self._staging.mkdir()
+        try:
+            with _signals_held():  # a Ctrl-C held here comes when they are let go: below
+                self._staging.mkdir()
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+            raise
         return self
 
     def path(self, name: str) -> Path:
