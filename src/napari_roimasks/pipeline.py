@@ -2,8 +2,10 @@
 
 Headless (numpy, h5py, the core): the command line is a thin face over it,
 and the Traces dock's extraction job reads its traces through the same
-:func:`trace_steps`. A run checks every job's inputs before it reads a frame,
-and writes a job's outputs only once all of its traces are in.
+:func:`trace_steps`. A run checks every job's inputs and output folder before
+it reads a frame, and writes a job's outputs only once all of its traces are
+in, as a set (:mod:`napari_roimasks.io.output_set`). Frames that cannot be
+read raise :class:`MovieReadError`, naming the movie and the frames.
 
 Settings the user leaves out come from the ROI file (a ``.roimasks.h5`` holds
 the border and the ring options, Allen JSON the border), else AllenSDK's
@@ -264,8 +266,10 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     Raises
     ------
     InputError
-        For an output folder that is a file or holds outputs (without
-        ``overwrite``), an unreadable movie or ROI file, or bad settings.
+        For an output folder that cannot take the outputs (a file; outputs
+        there without ``overwrite``; not writable; too little room; holding
+        sub-folders; an input file among the outputs), an unreadable movie or
+        ROI file, or bad settings.
     """
     from .io.roi_files import RoiFileError, read_rois
 
