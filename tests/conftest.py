@@ -35,6 +35,26 @@ def logs_in_a_temporary_folder(tmp_path_factory):
 
 
 @pytest.fixture
+def corrupt_movie():
+    """``corrupt_movie(path, frames, frame)``: an HDF5 movie (``data``, gzip, one frame a chunk)
+    whose ``frame``'s compressed bytes are overwritten, as a bad disk or copy leaves them."""
+    import h5py
+
+    def write(path, frames, frame):
+        with h5py.File(path, "w") as f:
+            data = f.create_dataset(
+                "data", data=frames, chunks=(1, *frames.shape[1:]), compression="gzip"
+            )
+            chunk = data.id.get_chunk_info_by_coord((frame, 0, 0))
+        with open(path, "r+b") as raw:
+            raw.seek(chunk.byte_offset)
+            raw.write(b"\xff" * min(32, chunk.size))
+        return path
+
+    return write
+
+
+@pytest.fixture
 def rng():
     """A seeded random generator, so that every run sees the same data."""
     return np.random.default_rng(20261124)

@@ -468,14 +468,11 @@ def log_file() -> Path:
     return Path(os.environ["XDG_STATE_HOME"]) / "napari-roimasks" / "napari-roimasks.log"
 
 
-def test_a_corrupt_chunk_mid_movie_is_one_line_naming_the_movie_and_its_frames(tmp_path):
+def test_a_corrupt_chunk_mid_movie_is_one_line_naming_the_movie_and_its_frames(
+    tmp_path, corrupt_movie
+):
     rec = make_recording(n_frames=40, shape=(64, 64), n_cells=6, seed=2)
-    with h5py.File(tmp_path / "movie.h5", "w") as f:
-        data = f.create_dataset("data", data=rec.movie, chunks=(1, 64, 64), compression="gzip")
-        offset = data.id.get_chunk_info(25).byte_offset
-    with open(tmp_path / "movie.h5", "r+b") as raw:  # frame 25's compressed bytes
-        raw.seek(offset)
-        raw.write(b"\xff" * 32)
+    corrupt_movie(tmp_path / "movie.h5", rec.movie, 25)
     np.save(tmp_path / "labels.npy", rec.roi_labels)
     result = run(
         "extract",

@@ -307,15 +307,12 @@ def test_without_distributed_the_option_says_what_to_install(monkeypatch):
         start_client("local", 1)
 
 
-def test_a_block_that_fails_on_the_cluster_is_one_line_and_the_workers_print_nothing(tmp_path):
+def test_a_block_that_fails_on_the_cluster_is_one_line_and_the_workers_print_nothing(
+    tmp_path, corrupt_movie
+):
     """A corrupt chunk read by a worker: no worker traceback on the terminal (the log has it)."""
     rec = make_recording(n_frames=30, shape=(64, 64), n_cells=6, seed=3)
-    with h5py.File(tmp_path / "movie.h5", "w") as f:
-        data = f.create_dataset("data", data=rec.movie, chunks=(1, 64, 64), compression="gzip")
-        offset = data.id.get_chunk_info(12).byte_offset
-    with open(tmp_path / "movie.h5", "r+b") as raw:
-        raw.seek(offset)
-        raw.write(b"\xff" * 32)
+    corrupt_movie(tmp_path / "movie.h5", rec.movie, 12)
     np.save(tmp_path / "labels.npy", rec.roi_labels)
     result = subprocess.run(
         [

@@ -282,8 +282,6 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
                 raise InputError(
                     f"{given}: would be replaced by the output {name}; give another output folder"
                 )
-    outputs = OutputSet(out, settings.outputs, overwrite=settings.overwrite)
-    _check_outputs(outputs)
     frames, handle = _movie_source(job.movie, settings.dataset)
     try:
         job.n_frames, h, w = (int(n) for n in frames.shape)
@@ -339,7 +337,11 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         {"roi_id": str(ident), "exclusion_label_name": reason}
         for ident, reason in roi_part + ring_part
     ]
-    _check_outputs(outputs, size=_output_size(job, settings))
+    # last, when the outputs' size is known; still before any frame is read
+    _check_outputs(
+        OutputSet(out, settings.outputs, overwrite=settings.overwrite),
+        size=_output_size(job, settings),
+    )
 
 
 def _check_outputs(outputs: OutputSet, size: int = 0) -> None:

@@ -93,15 +93,7 @@ def test_a_broken_link_to_another_file_names_the_dataset(tmp_path):
         open_movie(tmp_path / "movie.h5")
 
 
-def test_a_corrupt_first_frame_names_the_file(tmp_path):
-    path = tmp_path / "movie.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset(
-            "data", data=np.ones((4, 64, 64), np.uint16), chunks=(1, 64, 64), compression="gzip"
-        )
-        offset = f["data"].id.get_chunk_info(0).byte_offset
-    with open(path, "r+b") as raw:  # overwrite the first chunk's compressed bytes
-        raw.seek(offset)
-        raw.write(b"\xff" * 16)
+def test_a_corrupt_first_frame_names_the_file(tmp_path, corrupt_movie):
+    path = corrupt_movie(tmp_path / "movie.h5", np.ones((4, 64, 64), np.uint16), 0)
     with pytest.raises(MovieFileError, match=r"movie.h5: the first frame cannot be read"):
         open_movie(path)

@@ -20,6 +20,10 @@ from .neuropil import RingOptions, neuropil_region, ring_in_usable_area
 __all__ = ["NeuropilRings", "roi_crops_from_labels"]
 
 
+#: Largest label read with ``find_objects`` as it is (a list of this many entries at most).
+_DIRECT_LABELS_LIMIT = 1 << 20
+
+
 def roi_crops_from_labels(labels: np.ndarray) -> dict[int, MaskCrop]:
     """Every label of a label image as a tight :class:`MaskCrop`.
 
@@ -49,10 +53,6 @@ def roi_crops_from_labels(labels: np.ndarray) -> dict[int, MaskCrop]:
             label = index if values is None else int(values[index])
             crops[label] = MaskCrop(found[0].start, found[1].start, compact[found] == index)
     return crops
-
-
-#: Largest label read with ``find_objects`` as it is (a list of this many entries at most).
-_DIRECT_LABELS_LIMIT = 1 << 20
 
 
 def _label_image(labels) -> np.ndarray:

@@ -8,6 +8,9 @@ line always knows the movie):
 1. the size the file records (``RoiSet.image_shape``), if any;
 2. else the frame size of the first image open beside it that holds every ROI;
 3. else the ROIs' extent, with a note saying so, to show the user.
+
+The dock offers to resize an ROI layer to the image rule 2 picks
+(:func:`first_image_holding`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from dataclasses import dataclass
 
 from .roi_set import RoiSet
 
-__all__ = ["ImageSizeChoice", "image_size_for_rois", "rois_extent", "size_text"]
+__all__ = [
+    "ImageSizeChoice",
+    "first_image_holding",
+    "image_size_for_rois",
+    "rois_extent",
+    "size_text",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,16 @@ def rois_extent(rois: RoiSet) -> tuple[int, int]:
     )
 
 
+def first_image_holding(
+    extent, images: Sequence[tuple[str, tuple[int, int]]]
+) -> tuple[str, tuple[int, int]] | None:
+    """The first ``(name, (rows, columns))`` of ``images`` whose frame holds ``extent``; None."""
+    for name, shape in images:
+        if shape[0] >= extent[0] and shape[1] >= extent[1]:
+            return name, (int(shape[0]), int(shape[1]))
+    return None
+
+
 def image_size_for_rois(
     rois: RoiSet, images: Sequence[tuple[str, tuple[int, int]]], *, path=None
 ) -> ImageSizeChoice:
@@ -74,9 +93,9 @@ def image_size_for_rois(
     if rois.image_shape is not None:
         return ImageSizeChoice(tuple(int(n) for n in rois.image_shape), "the file")
     extent = rois_extent(rois)
-    for name, shape in images:
-        if shape[0] >= extent[0] and shape[1] >= extent[1]:
-            return ImageSizeChoice((int(shape[0]), int(shape[1])), repr(name))
+    holding = first_image_holding(extent, images)
+    if holding is not None:
+        return ImageSizeChoice(holding[1], repr(holding[0]))
     where = f"{path}: " if path is not None else ""
     if images:
         name, shape = images[0]

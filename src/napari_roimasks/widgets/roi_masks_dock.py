@@ -22,7 +22,7 @@ from qtpy.QtWidgets import QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
-from ..io.image_size import size_text
+from ..io.image_size import first_image_holding, rois_extent, size_text
 from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_options_from_metadata
 from ..layers import LayerConversionError, image_sizes, resize_labels, write_roi_features
 from ..model import model_for
@@ -167,12 +167,7 @@ class RoiMasksWidget(DockWidget):
         sizes = image_sizes(self.viewer.layers, skip=self.overlays.owns)
         if any(size == tuple(shape) for _, size in sizes):
             return None
-        crops = [self.model.roi(k) for k in self.model.roi_keys()]
-        bottom = max((c.bottom for c in crops if c is not None), default=0)
-        right = max((c.right for c in crops if c is not None), default=0)
-        return next(
-            ((name, size) for name, size in sizes if size[0] >= bottom and size[1] >= right), None
-        )
+        return first_image_holding(rois_extent(self.model.roi_set()), sizes)
 
     def resize_to_movie(self) -> bool:
         """Give the ROI layer the frame size of the movie it belongs to (see :meth:`movie_size_offer`)."""
