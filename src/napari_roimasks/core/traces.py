@@ -15,20 +15,28 @@ equal AllenSDK's; float movies are summed in float64.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
+from .frame_pass import (
+    DEFAULT_BLOCK_BYTES,
+    ExtractionCancelled,
+    as_kernel_input,
+    check_frame_source,
+    default_threads,
+    frame_pass,
+    frames_per_block,
+    run_steps,
+)
 from .masks import MaskCrop
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
     "ExtractionCancelled",
     "MaskRuns",
+    "TraceSums",
     "accumulator_dtype",
     "as_kernel_input",
     "check_frame_source",
@@ -36,42 +44,6 @@ __all__ = [
     "run_steps",
     "trace_extraction",
 ]
-
-#: Largest block read at once, in bytes, whatever ``block_size`` says: two
-#: blocks are in memory at a time (one read ahead), and small blocks also keep
-#: progress and cancel responsive.
-DEFAULT_BLOCK_BYTES = 32 * 2**20
-
-
-class ExtractionCancelled(RuntimeError):
-    """Raised when the caller asked trace extraction to stop; no traces are returned."""
-
-
-def check_frame_source(frames, image_shape: tuple[int, int] | None = None) -> tuple[int, int, int]:
-    """Check that ``frames`` is a (frames, rows, columns) source; return its shape.
-
-    Raises
-    ------
-    TypeError
-        If ``frames`` has no ``.shape`` or cannot be sliced by frame range.
-    ValueError
-        If it is not 3D, or its frames differ from ``image_shape``.
-    """
-    shape = getattr(frames, "shape", None)
-    if shape is None or not hasattr(frames, "__getitem__"):
-        raise TypeError(
-            "the movie must be an array-like of shape (frames, rows, columns) that "
-            f"slices by frame range (numpy, h5py, memmap, dask, zarr), got {type(frames).__name__}"
-        )
-    shape = tuple(int(n) for n in shape)
-    if len(shape) != 3:
-        raise ValueError(f"the movie must be 3D (frames, rows, columns), got shape {shape}")
-    if image_shape is not None and shape[1:] != tuple(image_shape):
-        raise ValueError(
-            f"the movie's frames are {shape[1]} rows x {shape[2]} columns but the masks "
-            f"were made for {image_shape[0]} rows x {image_shape[1]} columns"
-        )
-    return shape
 
 
 def accumulator_dtype(movie_dtype: np.dtype) -> np.dtype:
@@ -174,62 +146,6 @@ class MaskRuns:
         return cls(begin[order], end[order], owner[order], areas)
 
 
-def _frames_per_block(block_size, frame_bytes: int, max_block_bytes: int) -> int:
-    if isinstance(block_size, bool) or not isinstance(block_size, Integral) or block_size < 1:
-        raise ValueError(f"block_size must be a whole number of frames >= 1, got {block_size!r}")
-    return int(max(1, min(block_size, max_block_bytes // max(frame_bytes, 1))))
-
-
-class _BlockReader:
-    """Reads frame ranges; h5py datasets go into two reused buffers (no fresh allocations)."""
-
-    def __init__(self, frames, frames_per_block: int):
-        self.frames = frames
-        self.read_direct = getattr(frames, "read_direct", None)
-        self.buffers = None
-        if self.read_direct is not None and not isinstance(frames, np.ndarray):
-            shape = (frames_per_block, *frames.shape[1:])
-            self.buffers = [np.empty(shape, dtype=frames.dtype) for _ in range(2)]
-
-    def read(self, start: int, stop: int, slot: int) -> np.ndarray:
-        if isinstance(self.frames, np.ndarray):
-            block = self.frames[start:stop]  # a view; a memmap reads its pages on touch
-        elif self.buffers is not None:
-            block = self.buffers[slot][: stop - start]
-            self.read_direct(block, np.s_[start:stop])
-        else:
-            block = np.asarray(self.frames[start:stop])
-        expected = (stop - start, *self.frames.shape[1:])
-        if block.shape != expected:
-            raise ValueError(
-                f"frames {start}:{stop} of the movie came back with shape {block.shape}, expected {expected}"
-            )
-        return as_kernel_input(block)
-
-
-def as_kernel_input(block: np.ndarray) -> np.ndarray:
-    """``block`` as the compiled summing loops take it, with the same values.
-
-    Parameters
-    ----------
-    block : (n_frames, rows, columns) ndarray
-        Frames as read from the movie.
-
-    Returns
-    -------
-    (n_frames, rows, columns) ndarray
-        C-contiguous and in native byte order; booleans viewed as uint8 and
-        half floats widened to float32 (types the loops are not compiled for).
-    """
-    if block.dtype == bool:
-        block = block.view(np.uint8)
-    elif block.dtype.kind == "f" and block.dtype.itemsize < 4:
-        block = block.astype(np.float32)
-    if not block.dtype.isnative:
-        block = block.astype(block.dtype.newbyteorder("="))
-    return np.ascontiguousarray(block)
-
-
 def extract_traces(
     frames,
     masks: Sequence[MaskCrop | None],
@@ -291,24 +207,70 @@ def extract_traces(
     return run_steps(steps, progress, should_stop, unit="frame")
 
 
-def run_steps(steps, progress=None, should_stop=None, *, unit: str = "frame"):
-    """Drive an extraction generator: report each ``(done, total)``, stop when asked, return its result.
+class TraceSums:
+    """The trace engine as a :class:`~napari_roimasks.core.frame_pass.BlockSink`: every mask's
+    mean in every frame it is fed.
 
-    Raises
-    ------
-    ExtractionCancelled
-        When ``should_stop`` returned True; the generator is closed first.
+    Parameters
+    ----------
+    masks : sequence of MaskCrop or None
+        As :func:`extract_traces` takes them.
+    shape : (n_frames, rows, columns)
+        The movie's shape.
+    dtype : numpy dtype
+        The movie's pixel type.
+    threads : int
+        How many tasks a block is split into (by frames).
     """
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if progress is not None:
-            progress(done, total)
-        if should_stop is not None and done < total and should_stop():
-            steps.close()
-            raise ExtractionCancelled(f"trace extraction stopped at {unit} {done} of {total}")
+
+    def __init__(self, masks, shape: tuple[int, int, int], dtype, threads: int):
+        n_frames, n_rows, n_columns = shape
+        self.accumulator = accumulator_dtype(dtype)
+        self.runs = MaskRuns.from_masks(masks, (n_rows, n_columns))
+        self.n_masks = len(masks)
+        self.threads = threads
+        self.traces = np.empty((len(masks), n_frames), dtype=np.float64)
+        self.scratch = [
+            np.empty(n_rows * n_columns + 1, dtype=self.accumulator) for _ in range(threads)
+        ]
+        self.needs_frames = len(self.runs.begin) > 0
+        if not self.needs_frames:
+            self.traces[:] = np.nan
+
+    def tasks(self, start: int, block: np.ndarray) -> list[Callable[[], None]]:
+        """Tasks summing the masks in the block's frames, a share of its frames each."""
+        from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
+
+        if not self.needs_frames:
+            return []
+        sum_runs = sum_runs_directly if self.accumulator.kind == "f" else sum_runs_by_prefix
+        runs, n = self.runs, len(block)
+        sums = self._sums = np.zeros((n, self.n_masks), dtype=self.accumulator)
+        flat = block.reshape(n, -1)
+        bounds = np.linspace(0, n, min(self.threads, n) + 1).astype(int)
+
+        def sum_frames(k: int) -> None:
+            sum_runs(
+                flat,
+                bounds[k],
+                bounds[k + 1],
+                runs.begin,
+                runs.end,
+                runs.owner,
+                sums,
+                self.scratch[k],
+            )
+
+        return [lambda k=k: sum_frames(k) for k in range(len(bounds) - 1)]
+
+    def block_done(self, start: int, block: np.ndarray) -> None:
+        """The block's sums become its frames' means."""
+        if self.needs_frames:
+            self.traces[:, start : start + len(block)] = (self._sums / self.runs.areas).T
+
+    def result(self) -> np.ndarray:
+        """(n_masks, n_frames) float64: each mask's mean in each frame."""
+        return self.traces
 
 
 def trace_extraction(
@@ -326,49 +288,13 @@ def trace_extraction(
     Closing the generator stops the extraction within one block. Bad input
     raises before the first frame is read, when the generator is first advanced.
     """
-    n_frames, n_rows, n_columns = check_frame_source(frames, image_shape)
+    shape = check_frame_source(frames, image_shape)
     dtype = np.dtype(getattr(frames, "dtype", np.float64))
-    accumulator = accumulator_dtype(dtype)
-    per_block = _frames_per_block(block_size, n_rows * n_columns * dtype.itemsize, max_block_bytes)
-    runs = MaskRuns.from_masks(masks, (n_rows, n_columns))
-    traces = np.empty((len(masks), n_frames), dtype=np.float64)
-    if len(runs.begin) == 0 or n_frames == 0:  # nothing to sum: no need to read the movie
-        traces[:] = np.nan
-        yield n_frames, n_frames
-        return traces
-
-    from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
-
-    sum_runs = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
-    threads = threads or max(1, min((os.cpu_count() or 1) - 1, 8))
-    reader = _BlockReader(frames, per_block)
-    starts = list(range(0, n_frames, per_block))
-
-    scratch = [np.empty(n_rows * n_columns + 1, dtype=accumulator) for _ in range(threads)]
-
-    def sum_block(block: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray:
-        sums = np.zeros((len(block), len(masks)), dtype=accumulator)
-        flat = block.reshape(len(block), -1)
-        bounds = np.linspace(0, len(block), min(threads, len(block)) + 1).astype(int)
-
-        def sum_frames(k: int) -> None:
-            sum_runs(
-                flat, bounds[k], bounds[k + 1], runs.begin, runs.end, runs.owner, sums, scratch[k]
-            )
-
-        # the compiled loops release the GIL, so threads sum their frames in parallel
-        list(pool.map(sum_frames, range(len(bounds) - 1)))
-        return sums
-
-    with ThreadPoolExecutor(1) as read_ahead, ThreadPoolExecutor(threads) as pool:
-        pending = read_ahead.submit(reader.read, 0, min(per_block, n_frames), 0)
-        for k, start in enumerate(starts):
-            stop = min(start + per_block, n_frames)
-            block = pending.result()
-            if k + 1 < len(starts):
-                pending = read_ahead.submit(
-                    reader.read, stop, min(stop + per_block, n_frames), (k + 1) % 2
-                )
-            traces[:, start:stop] = (sum_block(block, pool) / runs.areas).T
-            yield stop, n_frames
-    return traces
+    per_block = frames_per_block(block_size, shape[1] * shape[2] * dtype.itemsize, max_block_bytes)
+    threads = threads or default_threads()
+    sink = TraceSums(masks, shape, dtype, threads)
+    if not sink.needs_frames or shape[0] == 0:  # nothing to sum: no need to read the movie
+        yield shape[0], shape[0]
+        return sink.result()
+    yield from frame_pass(frames, [sink], per_block=per_block, threads=threads)
+    return sink.result()
