@@ -6,14 +6,29 @@
   what the plot shows;
 - :mod:`.extraction`: the extraction job (a generator for a worker thread),
   here or on a Dask cluster;
-- :mod:`.exports`: what an export of the session holds (:func:`nwb_contents`).
+- :mod:`.exports`: what an export of the session holds (:func:`nwb_contents`);
+- :mod:`.summary`: the summary images' job and the layers that show them
+  (the movie's, or suite2p's from ``ops.npy``);
+- :mod:`.pixel_maps`: an ROI's correlation map and a pixel's trace, as jobs;
+- :mod:`.jobs`: how a worker thread drives a pass over the movie (progress, cancel).
 
 No Qt and no napari: pipelines and tests drive the model directly.
 """
 
 from .exports import NwbContents, nwb_contents
 from .extraction import DaskClients, ExtractionFailed, extraction_job
+from .jobs import JobFailed, cancellable_job
+from .pixel_maps import (
+    PixelTrace,
+    RoiCorrelation,
+    pixel_series,
+    pixel_trace_job,
+    roi_correlation_job,
+    roi_correlation_problem,
+    roi_correlation_window,
+)
 from .rois import RoiModel, RoiSummary, model_for
+from .summary import SummaryLayer, display_limits, suite2p_summary, summary_job, summary_layers
 from .traces import (
     Correction,
     ExtractionPlan,
@@ -29,15 +44,29 @@ __all__ = [
     "DaskClients",
     "ExtractionFailed",
     "ExtractionPlan",
+    "JobFailed",
     "NwbContents",
+    "PixelTrace",
+    "RoiCorrelation",
     "RoiModel",
     "RoiSummary",
     "RoiTraces",
+    "SummaryLayer",
+    "cancellable_job",
     "corrected_traces",
+    "display_limits",
     "extraction_job",
     "frames_without_numbers",
     "model_for",
     "movie_token",
     "nwb_contents",
+    "pixel_series",
+    "pixel_trace_job",
+    "roi_correlation_job",
+    "roi_correlation_problem",
+    "roi_correlation_window",
+    "suite2p_summary",
+    "summary_job",
+    "summary_layers",
     "trace_series",
 ]
