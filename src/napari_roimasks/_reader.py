@@ -1,4 +1,5 @@
-"""napari readers: movies (lazily) and ROI files, for File > Open and drag-and-drop."""
+"""napari readers: movies (lazily), their summary images, and ROI files, for File > Open and
+drag-and-drop."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .io.image_size import image_size_for_rois
 from .io.layer_metadata import layer_metadata
 from .io.movies import is_tiff_movie, movie_datasets, open_movie
 from .io.roi_files import RoiFileError, read_rois
+from .io.summary_files import is_summary_file, read_summary_images
 from .layers import open_image_sizes
 from .model.traces import movie_token
 
@@ -20,10 +22,13 @@ MOVIE_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def get_movie_reader(path):
-    """A reader for an HDF5 movie, or a multi-page TIFF movie (lazy); None for anything else."""
+    """A reader for an HDF5 movie, a multi-page TIFF movie (lazy), or a summary image file
+    (``napari-roimasks summary``); None for anything else."""
     if isinstance(path, list) or not isinstance(path, (str, Path)):
         return None
     name = str(path).lower()
+    if name.endswith(MOVIE_HDF5_SUFFIXES) and is_summary_file(path):
+        return read_summary_layers
     if name.endswith(MOVIE_HDF5_SUFFIXES) and _roi_format(path) is None:
         return read_movie
     if name.endswith(MOVIE_TIFF_SUFFIXES) and is_tiff_movie(Path(path)):
@@ -62,6 +67,41 @@ def read_movie(path):
         }
         layers.append((frames, meta, "image"))
     return layers
+
+
+def read_summary_layers(path):
+    """A summary image file as Image layers, ``<movie> mean``, ``<movie> correlation``, ...,
+    the correlation image shown and the others hidden, each with contrast limits from its
+    1st and 99.5th percentiles (the enhanced mean: 0 to 1)."""
+    images, attributes = read_summary_images(path)
+    movie = Path(str(attributes.get("movie", path))).name.split(".")[0]
+    layers = []
+    for name, image in images.items():
+        layers.append(
+            (
+                image,
+                {
+                    "name": f"{movie} {name.replace('_', ' ')}",
+                    "contrast_limits": summary_contrast_limits(name, image),
+                    "visible": name == "correlation",
+                    "metadata": {"path": str(path), "summary_image": name},
+                },
+                "image",
+            )
+        )
+    return layers
+
+
+def summary_contrast_limits(name: str, image: np.ndarray) -> tuple[float, float]:
+    """Contrast limits that show a summary image: its 1st to 99.5th percentile (the enhanced
+    mean, already scaled: 0 to 1)."""
+    if name == "enhanced_mean":
+        return (0.0, 1.0)
+    finite = image[np.isfinite(image)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    low, high = (float(v) for v in np.percentile(finite, [1, 99.5]))
+    return (low, high if high > low else low + 1)
 
 
 def _roi_format(path) -> RoiFormat | None:

@@ -1,4 +1,4 @@
-"""The command line: ``napari-roimasks extract`` and ``napari-roimasks info``.
+"""The command line: ``napari-roimasks extract``, ``summary`` and ``info``.
 
 Exit codes: 0 done; 2 bad arguments or input (one line on stderr saying which
 file or argument and what was expected); 1 an unexpected failure.
@@ -23,11 +23,14 @@ from .pipeline import (
     BatchSettings,
     InputError,
     MovieReadError,
+    SummaryJob,
     check_cluster_movies,
     jobs_from_files,
     jobs_from_manifest,
     prepare,
+    prepare_summary,
     run_jobs,
+    run_summary,
     write_outputs,
 )
 
@@ -100,8 +103,40 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--workers", type=int, help="workers of --scheduler local (default: one per core)"
     )
+    extract.add_argument(
+        "--summary",
+        metavar="NAME.h5",
+        help="also write the movie's summary images (mean, max, std, correlation, enhanced mean) "
+        "under this file name in each output folder, from the same read of the movie",
+    )
+    _add_cell_diameter(extract)
     _add_nwb_options(extract)
-    info = commands.add_parser("info", help="say what a movie or ROI file holds")
+    summary = commands.add_parser(
+        "summary",
+        help="write a movie's summary images: mean, max, std, correlation, enhanced mean",
+        description="Compute a movie's mean, max, std, local correlation and enhanced mean "
+        "images in one read of its frames, into an HDF5 file (one float32 dataset each).",
+    )
+    summary.add_argument("movie", type=Path, help="the movie: HDF5 (dataset 'data') or TIFF")
+    summary.add_argument(
+        "-o", "--output", type=Path, required=True, help="the summary file to write (*.h5)"
+    )
+    summary.add_argument(
+        "--dataset", default=None, help="HDF5 dataset of the movie (default: data)"
+    )
+    summary.add_argument(
+        "--block-size", type=int, default=1000, help="frames read at once (default 1000)"
+    )
+    _add_cell_diameter(summary)
+    summary.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
+    summary.add_argument(
+        "--scheduler",
+        help="run on a Dask cluster: its address (tcp://host:port), or 'local' for a local cluster",
+    )
+    summary.add_argument(
+        "--workers", type=int, help="workers of --scheduler local (default: one per core)"
+    )
+    info = commands.add_parser("info", help="say what a movie, ROI or summary file holds")
     info.add_argument("file", type=Path)
     return parser
 
@@ -161,6 +196,16 @@ _SESSION_OPTIONS = {
 }
 
 
+def _add_cell_diameter(command) -> None:
+    command.add_argument(
+        "--cell-diameter",
+        type=float,
+        default=12.0,
+        metavar="PIXELS",
+        help="cells' diameter, for the enhanced mean image's filter (suite2p's diameter; default 12)",
+    )
+
+
 def _add_nwb_options(extract) -> None:
     extract.add_argument(
         "--nwb",
@@ -213,15 +258,14 @@ def _iso_time(text: str) -> datetime:
 
 # -- commands ---------------------------------------------------------------------------------
 def _settings(args) -> BatchSettings:
-    for option, value, low, unit in (
+    _check_at_least(
         ("--block-size", args.block_size, 1, "frame"),
         ("--neuropil-radius", args.neuropil_radius, 1, "pixel"),
         ("--inner-gap", args.inner_gap, 0, "pixels"),
         ("--min-pixels", args.min_pixels, 0, "pixels"),
         ("--workers", args.workers, 1, "worker"),
-    ):
-        if value is not None and value < low:
-            raise InputError(f"{option} must be at least {low} {unit}, got {value}")
+        ("--cell-diameter", args.cell_diameter, 0, "pixels"),
+    )
     border = None
     if args.border is not None:
         from .core.border import MotionBorder
@@ -239,7 +283,16 @@ def _settings(args) -> BatchSettings:
         block_size=args.block_size,
         overwrite=args.overwrite,
         nwb=_nwb_session(args),
+        summary=args.summary,
+        cell_diameter=args.cell_diameter,
     )
+
+
+def _check_at_least(*checks) -> None:
+    """Each (option, value, lowest, unit): a value below its lowest is an InputError."""
+    for option, value, low, unit in checks:
+        if value is not None and value < low:
+            raise InputError(f"{option} must be at least {low} {unit}, got {value}")
 
 
 def _jobs(args) -> list:
@@ -279,21 +332,15 @@ def extract(args) -> int:
     total = sum(job.n_frames for job in jobs)
     if args.scheduler:
         check_cluster_movies(jobs)  # before a cluster is started for nothing
-    if not args.scheduler:
-        results = run_jobs(jobs, settings, progress=_progress_printer(total))
-    else:
-        client = _start_client(args)
-        try:
-            results = run_jobs(jobs, settings, client=client, progress=_progress_printer(total))
-        finally:
-            client.close()
-            cluster = getattr(client, "cluster", None)
-            if cluster is not None and args.scheduler == "local":
-                cluster.close()
+    with _client(args) as client:
+        results = run_jobs(jobs, settings, client=client, progress=_progress_printer(total))
     written = []
     try:
-        for job, traces in zip(jobs, results, strict=True):
-            write_outputs(job, traces, overwrite=settings.overwrite, nwb=settings.nwb)
+        for job, result in zip(jobs, results, strict=True):
+            summary = None if settings.summary is None else (settings.summary, result.summary)
+            write_outputs(
+                job, result.traces, overwrite=settings.overwrite, nwb=settings.nwb, summary=summary
+            )
             written.append(job.out)
             print(
                 f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x "
@@ -301,6 +348,53 @@ def extract(args) -> int:
             )
     except KeyboardInterrupt:
         raise Interrupted(written, [job.out for job in jobs[len(written) :]]) from None
+    return 0
+
+
+@contextlib.contextmanager
+def _client(args):
+    """The Dask client ``--scheduler`` asks for (None: none), closed afterwards with the
+    local cluster it started."""
+    if not args.scheduler:
+        yield None
+        return
+    client = _start_client(args)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster = getattr(client, "cluster", None)
+        if cluster is not None and args.scheduler == "local":
+            cluster.close()
+
+
+def summary(args) -> int:
+    """``napari-roimasks summary``: the movie and the output are checked before any frame is
+    read, and the file is written atomically once every frame is in."""
+    _check_at_least(
+        ("--block-size", args.block_size, 1, "frame"),
+        ("--workers", args.workers, 1, "worker"),
+        ("--cell-diameter", args.cell_diameter, 0, "pixels"),
+    )
+    settings = BatchSettings(
+        dataset=args.dataset,
+        block_size=args.block_size,
+        overwrite=args.overwrite,
+        cell_diameter=args.cell_diameter,
+    )
+    job = SummaryJob(args.movie, args.output)
+    prepare_summary(job, settings)
+    if args.scheduler and job.movie.suffix.lower() not in (".h5", ".hdf5"):
+        raise InputError(
+            f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
+        )
+    progress = _progress_printer(job.n_frames, task="summary images")
+    with _client(args) as client:
+        images = run_summary(job, settings, client=client, progress=progress)
+    print(
+        f"wrote mean, max, std, correlation and enhanced mean ({images.mean.shape[1]}x"
+        f"{images.mean.shape[0]}, {images.n_frames} frames) to {job.out}"
+    )
     return 0
 
 
@@ -335,7 +429,7 @@ def _stop_on_sigterm() -> None:
 _stopped_by = [signal.SIGINT]
 
 
-def _progress_printer(total: int, unit: str = "frames"):
+def _progress_printer(total: int, unit: str = "frames", task: str = "extracting traces"):
     if not sys.stderr.isatty():
         return None
     started = time.perf_counter()
@@ -344,7 +438,7 @@ def _progress_printer(total: int, unit: str = "frames"):
         rate = done / max(time.perf_counter() - started, 1e-9)
         end = "\n" if done >= total else ""
         print(
-            f"\rextracting traces: {done}/{total} {unit} ({rate:,.0f} {unit}/s)",
+            f"\r{task}: {done}/{total} {unit} ({rate:,.0f} {unit}/s)",
             end=end,
             file=sys.stderr,
             flush=True,
@@ -363,7 +457,12 @@ def info(args) -> int:
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5") and not path.name.lower().endswith(".roimasks.h5"):
-        _info_hdf5(path)
+        from .io.summary_files import is_summary_file
+
+        if is_summary_file(path):
+            _info_summary(path)
+        else:
+            _info_hdf5(path)
         return 0
     from .io.movies import is_tiff_movie
 
@@ -398,6 +497,24 @@ def info(args) -> int:
     return 0
 
 
+def _info_summary(path: Path) -> None:
+    from .io.summary_files import SummaryFileError, read_summary_images
+
+    try:
+        images, attributes = read_summary_images(path)
+    except SummaryFileError as error:
+        raise InputError(str(error)) from None
+    rows, columns = images["mean"].shape
+    print(
+        f"{path}: summary images ({', '.join(images)}), {columns}x{rows}, "
+        f"{attributes.get('n_frames', '?')} frames, cell diameter "
+        f"{attributes.get('cell_diameter', '?')} px"
+    )
+    if "movie" in attributes:
+        dataset = f" (dataset {attributes['dataset']})" if "dataset" in attributes else ""
+        print(f"  of the movie {attributes['movie']}{dataset}")
+
+
 def _info_hdf5(path: Path) -> None:
     import h5py
 
@@ -424,7 +541,7 @@ def main(argv=None) -> int:
     logging.getLogger("napari_roimasks").setLevel(logging.ERROR)
     _stop_on_sigterm()
     try:
-        return {"extract": extract, "info": info}[args.command](args)
+        return {"extract": extract, "summary": summary, "info": info}[args.command](args)
     except (InputError, MovieReadError) as error:
         _log_cause(error)
         print(f"napari-roimasks: error: {error}{log.mention()}", file=sys.stderr)

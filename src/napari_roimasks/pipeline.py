@@ -10,7 +10,9 @@ read raise :class:`MovieReadError`, naming the movie and the frames.
 Settings the user leaves out come from the ROI file (a ``.roimasks.h5`` holds
 the border and the ring options, Allen JSON the border), else AllenSDK's
 defaults. With an NWB session in the settings, a job also writes
-``rois.nwb`` (ROIs, neuropil masks, F and Fneu, and the session's metadata).
+``rois.nwb`` (ROIs, neuropil masks, F and Fneu, and the session's metadata);
+with a summary file name, the movie's summary images, computed in the same
+read of the movie as the traces.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from .core.border import MotionBorder
+from .core.distributed_traces import MovieResult
 from .core.exclusions import masks_to_read, neuropil_exclusions, roi_exclusions
 from .core.masks import MaskCrop
 from .core.neuropil import RingOptions, allen_neuropil_crop
 from .core.rings import NeuropilRings
+from .core.summary_images import DEFAULT_CELL_DIAMETER
 from .io.nwb import NWB_INSTALL
 from .io.nwb_session import NwbSession
 from .io.output_set import OutputSet, OutputSetError
@@ -41,11 +45,17 @@ __all__ = [
     "InputError",
     "MovieMasks",
     "MovieReadError",
+    "MovieResult",
+    "SummaryJob",
     "check_cluster_movies",
+    "check_summary_name",
     "jobs_from_files",
     "jobs_from_manifest",
+    "movie_steps",
     "prepare",
+    "prepare_summary",
     "run_jobs",
+    "run_summary",
     "trace_steps",
     "write_outputs",
 ]
@@ -83,6 +93,11 @@ class BatchSettings:
         Replace outputs that exist.
     nwb : NwbSession, optional
         Also write ``rois.nwb`` with this session's metadata (None: no NWB file).
+    summary : str, optional
+        Also write the movie's summary images, under this file name in the output
+        folder (None: none).
+    cell_diameter : float
+        Cells' diameter in pixels, for the enhanced mean image.
     """
 
     border: MotionBorder | None = None
@@ -93,11 +108,16 @@ class BatchSettings:
     block_size: int = 1000
     overwrite: bool = False
     nwb: NwbSession | None = None
+    summary: str | None = None
+    cell_diameter: float = DEFAULT_CELL_DIAMETER
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """The files each job writes into its output folder."""
-        return (*OUTPUTS, NWB_OUTPUT) if self.nwb is not None else OUTPUTS
+        extra = (NWB_OUTPUT,) if self.nwb is not None else ()
+        if self.summary is not None:
+            extra += (self.summary,)
+        return (*OUTPUTS, *extra)
 
     def ring_options(self, from_file: RingOptions | None, *, file=None) -> RingOptions:
         """The ring options: the user's where given, else the file's, else AllenSDK's.
@@ -131,7 +151,8 @@ _RING_OPTIONS = {
 
 @dataclass(frozen=True)
 class MovieMasks:
-    """One movie and the masks to read from it (None: a row of NaN).
+    """One movie and the masks to read from it (None: a row of NaN), and whether its summary
+    images are wanted from the same read.
 
     Give ``frames`` (any array-like frame source), or ``path`` (and ``dataset``)
     for the movie file to open; a Dask cluster needs ``path``.
@@ -142,6 +163,7 @@ class MovieMasks:
     frames: object = None
     path: Path | None = None
     dataset: str | None = None
+    summary: bool = False
 
     @contextlib.contextmanager
     def opened(self):
@@ -174,6 +196,7 @@ class BatchJob:
     ring_options: RingOptions = field(default_factory=RingOptions)
     n_frames: int = 0
     image_shape: tuple[int, int] = (0, 0)
+    dataset: str | None = None  # the HDF5 dataset the movie is read from (None: a TIFF)
 
     def masks_to_read(self) -> list[MaskCrop | None]:
         """Every ROI's mask, then every ring; None where AllenSDK gives a NaN row."""
@@ -276,6 +299,7 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     out = job.out
     if settings.nwb is not None and importlib.util.find_spec("pynwb") is None:
         raise InputError(f"--nwb: {NWB_INSTALL}")
+    check_summary_name(settings.summary)
     for name in settings.outputs:
         for given in (job.movie, job.rois_file):
             if (out / name).absolute() == Path(given).absolute():
@@ -285,6 +309,8 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     frames, handle = _movie_source(job.movie, settings.dataset)
     try:
         job.n_frames, h, w = (int(n) for n in frames.shape)
+        if handle is not None:
+            job.dataset = frames.name.lstrip("/")
     finally:
         if handle is not None:
             handle.close()
@@ -344,6 +370,27 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     )
 
 
+def check_summary_name(name: str | None) -> None:
+    """The summary file's name is a plain file name that is none of the other outputs.
+
+    Raises
+    ------
+    InputError
+        Naming ``--summary`` and what was expected.
+    """
+    if name is None:
+        return
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise InputError(
+            f"--summary {name}: give a file name (e.g. summary_images.h5); it is written in "
+            "each output folder, with the traces"
+        )
+    if name in (*OUTPUTS, NWB_OUTPUT):
+        raise InputError(f"--summary {name}: that name is one of the other outputs")
+    if not name.lower().endswith((".h5", ".hdf5")):
+        raise InputError(f"--summary {name}: the summary images are HDF5; name it *.h5")
+
+
 def _check_outputs(outputs: OutputSet, size: int = 0) -> None:
     """The output folder can take the set (see :meth:`OutputSet.check`), or an InputError."""
     try:
@@ -358,7 +405,8 @@ def _output_size(job: BatchJob, settings: BatchSettings) -> int:
     """About how many bytes a job's outputs take: its traces (twice with NWB) and masks."""
     traces = 2 * len(job.rois) * job.n_frames * 8
     masks = sum(ring.pixels.size for ring in job.allen_rings if ring is not None) * 6
-    return traces * (2 if settings.nwb is not None else 1) + masks + (1 << 20)
+    summary = 5 * 4 * job.image_shape[0] * job.image_shape[1] if settings.summary else 0
+    return traces * (2 if settings.nwb is not None else 1) + masks + summary + (1 << 20)
 
 
 # -- extracting ---------------------------------------------------------------------------------
@@ -379,23 +427,42 @@ def trace_steps(
     block_size : int
         Most frames read at once, here.
     """
+    results = yield from movie_steps(movies, client=client, block_size=block_size)
+    return [result.traces for result in results]
+
+
+def movie_steps(
+    movies: Sequence[MovieMasks],
+    *,
+    client=None,
+    block_size: int = 1000,
+    cell_diameter: float = DEFAULT_CELL_DIAMETER,
+) -> Generator[tuple[int, int], None, list[MovieResult]]:
+    """Every movie's traces, and its summary images where ``MovieMasks.summary`` asks,
+    from one read of its frames, here or on a Dask cluster.
+
+    Yields ``(frames_done, frames_total)`` over all the movies; returns one
+    :class:`MovieResult` per movie. Closing the generator stops within one block
+    (on a cluster: cancels its tasks).
+
+    Raises
+    ------
+    MovieReadError
+        Naming the movie and the frames that cannot be read.
+    """
     if client is not None:
-        from .core.distributed_traces import MovieJob, distributed_trace_extraction
+        from .core.distributed_traces import MovieJob, distributed_movie_pass
 
         jobs = [
-            MovieJob(str(Path(m.path).resolve()), m.dataset or "data", list(m.masks))
+            MovieJob(str(Path(m.path).resolve()), m.dataset or "data", list(m.masks), m.summary)
             for m in movies
         ]
-        return (yield from distributed_trace_extraction(client, jobs))
-    from .core.traces import trace_extraction
-
+        return (yield from distributed_movie_pass(client, jobs, cell_diameter=cell_diameter))
     total = sum(m.n_frames for m in movies)
     before, results = 0, []
-    read_errors = _frame_read_errors()
     for movie in movies:
         with movie.opened() as frames:
-            steps = trace_extraction(frames, list(movie.masks), block_size=block_size)
-            done = 0
+            steps = _one_movie(frames, movie, block_size, cell_diameter)
             try:
                 while True:
                     try:
@@ -403,17 +470,54 @@ def trace_steps(
                     except StopIteration as finished:
                         results.append(finished.value)
                         break
-                    except read_errors as error:  # a corrupt chunk, a file cut short
-                        last = min(done + block_size, movie.n_frames) - 1
-                        raise MovieReadError(
-                            f"{movie.path or 'the movie'}: frames {done}-{last} cannot be read "
-                            f"({error})"
-                        ) from error
                     yield before + done, total
             finally:
                 steps.close()
         before += movie.n_frames
     return results
+
+
+def _one_movie(frames, movie: MovieMasks, block_size: int, cell_diameter: float):
+    """One movie's pass: the trace sums and, when asked, the summary sums, fed by one read."""
+    from .core.frame_pass import (
+        DEFAULT_BLOCK_BYTES,
+        check_frame_source,
+        default_threads,
+        frame_pass,
+        frames_per_block,
+    )
+    from .core.summary_images import SummarySums
+    from .core.traces import TraceSums
+
+    shape = check_frame_source(frames)
+    dtype = np.dtype(frames.dtype)
+    threads = default_threads()
+    traces = TraceSums(list(movie.masks), shape, dtype, threads)
+    sinks = [traces] if traces.needs_frames else []
+    summary = None
+    if movie.summary:
+        summary = SummarySums(shape[1:], dtype, threads=threads)
+        sinks.append(summary)
+    if sinks and shape[0]:
+        per_block = frames_per_block(
+            block_size, shape[1] * shape[2] * dtype.itemsize, DEFAULT_BLOCK_BYTES
+        )
+        steps = frame_pass(frames, sinks, per_block=per_block, threads=threads)
+        done = 0
+        try:
+            for done, _ in steps:
+                yield done, shape[0]
+        except _frame_read_errors() as error:  # a corrupt chunk, a file cut short
+            last = min(done + per_block, shape[0]) - 1
+            raise MovieReadError(
+                f"{movie.path or 'the movie'}: frames {done}-{last} cannot be read ({error})"
+            ) from error
+        finally:
+            steps.close()
+    else:
+        yield shape[0], shape[0]
+    images = None if summary is None else summary.result(cell_diameter)
+    return MovieResult(traces.result(), images)
 
 
 def run_jobs(
@@ -422,17 +526,26 @@ def run_jobs(
     *,
     client=None,
     progress: Callable[[int, int], None] | None = None,
-) -> list[np.ndarray]:
-    """Every prepared job's traces (ROIs then rings), here or on ``client``'s cluster."""
+) -> list[MovieResult]:
+    """Every prepared job's traces (ROIs then rings), and its summary images when the
+    settings ask, here or on ``client``'s cluster."""
     from .core.traces import run_steps
 
     movies = [
-        MovieMasks(job.masks_to_read(), job.n_frames, path=job.movie, dataset=settings.dataset)
+        MovieMasks(
+            job.masks_to_read(),
+            job.n_frames,
+            path=job.movie,
+            dataset=settings.dataset,
+            summary=settings.summary is not None,
+        )
         for job in jobs
     ]
     if client is not None:
         check_cluster_movies(jobs)
-    steps = trace_steps(movies, client=client, block_size=settings.block_size)
+    steps = movie_steps(
+        movies, client=client, block_size=settings.block_size, cell_diameter=settings.cell_diameter
+    )
     return run_steps(steps, progress, unit="frame")
 
 
@@ -460,9 +573,99 @@ def _frame_read_errors() -> tuple[type[Exception], ...]:
     return (OSError, TiffFileError)
 
 
+# -- summary images alone -----------------------------------------------------------------------
+@dataclass
+class SummaryJob:
+    """One movie's summary images into one file (``napari-roimasks summary``)."""
+
+    movie: Path
+    out: Path
+    n_frames: int = 0
+    dataset: str | None = None
+
+
+def prepare_summary(job: SummaryJob, settings: BatchSettings) -> None:
+    """Check the movie and the output file, reading no frame.
+
+    Raises
+    ------
+    InputError
+        For an unreadable movie, an output that exists (without ``overwrite``),
+        is the movie, is not named *.h5, or lies in a folder that is missing or
+        cannot be written.
+    """
+    import os
+
+    out = Path(job.out)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give the summary file's name")
+    if not out.name.lower().endswith((".h5", ".hdf5")):
+        raise InputError(f"{out}: the summary images are HDF5; name the output *.h5")
+    if out.absolute() == Path(job.movie).absolute():
+        raise InputError(f"{job.movie}: would be replaced by the summary images; give another -o")
+    frames, handle = _movie_source(job.movie, settings.dataset)
+    try:
+        job.n_frames = int(frames.shape[0])
+        if handle is not None:
+            job.dataset = frames.name.lstrip("/")
+    finally:
+        if handle is not None:
+            handle.close()
+    if job.n_frames == 0:
+        raise InputError(f"{job.movie}: the movie has no frames")
+    folder = out.parent
+    if out.exists() and not settings.overwrite:
+        raise InputError(f"{out} exists; pass --overwrite to replace it")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder for the summary images")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: cannot write there (permission denied)")
+
+
+def run_summary(
+    job: SummaryJob,
+    settings: BatchSettings,
+    *,
+    client=None,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """The movie's :class:`~napari_roimasks.core.summary_images.SummaryImages`, written to
+    ``job.out`` atomically; here or on ``client``'s cluster (an HDF5 movie)."""
+    from .core.traces import run_steps
+    from .io.summary_files import write_summary_images
+
+    if client is not None and job.movie.suffix.lower() not in (".h5", ".hdf5"):
+        raise InputError(
+            f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
+        )
+    movie = MovieMasks([], job.n_frames, path=job.movie, dataset=job.dataset, summary=True)
+    steps = movie_steps(
+        [movie], client=client, block_size=settings.block_size, cell_diameter=settings.cell_diameter
+    )
+    (result,) = run_steps(steps, progress, unit="frame")
+    try:
+        write_summary_images(
+            job.out,
+            result.summary,
+            movie=Path(job.movie).resolve(),
+            dataset=job.dataset,
+            overwrite=settings.overwrite,
+        )
+    except FileExistsError as error:
+        raise InputError(str(error)) from None
+    except OSError as error:
+        raise InputError(f"{job.out}: cannot write it ({error.strerror or error})") from None
+    return result.summary
+
+
 # -- writing ------------------------------------------------------------------------------------
 def write_outputs(
-    job: BatchJob, traces: np.ndarray, *, overwrite: bool, nwb: NwbSession | None = None
+    job: BatchJob,
+    traces: np.ndarray,
+    *,
+    overwrite: bool,
+    nwb: NwbSession | None = None,
+    summary: tuple[str, object] | None = None,
 ) -> None:
     """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout
     (and, with ``nwb``, ``rois.nwb``), as a set (:class:`~napari_roimasks.io.output_set.OutputSet`):
@@ -477,6 +680,8 @@ def write_outputs(
     nwb : NwbSession, optional
         Also write ``rois.nwb``: the ROIs, their rings (the pixels of each Fneu),
         F and Fneu, and this session's metadata.
+    summary : (file name, SummaryImages), optional
+        Also write the movie's summary images under that name.
     """
     from .io.allen_json import AllenMask, write_allen_masks
     from .io.allen_traces import write_exclusions, write_trace_file
@@ -501,6 +706,13 @@ def write_outputs(
     }
     if nwb is not None:
         writers[NWB_OUTPUT] = lambda p: _write_nwb(p, job, traces, nwb)
+    if summary is not None:
+        from .io.summary_files import write_summary_images
+
+        name, images = summary
+        writers[name] = lambda p: write_summary_images(
+            p, images, movie=job.movie.resolve(), dataset=job.dataset, overwrite=True
+        )
     try:
         with OutputSet(out, list(writers), overwrite=overwrite) as outputs:
             for name, write in writers.items():

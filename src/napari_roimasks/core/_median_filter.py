@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._sum_runs import _compiled
+from ._sum_runs import compiled_loop
 
 
-@_compiled
+@compiled_loop
 def _filter_rows(ranks, size, zero_rank, first_row, last_row, coarse, out):  # pragma: no cover
     """The rank of each window's median for rows ``first_row:last_row`` into ``out``."""
     n_rows, n_columns = ranks.shape

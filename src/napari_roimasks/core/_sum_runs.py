@@ -20,7 +20,7 @@ process instead, with no error.
 import numba
 
 
-def _compiled(function):
+def compiled_loop(function):
     """``numba.njit(nogil=True)``, cached on disk when numba has somewhere to write the cache."""
     try:
         return numba.njit(nogil=True, cache=True)(function)
@@ -30,7 +30,7 @@ def _compiled(function):
         return numba.njit(nogil=True)(function)
 
 
-@_compiled
+@compiled_loop
 def sum_runs_by_prefix(
     frames, first, last, run_begin, run_end, run_owner, sums, prefix
 ):  # pragma: no cover
@@ -65,7 +65,7 @@ def sum_runs_by_prefix(
             out[run_owner[r]] += prefix[run_end[r]] - prefix[run_begin[r]]
 
 
-@_compiled
+@compiled_loop
 def sum_runs_directly(
     frames, first, last, run_begin, run_end, run_owner, sums, prefix
 ):  # pragma: no cover

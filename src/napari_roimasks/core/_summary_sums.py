@@ -16,10 +16,10 @@ result does not depend on the blocks or the order of the frames.
 
 import numpy as np
 
-from ._sum_runs import _compiled
+from ._sum_runs import compiled_loop
 
 
-@_compiled
+@compiled_loop
 def _shift_row(block, t0, m, r, shift, out, peak, with_peak):  # pragma: no cover
     """Frames ``t0:t0 + m`` of row ``r``, minus the shift, into ``out[:m]`` (zeros beyond);
     the row's largest values into ``peak[r]`` when ``with_peak``."""
@@ -40,7 +40,7 @@ def _shift_row(block, t0, m, r, shift, out, peak, with_peak):  # pragma: no cove
                 target[c] = 0
 
 
-@_compiled
+@compiled_loop
 def add_rows(
     block,
     first_row,

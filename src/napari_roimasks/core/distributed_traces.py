@@ -1,11 +1,13 @@
-"""Trace extraction on a Dask cluster (``pip install 'napari-roimasks[distributed]'``).
+"""Trace extraction and summary images on a Dask cluster (``pip install 'napari-roimasks[distributed]'``).
 
 The frames of each movie are split into blocks aligned with the file's chunks;
 each block is a task that opens the movie file on its worker (the path must
 be reachable there: a shared file system), reads its frames and computes
 every mask's per-frame sums with the same compiled loop as the single-machine
-engine. Blocks partition the frames, so putting the blocks' means side by
-side gives exactly the single-machine traces. A worker that dies mid-job
+engine, and, when asked, the block's summary-image sums. Blocks partition the
+frames, so putting the blocks' means side by side gives exactly the
+single-machine traces, and adding their summary sums (integers, for integer
+movies) gives exactly the single-machine summary images. A worker that dies mid-job
 loses only its tasks, which Dask runs again elsewhere; the traces are
 returned only when every block is in.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .masks import MaskCrop
+from .summary_images import DEFAULT_CELL_DIAMETER, SummaryImages, SummarySums
 from .traces import MaskRuns, accumulator_dtype, as_kernel_input, run_steps
 
 #: Bytes of frames a task reads: large enough that the scheduler's per-task cost
@@ -33,6 +36,8 @@ READ_BYTES = 4 * 2**20
 __all__ = [
     "ClusterJobFailed",
     "MovieJob",
+    "MovieResult",
+    "distributed_movie_pass",
     "distributed_trace_extraction",
     "extract_traces_distributed",
     "start_client",
@@ -45,11 +50,27 @@ class ClusterJobFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class MovieJob:
-    """One movie to extract: an HDF5 file, its dataset and the masks (None: a NaN row)."""
+    """One movie to extract: an HDF5 file, its dataset, the masks (None: a NaN row), and
+    whether its summary images are wanted too."""
 
     path: str
     dataset: str
     masks: Sequence[MaskCrop | None]
+    summary: bool = False
+
+
+@dataclass(frozen=True)
+class MovieResult:
+    """What one pass over a movie gave: its traces, and its summary images when asked for.
+
+    Attributes
+    ----------
+    traces : (n_masks, n_frames) float64 ndarray
+    summary : SummaryImages or None
+    """
+
+    traces: np.ndarray
+    summary: SummaryImages | None = None
 
 
 #: A local cluster started here checks its event loops, memory and system load
@@ -163,11 +184,27 @@ def _close(data) -> None:
         data.file.close()
 
 
-def _sum_block(path: str, dataset: str, start: int, stop: int, runs: MaskRuns, n_masks: int):
-    """On a worker: every mask's sums in frames ``start:stop`` of the movie file.
+def _sum_block(
+    path: str,
+    dataset: str,
+    start: int,
+    stop: int,
+    runs: MaskRuns | None,
+    n_masks: int,
+    summary_shift: np.ndarray | None = None,
+):
+    """On a worker: every mask's sums in frames ``start:stop`` of the movie file, and with
+    ``summary_shift`` (the movie's first frame) those frames' :class:`SummarySums` too.
 
     The frames are read and summed a few chunks at a time (:data:`READ_BYTES`),
     so the block buffer stays in the processor's cache.
+
+    Returns
+    -------
+    sums : (stop - start, n_masks) ndarray
+        Without ``summary_shift``.
+    (sums, SummarySums)
+        With it.
     """
     from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
 
@@ -188,13 +225,28 @@ def _sum_block(path: str, dataset: str, start: int, stop: int, runs: MaskRuns, n
     buffer, scratch = _buffers[key]
     kernel = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
     sums = np.zeros((stop - start, n_masks), dtype=accumulator)
+    summary = None
+    if summary_shift is not None:
+        summary = SummarySums(data.shape[1:], data.dtype, shift=summary_shift)
     for first in range(start, stop, per_read):
         n = min(per_read, stop - first)
         data.read_direct(buffer, np.s_[first : first + n], np.s_[0:n])
-        flat = as_kernel_input(buffer[:n]).reshape(n, -1)
-        offset = first - start
-        kernel(flat, 0, n, runs.begin, runs.end, runs.owner, sums[offset : offset + n], scratch)
-    return sums
+        block = as_kernel_input(buffer[:n])
+        if runs is not None and len(runs.begin):
+            offset = first - start
+            kernel(
+                block.reshape(n, -1),
+                0,
+                n,
+                runs.begin,
+                runs.end,
+                runs.owner,
+                sums[offset : offset + n],
+                scratch,
+            )
+        if summary is not None:
+            summary.add(block)
+    return sums if summary is None else (sums, summary.without_scratch())
 
 
 def _blocks(
@@ -253,15 +305,39 @@ def distributed_trace_extraction(
     """:func:`extract_traces_distributed` as a generator: yields ``(frames_done, frames_total)``
     over all the movies as blocks come in, returns the traces; closing it cancels the
     cluster's tasks."""
+    results = yield from distributed_movie_pass(client, jobs, max_block_bytes=max_block_bytes)
+    return [result.traces for result in results]
+
+
+def distributed_movie_pass(
+    client,
+    jobs: Sequence[MovieJob],
+    *,
+    max_block_bytes: int | None = None,
+    cell_diameter: float = DEFAULT_CELL_DIAMETER,
+):
+    """Traces, and summary images where a job asks for them, of several movies as one job
+    graph on a Dask cluster, each frame read once.
+
+    A generator: yields ``(frames_done, frames_total)`` over all the movies as blocks
+    come in and returns one :class:`MovieResult` per job; closing it cancels the
+    cluster's tasks.
+
+    Raises
+    ------
+    ClusterJobFailed
+        When a block still fails after Dask's retries; the other tasks are cancelled.
+    """
     from distributed import as_completed
 
     plans = []
     for job in jobs:
         blocks, shape = _blocks(job.path, job.dataset, max_block_bytes or TASK_BYTES)
         runs = MaskRuns.from_masks(job.masks, tuple(shape[1:]))
-        plans.append((job, blocks, shape, runs))
+        shift = _first_frame(job.path, job.dataset) if job.summary and shape[0] else None
+        plans.append((job, blocks, shape, runs, shift))
     futures, where = [], {}
-    for j, (job, blocks, _shape, runs) in enumerate(plans):
+    for j, (job, blocks, _shape, runs, shift) in enumerate(plans):
         # a key of its own (hash=False): an identical scatter of the last job may be being
         # released right now, which would take this one's data with it
         shared_runs = client.scatter(runs, broadcast=True, hash=False)
@@ -274,28 +350,55 @@ def distributed_trace_extraction(
                 stop,
                 shared_runs,
                 len(job.masks),
+                shift,
                 pure=False,
                 retries=2,
             )
             futures.append(future)
             where[future.key] = (j, start, stop)
-    # the blocks partition the frames, and the traces are returned only when every block is in
-    traces = [np.empty((len(job.masks), shape[0])) for job, _, shape, _ in plans]
-    done, total = 0, sum(shape[0] for _, _, shape, _ in plans)
+    # the blocks partition the frames, and the results are returned only when every block is in
+    traces = [np.empty((len(job.masks), shape[0])) for job, _, shape, _, _ in plans]
+    summaries = [
+        SummarySums(shape[1:], _movie_dtype(job), shift=shift) if shift is not None else None
+        for job, _, shape, _, shift in plans
+    ]
+    done, total = 0, sum(shape[0] for _, _, shape, _, _ in plans)
     try:
         for future in as_completed(futures):
             j, start, stop = where[future.key]
             try:
-                sums = future.result()
+                result = future.result()
             except Exception as error:
                 raise ClusterJobFailed(
                     f"{plans[j][0].path}: frames {start}-{stop - 1} failed on the cluster "
                     f"({type(error).__name__}: {error})"
                 ) from error
+            sums = result
+            if summaries[j] is not None:
+                sums, part = result
+                summaries[j].combine(part)
             traces[j][:, start:stop] = (sums / plans[j][3].areas).T
             done += stop - start
             yield done, total
     except BaseException:  # a failure, or the caller closed us (cancel)
         client.cancel(futures)
         raise
-    return traces
+    return [
+        MovieResult(t, None if s is None else s.result(cell_diameter))
+        for t, s in zip(traces, summaries, strict=True)
+    ]
+
+
+def _first_frame(path: str, dataset: str) -> np.ndarray:
+    """The movie's first frame, read here: the shift every block's summary sums share."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return as_kernel_input(f[dataset][0:1])[0]
+
+
+def _movie_dtype(job: MovieJob) -> np.dtype:
+    import h5py
+
+    with h5py.File(job.path, "r") as f:
+        return as_kernel_input(np.empty(0, f[job.dataset].dtype)).dtype

@@ -159,6 +159,11 @@ class SummarySums:
     def block_done(self, start: int, block: np.ndarray) -> None:
         """Nothing to do once a block's bands are in."""
 
+    def without_scratch(self) -> SummarySums:
+        """Self, its scratch rows let go of (before it is sent from a Dask worker)."""
+        self._scratch = []
+        return self
+
     def add(self, block: np.ndarray) -> SummarySums:
         """Add a block of frames here, in this thread; returns self."""
         for task in self.tasks(0, np.asarray(block)):
