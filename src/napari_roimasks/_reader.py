@@ -71,37 +71,25 @@ def read_movie(path):
 
 def read_summary_layers(path):
     """A summary image file as Image layers, ``<movie> mean``, ``<movie> correlation``, ...,
-    the correlation image shown and the others hidden, each with contrast limits from its
-    1st and 99.5th percentiles (the enhanced mean: 0 to 1)."""
+    named, shown and contrasted as the Traces dock shows the images it computes
+    (:func:`~napari_roimasks.model.summary.summary_layers`)."""
+    from .model.summary import summary_layers
+
     images, attributes = read_summary_images(path)
     movie = Path(str(attributes.get("movie", path))).name.split(".")[0]
-    layers = []
-    for name, image in images.items():
-        layers.append(
-            (
-                image,
-                {
-                    "name": f"{movie} {name.replace('_', ' ')}",
-                    "contrast_limits": summary_contrast_limits(name, image),
-                    "visible": name == "correlation",
-                    "metadata": {"path": str(path), "summary_image": name},
-                },
-                "image",
-            )
+    return [
+        (
+            layer.data,
+            {
+                "name": layer.name,
+                "contrast_limits": layer.contrast_limits,
+                "visible": layer.visible,
+                "metadata": {"path": str(path), "summary_image": layer.image},
+            },
+            "image",
         )
-    return layers
-
-
-def summary_contrast_limits(name: str, image: np.ndarray) -> tuple[float, float]:
-    """Contrast limits that show a summary image: its 1st to 99.5th percentile (the enhanced
-    mean, already scaled: 0 to 1)."""
-    if name == "enhanced_mean":
-        return (0.0, 1.0)
-    finite = image[np.isfinite(image)]
-    if finite.size == 0:
-        return (0.0, 1.0)
-    low, high = (float(v) for v in np.percentile(finite, [1, 99.5]))
-    return (low, high if high > low else low + 1)
+        for layer in summary_layers(images, movie)
+    ]
 
 
 def _roi_format(path) -> RoiFormat | None:
