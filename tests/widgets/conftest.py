@@ -28,10 +28,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def notes(monkeypatch):
     """Every notification the docks show, as (kind, message), in order."""
-    from napari_roimasks.widgets import _settings_controls, _trace_view, roi_masks_dock, traces_dock
+    from napari_roimasks.widgets import (
+        _image_tools,
+        _settings_controls,
+        _trace_view,
+        roi_masks_dock,
+        traces_dock,
+    )
 
     seen = []
-    for module in (roi_masks_dock, traces_dock, _trace_view, _settings_controls):
+    for module in (roi_masks_dock, traces_dock, _trace_view, _settings_controls, _image_tools):
         for kind in ("show_warning", "show_error", "show_info"):
             if not hasattr(module, kind):
                 continue

@@ -86,6 +86,9 @@ class RoiModel:
         self.trace_movie: str | None = None  # the movie the stored traces came from
         self.movie: str | None = None  # the movie the user extracts from now
         self.selection: tuple = ()
+        #: where the ROIs come from, as an opaque token the views agree on (the ROI dock sets
+        #: its layer's ``unique_id``): other views name and place their layers after it
+        self.source_id: str | None = None
         self._summaries: dict = {}  # key -> RoiSummary, kept current
 
     # -- ROIs ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from ..io.allen_traces import write_traces_csv
 from ..io.atomic import write_atomically
 from ..io.nwb import write_nwb
 from ..io.nwb_session import NwbSession
-from ..model import Correction, nwb_contents, trace_series
+from ..model import Correction, nwb_contents, pixel_series, trace_series
 from ._napari import connect_all, disconnect_all
 from ._nwb_export import ask_session, remember
 from ._trace_plot import ThemedCanvas
@@ -54,6 +54,7 @@ class TraceView:
         self._movie_layer = movie_layer
         self._parent = parent
         self.lines: list = []  # (label, Line2D) of what is plotted, in legend order
+        self.pixel_trace = None  # the Alt+clicked pixel's PixelTrace, plotted beside the ROIs'
         self._frame_lines: list = []  # the current-frame marker on every axes
         self._correction = ComboBox(
             label="neuropil correction", choices=[FIXED, FITTED], value=FIXED
@@ -158,10 +159,15 @@ class TraceView:
         self.plot.apply_theme()
         self.plot.canvas.draw_idle()
 
+    def set_pixel_trace(self, trace) -> None:
+        """Plot this :class:`~napari_roimasks.model.PixelTrace` beside the ROIs' (None: none)."""
+        self.pixel_trace = trace
+        self.redraw()
+
     def redraw(self) -> None:
-        """Draw the selected ROIs' traces."""
+        """Draw the selected ROIs' traces, and the pixel trace if there is one."""
         keys = [k for k in self.model.selection if k in self.model.traces]
-        if not keys:
+        if not keys and self.pixel_trace is None:
             self.lines, self._frame_lines = [], []
             if self.model.traces:
                 self.plot.show_message(
@@ -172,6 +178,14 @@ class TraceView:
             return
         ratios = self.model.contamination_ratios()
         groups = [self._series(key, ratios.get(key, np.nan)) for key in keys]
+        if self.pixel_trace is not None:
+            pixel = pixel_series(
+                self.pixel_trace,
+                dff=self._show.value == DFF,
+                baseline="median" if self._baseline.value == MEDIAN else "percentile",
+                window=self._window.value,
+            )
+            groups.append((pixel, ""))
         self.lines, self._frame_lines = self.plot.show_series(
             groups,
             stacked=self._arrange.value == STACK,

@@ -306,6 +306,7 @@ class RoiMasksWidget(DockWidget):
         if layer is self.source:
             return
         self.link.stop()
+        self.model.source_id = None if layer is None else layer.unique_id
         if layer is None:
             return
         self.link.follow(layer)

@@ -8,6 +8,10 @@ again. The plot shows the selected ROIs' F, Fneu and ``F - r * Fneu`` (or the
 dF/F of the corrected trace), a line at the viewer's current frame, and a
 click on the plot moves the frame slider there. The plotted traces export as
 CSV, the figure as PNG/SVG, and every ROI with its traces as NWB.
+
+The movie's summary images (or suite2p's), an ROI's correlation map and
+Alt+click pixel traces are in :mod:`._image_tools`; one job reads the movie
+at a time.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from ..model import (
     movie_token,
 )
 from ..pipeline import MovieMasks
+from ._image_tools import ImageTools
 from ._napari import DockWidget, connect_all, disconnect_all, unwrap
 from ._trace_view import TraceView
 
@@ -73,12 +78,22 @@ class TracesWidget(DockWidget):
         self._clients = DaskClients()  # made in the extraction's thread, closed with the dock
         self._followed_movie = None  # the movie layer whose data replacements we follow
         self.view = TraceView(napari_viewer, self.model, lambda: self.movie_layer, self)
+        self.images = ImageTools(
+            napari_viewer,
+            self.model,
+            lambda: self.movie_layer,
+            self.view,
+            extracting=lambda: self.running,
+            on_busy=self._show_busy,
+            status=self._show_status,
+        )
         controls = Container(
             widgets=[
                 self._movie,
                 self._open,
                 self._scheduler,
                 Container(widgets=[self._extract, self._cancel], layout="horizontal", labels=False),
+                *self.images.widgets,
                 self._status,
                 *self.view.options,
             ]
@@ -105,6 +120,14 @@ class TracesWidget(DockWidget):
         ]
         connect_all(self._connections)
         self._on_layers_changed()
+
+    def _show_status(self, text: str) -> None:
+        self._status.value = text
+
+    def _show_busy(self) -> None:
+        """Extract and the image buttons wait while the movie is being read; Cancel stops it."""
+        busy = self.running or bool(self.images.running)
+        self._extract.enabled, self._cancel.enabled = not busy, busy
 
     # -- the movie ------------------------------------------------------------------------------
     def _movie_choices(self, _widget=None):
@@ -135,6 +158,7 @@ class TracesWidget(DockWidget):
                 layer.events.data.connect(self._on_movie_data)
             self._followed_movie = layer
         self._on_movie_data()
+        self.images.find_suite2p()
 
     def _on_movie_data(self, event=None) -> None:
         layer = self._followed_movie
@@ -180,6 +204,9 @@ class TracesWidget(DockWidget):
         """Start extracting the traces that are missing or stale; False (and a notification) if it cannot."""
         if self.running:
             show_info("Traces are being extracted already: wait for it, or Cancel")
+            return False
+        if self.images.running:
+            show_info(f"The {self.images.running} is being computed: wait for it, or Cancel")
             return False
         movie = self.movie_layer
         if movie is None:
@@ -228,7 +255,7 @@ class TracesWidget(DockWidget):
             },
         )
         self._worker = worker
-        self._extract.enabled, self._cancel.enabled = False, True
+        self._show_busy()
         self._started = time.perf_counter()
         worker.start()
         return True
@@ -266,7 +293,7 @@ class TracesWidget(DockWidget):
         )
 
     def cancel(self) -> None:
-        """Stop the running extraction within one block; nothing of it is kept.
+        """Stop the running extraction (or image job) within one block; nothing of it is kept.
 
         The job stops itself in its own thread (the worker's quit would leave it
         suspended, its read-ahead thread or the cluster's tasks still running).
@@ -274,6 +301,7 @@ class TracesWidget(DockWidget):
         if self._worker is not None:
             self._status.value = "cancelling…"
             self._cancel_requested.set()
+        self.images.cancel()
 
     def _on_progress(self, step) -> None:
         stage, done, total = step
@@ -322,7 +350,7 @@ class TracesWidget(DockWidget):
             self._progress.close()
             self._progress = None
         self._worker = None
-        self._extract.enabled, self._cancel.enabled = True, False
+        self._show_busy()
 
     # -- what the traces mean --------------------------------------------------------------------
     def ratios(self) -> dict:
@@ -368,5 +396,6 @@ class TracesWidget(DockWidget):
         if self._followed_movie is not None:
             self._followed_movie.events.data.disconnect(self._on_movie_data)
             self._followed_movie = None
+        self.images.close()
         self.view.close()
         self._clients.close()
