@@ -71,10 +71,10 @@ class SummaryLayer:
 def display_limits(image: str, data: np.ndarray) -> tuple[float, float]:
     """Contrast limits for one summary image.
 
-    mean, max and std: the 1st to 99.5th percentile (a few hot or dead pixels
-    do not wash the picture out); correlation: 0 to its 99.5th percentile
-    (negative correlations look like none); enhanced mean: [0, 1], its range.
-    Always low < high, NaN ignored.
+    mean, max, std and correlation: the 1st to 99.5th percentile, so a few hot
+    or dead pixels do not wash the picture out, and a correlated neuropil
+    (0.9 in the sample recording) is not shown as bright as the cells;
+    enhanced mean: [0, 1], its range. Always low < high, NaN ignored.
     """
     if image == "enhanced_mean":
         return 0.0, 1.0
@@ -82,10 +82,7 @@ def display_limits(image: str, data: np.ndarray) -> tuple[float, float]:
     finite = finite[np.isfinite(finite)]
     if finite.size == 0:
         return 0.0, 1.0
-    if image == "correlation":
-        low, high = 0.0, float(np.percentile(finite, 99.5))
-    else:
-        low, high = (float(v) for v in np.percentile(finite, [1, 99.5]))
+    low, high = (float(v) for v in np.percentile(finite, [1, 99.5]))
     if not high > low:
         high = max(float(finite.max()), low)
         if not high > low:

@@ -42,7 +42,7 @@ from ._image_layers import ImageLayers
 from ._napari import connect_all, disconnect_all
 
 NEIGHBOURHOOD_3X3, ONE_PIXEL = "3x3 mean", "one pixel"
-ALT_CLICK_HELP = "Alt+click a pixel of the movie: its trace in the plot"
+ALT_CLICK_HELP = "Alt+click a pixel: its trace in the plot"
 
 
 class ImageTools:
@@ -92,9 +92,7 @@ class ImageTools:
             "3x its box: the cell's true footprint, and what its mask misses or includes"
         )
         self._neighbourhood = ComboBox(
-            label="Alt+click pixel trace",
-            choices=[NEIGHBOURHOOD_3X3, ONE_PIXEL],
-            value=NEIGHBOURHOOD_3X3,
+            choices=[NEIGHBOURHOOD_3X3, ONE_PIXEL], value=NEIGHBOURHOOD_3X3
         )
         self._neighbourhood.tooltip = (
             f"{ALT_CLICK_HELP}, beside the selected ROIs' traces: the mean of the 3x3 pixels "
@@ -102,12 +100,15 @@ class ImageTools:
         )
         self._clear_pixel = PushButton(text="Clear pixel trace", enabled=False)
         self._help = Label(value=ALT_CLICK_HELP)
+        self._help.tooltip = self._neighbourhood.tooltip
         #: the controls, for the dock to place
         self.widgets = [
             Container(widgets=[self._summary, self._suite2p], layout="horizontal", labels=False),
             Container(widgets=[self._roi_map], layout="horizontal", labels=False),
-            self._neighbourhood,
-            Container(widgets=[self._help, self._clear_pixel], layout="horizontal", labels=False),
+            self._help,
+            Container(
+                widgets=[self._neighbourhood, self._clear_pixel], layout="horizontal", labels=False
+            ),
         ]
         self._summary.changed.connect(lambda: self.summary_images())
         self._suite2p.changed.connect(lambda: self.load_suite2p_images())
