@@ -335,7 +335,7 @@ class ImageTools:
         """Plot the trace of the pixel at ``row, column`` of the chosen movie (or its 3x3 mean),
         replacing the last one; read in a worker unless the movie is in memory."""
         movie = self._movie_layer()
-        if movie is None:
+        if movie is None or getattr(movie, "multiscale", False):
             return False
         rows, columns = movie.data.shape[-2:]
         if not (0 <= row < rows and 0 <= column < columns):
