@@ -15,7 +15,9 @@ rotating order within each round:
   enhanced mean with ``scipy.signal.medfilt2d`` as suite2p 0.14 computes it
   (also given without the enhanced mean, whose median filters dominate it);
 - trace extraction alone (300 ROIs and their rings, 600 traces) and the same
-  pass with the summary images (``extract --summary``'s path).
+  pass with the summary images (``extract --summary``'s path), in process;
+- the command ``napari-roimasks extract`` with and without ``--summary``, as a
+  user runs it (start-up, rings, writing the outputs).
 
 The images are checked against the reference (1e-6 relative) and the traces
 against extraction alone (exactly). Peak memory is measured in fresh processes
@@ -124,6 +126,17 @@ def extraction(path: Path, mask_list: list, summary: bool) -> tuple[float, objec
     return time.perf_counter() - start, result
 
 
+def command(movie: Path, labels_path: Path, out: Path, summary: bool) -> float:
+    """``napari-roimasks extract`` as a user runs it (start-up, rings, outputs), in seconds."""
+    arguments = [sys.executable, "-m", "napari_roimasks.cli", "extract", str(movie)]
+    arguments += [str(labels_path), "-o", str(out), "--overwrite"]
+    if summary:
+        arguments += ["--summary", "summary_images.h5"]
+    start = time.perf_counter()
+    subprocess.run(arguments, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def peak_memory(path: Path) -> float:
     result = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, str(path)], capture_output=True, text=True, check=True
@@ -152,10 +165,29 @@ def main(argv=None) -> int:
 
     runs = {
         k: []
-        for k in ("bare", "ours", "reference", "reference no enhanced", "traces", "traces+summary")
+        for k in (
+            "bare",
+            "ours",
+            "reference",
+            "reference no enhanced",
+            "traces",
+            "traces+summary",
+            "command",
+            "command --summary",
+        )
     }
+    labels_path = args.workdir / "labels_300.npy"
+    np.save(labels_path, labels)
     checked = None
-    sides = ["bare", "ours", "reference", "traces", "traces+summary"]
+    sides = [
+        "bare",
+        "ours",
+        "reference",
+        "traces",
+        "traces+summary",
+        "command",
+        "command --summary",
+    ]
     for repeat in range(args.repeats):
         for side in sides[repeat % len(sides) :] + sides[: repeat % len(sides)]:
             if side == "bare":
@@ -170,9 +202,12 @@ def main(argv=None) -> int:
             elif side == "traces":
                 seconds, alone = extraction(movie, mask_list, False)
                 runs["traces"].append(seconds)
-            else:
+            elif side == "traces+summary":
                 seconds, both = extraction(movie, mask_list, True)
                 runs["traces+summary"].append(seconds)
+            else:
+                out = args.workdir / "command_out"
+                runs[side].append(command(movie, labels_path, out, side.endswith("summary")))
         if checked is None:
             checked = {
                 name: float(
@@ -214,10 +249,18 @@ def main(argv=None) -> int:
     print(
         f"  extraction with summary images     {spread(runs['traces+summary'])}  -> {median['traces+summary'] / median['traces']:.2f}x extraction alone"
     )
+    print(f"  napari-roimasks extract            {spread(runs['command'])}")
+    print(
+        f"  napari-roimasks extract --summary  {spread(runs['command --summary'])}"
+        f"  -> {median['command --summary'] / median['command']:.2f}x the command alone"
+    )
     ratios = {
         "summary / bare read": [o / b for o, b in zip(runs["ours"], runs["bare"], strict=True)],
         "traces+summary / traces": [
             s / t for s, t in zip(runs["traces+summary"], runs["traces"], strict=True)
+        ],
+        "command --summary / command": [
+            s / t for s, t in zip(runs["command --summary"], runs["command"], strict=True)
         ],
     }
     for name, values in ratios.items():

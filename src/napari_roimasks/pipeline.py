@@ -491,7 +491,7 @@ def _one_movie(frames, movie: MovieMasks, block_size: int, cell_diameter: float)
 
     shape = check_frame_source(frames)
     dtype = np.dtype(frames.dtype)
-    threads = default_threads()
+    threads = default_threads(heavy=movie.summary)
     traces = TraceSums(list(movie.masks), shape, dtype, threads)
     sinks = [traces] if traces.needs_frames else []
     summary = None

@@ -93,9 +93,14 @@ def frames_per_block(block_size, frame_bytes: int, max_block_bytes: int) -> int:
     return int(max(1, min(block_size, max_block_bytes // max(frame_bytes, 1))))
 
 
-def default_threads() -> int:
-    """Threads that work on a block: one fewer than the cores (one reads ahead), 1 to 8."""
-    return max(1, min((os.cpu_count() or 1) - 1, 8))
+def default_threads(*, heavy: bool = False) -> int:
+    """Threads that work on a block: one fewer than the cores (one reads ahead), 1 to 8.
+
+    ``heavy``: work that takes several times the read (the summary images): one per core,
+    the read ahead taking its turn.
+    """
+    cores = os.cpu_count() or 1
+    return max(1, min(cores if heavy else cores - 1, 8))
 
 
 class _BlockReader:

@@ -298,7 +298,7 @@ def summary_steps(
     if cell_diameter < 0:
         raise ValueError(f"cell_diameter must be >= 0 pixels, got {cell_diameter}")
     per_block = frames_per_block(block_size, rows * columns * dtype.itemsize, max_block_bytes)
-    threads = threads or default_threads()
+    threads = threads or default_threads(heavy=True)
     sink = SummarySums((rows, columns), dtype, threads=threads)
     yield from frame_pass(frames, [sink], per_block=per_block, threads=threads)
     return sink.result(cell_diameter)
@@ -332,7 +332,7 @@ def compute_summary_images(
         Checked after every block; True stops with
         :class:`~napari_roimasks.core.frame_pass.ExtractionCancelled`.
     threads : int, optional
-        Threads that sum a block (default: one fewer than the cores).
+        Threads that sum a block (default: one per core).
 
     Returns
     -------
