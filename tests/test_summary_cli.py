@@ -190,3 +190,49 @@ def test_a_tiff_movie_is_refused_for_a_cluster_before_one_is_started(recording, 
     result = run("summary", folder / "movie.tif", "-o", tmp_path / "s.h5", "--scheduler", "local")
     assert result.returncode == 2 and "HDF5" in result.stderr
     assert not (tmp_path / "s.h5").exists()
+
+
+def test_the_movie_is_never_replaced_through_dots_or_a_link(recording, tmp_path):
+    folder, _ = recording
+    movie = tmp_path / "m.h5"
+    movie.write_bytes((folder / "movie.h5").read_bytes())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.h5").symlink_to(movie)
+    for output in (tmp_path / "sub" / ".." / "m.h5", tmp_path / "link.h5"):
+        result = run("summary", movie, "-o", output, "--overwrite")
+        assert result.returncode == 2 and "would be replaced" in result.stderr
+    assert movie.read_bytes() == (folder / "movie.h5").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--summary", "ROI_TRACES.h5"], "one of the other outputs"),
+        (["--summary", "x.roimasks.h5"], "ROI file"),
+        (["--cell-diameter", "8"], "give --summary NAME.h5 too"),
+        (["--summary", "s.h5", "--cell-diameter", "nan"], "--cell-diameter must be a finite"),
+    ],
+)
+def test_extract_refuses_summary_options_that_cannot_work(recording, tmp_path, arguments, message):
+    folder, _ = recording
+    result = run(
+        "extract", folder / "movie.h5", folder / "labels.npy", "-o", tmp_path / "o", *arguments
+    )
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_nan_pixels_are_named_in_a_note_and_nan_in_the_file(tmp_path):
+    movie = np.random.default_rng(2).normal(100, 5, size=(20, 6, 7)).astype(np.float32)
+    movie[4, 1, 1] = np.nan
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        f["data"] = movie
+    result = run("summary", tmp_path / "m.h5", "-o", tmp_path / "s.h5", "--cell-diameter", "inf")
+    assert result.returncode == 2 and "--cell-diameter" in result.stderr
+    result = run("summary", tmp_path / "m.h5", "-o", tmp_path / "s.h5")
+    assert result.returncode == 0 and "1 pixel of" in result.stderr
+    images, _ = read_summary_images(tmp_path / "s.h5")
+    assert (
+        np.isnan(images["mean"][1, 1]) and np.isfinite(np.delete(images["mean"].ravel(), 8)).all()
+    )

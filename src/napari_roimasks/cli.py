@@ -23,16 +23,14 @@ from .pipeline import (
     BatchSettings,
     InputError,
     MovieReadError,
-    SummaryJob,
     check_cluster_movies,
     jobs_from_files,
     jobs_from_manifest,
     prepare,
-    prepare_summary,
     run_jobs,
-    run_summary,
     write_outputs,
 )
+from .summary_pipeline import SummaryJob, prepare_summary, run_summary
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -200,7 +198,6 @@ def _add_cell_diameter(command) -> None:
     command.add_argument(
         "--cell-diameter",
         type=float,
-        default=12.0,
         metavar="PIXELS",
         help="cells' diameter, for the enhanced mean image's filter (suite2p's diameter; default 12)",
     )
@@ -264,8 +261,9 @@ def _settings(args) -> BatchSettings:
         ("--inner-gap", args.inner_gap, 0, "pixels"),
         ("--min-pixels", args.min_pixels, 0, "pixels"),
         ("--workers", args.workers, 1, "worker"),
-        ("--cell-diameter", args.cell_diameter, 0, "pixels"),
     )
+    if args.cell_diameter is not None and args.summary is None:
+        raise InputError("--cell-diameter is for the summary images: give --summary NAME.h5 too")
     border = None
     if args.border is not None:
         from .core.border import MotionBorder
@@ -284,8 +282,22 @@ def _settings(args) -> BatchSettings:
         overwrite=args.overwrite,
         nwb=_nwb_session(args),
         summary=args.summary,
-        cell_diameter=args.cell_diameter,
+        cell_diameter=_cell_diameter(args),
     )
+
+
+def _cell_diameter(args) -> float:
+    """``--cell-diameter``, checked (default: suite2p's 12 pixels)."""
+    from .core.summary_images import DEFAULT_CELL_DIAMETER, check_cell_diameter
+
+    if args.cell_diameter is None:
+        return DEFAULT_CELL_DIAMETER
+    try:
+        return check_cell_diameter(args.cell_diameter)
+    except ValueError:
+        raise InputError(
+            f"--cell-diameter must be a finite number of pixels >= 0, got {args.cell_diameter}"
+        ) from None
 
 
 def _check_at_least(*checks) -> None:
@@ -341,6 +353,7 @@ def extract(args) -> int:
             write_outputs(
                 job, result.traces, overwrite=settings.overwrite, nwb=settings.nwb, summary=summary
             )
+            _say_unusable_pixels(result.summary, job.movie)
             written.append(job.out)
             print(
                 f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x "
@@ -374,20 +387,15 @@ def summary(args) -> int:
     _check_at_least(
         ("--block-size", args.block_size, 1, "frame"),
         ("--workers", args.workers, 1, "worker"),
-        ("--cell-diameter", args.cell_diameter, 0, "pixels"),
     )
     settings = BatchSettings(
         dataset=args.dataset,
         block_size=args.block_size,
         overwrite=args.overwrite,
-        cell_diameter=args.cell_diameter,
+        cell_diameter=_cell_diameter(args),
     )
     job = SummaryJob(args.movie, args.output)
-    prepare_summary(job, settings)
-    if args.scheduler and job.movie.suffix.lower() not in (".h5", ".hdf5"):
-        raise InputError(
-            f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
-        )
+    prepare_summary(job, settings, on_cluster=bool(args.scheduler))
     progress = _progress_printer(job.n_frames, task="summary images")
     with _client(args) as client:
         images = run_summary(job, settings, client=client, progress=progress)
@@ -395,7 +403,17 @@ def summary(args) -> int:
         f"wrote mean, max, std, correlation and enhanced mean ({images.mean.shape[1]}x"
         f"{images.mean.shape[0]}, {images.n_frames} frames) to {job.out}"
     )
+    _say_unusable_pixels(images, job.movie)
     return 0
+
+
+def _say_unusable_pixels(images, movie) -> None:
+    if images is not None and images.unusable_pixels:
+        print(
+            f"note: {images.unusable_pixels} pixel{'s' if images.unusable_pixels != 1 else ''} "
+            f"of {movie} hold NaN or inf in some frame: NaN in the summary images",
+            file=sys.stderr,
+        )
 
 
 class Interrupted(KeyboardInterrupt):

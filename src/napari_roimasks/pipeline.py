@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib.util
+import os
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,16 +47,15 @@ __all__ = [
     "MovieMasks",
     "MovieReadError",
     "MovieResult",
-    "SummaryJob",
     "check_cluster_movies",
     "check_summary_name",
     "jobs_from_files",
     "jobs_from_manifest",
+    "movie_source",
     "movie_steps",
     "prepare",
-    "prepare_summary",
     "run_jobs",
-    "run_summary",
+    "same_file",
     "trace_steps",
     "write_outputs",
 ]
@@ -171,7 +171,7 @@ class MovieMasks:
         if self.frames is not None:
             yield self.frames
             return
-        frames, handle = _movie_source(Path(self.path), self.dataset)
+        frames, handle = movie_source(Path(self.path), self.dataset)
         try:
             yield frames
         finally:
@@ -269,7 +269,7 @@ def _check_distinct_outputs(jobs: list[BatchJob], advice: str) -> None:
 
 
 # -- preparing ----------------------------------------------------------------------------------
-def _movie_source(path: Path, dataset: str | None):
+def movie_source(path: Path, dataset: str | None):
     """The frame source (an HDF5 movie's dataset itself: the engine reads it fastest) and
     what to close afterwards."""
     from .io.movies import MovieFileError, open_hdf5_movie, open_movie
@@ -302,11 +302,11 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     check_summary_name(settings.summary)
     for name in settings.outputs:
         for given in (job.movie, job.rois_file):
-            if (out / name).absolute() == Path(given).absolute():
+            if same_file(out / name, given):
                 raise InputError(
                     f"{given}: would be replaced by the output {name}; give another output folder"
                 )
-    frames, handle = _movie_source(job.movie, settings.dataset)
+    frames, handle = movie_source(job.movie, settings.dataset)
     try:
         job.n_frames, h, w = (int(n) for n in frames.shape)
         if handle is not None:
@@ -370,6 +370,14 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     )
 
 
+def same_file(a, b) -> bool:
+    """Whether two paths name one file: through ``..``, links and hard links."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
 def check_summary_name(name: str | None) -> None:
     """The summary file's name is a plain file name that is none of the other outputs.
 
@@ -385,10 +393,13 @@ def check_summary_name(name: str | None) -> None:
             f"--summary {name}: give a file name (e.g. summary_images.h5); it is written in "
             "each output folder, with the traces"
         )
-    if name in (*OUTPUTS, NWB_OUTPUT):
+    if name.lower() in (*OUTPUTS, NWB_OUTPUT):  # case-blind file systems too
         raise InputError(f"--summary {name}: that name is one of the other outputs")
-    if not name.lower().endswith((".h5", ".hdf5")):
-        raise InputError(f"--summary {name}: the summary images are HDF5; name it *.h5")
+    if not name.lower().endswith((".h5", ".hdf5")) or name.lower().endswith(".roimasks.h5"):
+        raise InputError(
+            f"--summary {name}: the summary images are HDF5; name it *.h5 (not *.roimasks.h5, "
+            "which is an ROI file)"
+        )
 
 
 def _check_outputs(outputs: OutputSet, size: int = 0) -> None:
@@ -571,91 +582,6 @@ def _frame_read_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # pragma: no cover - a dependency
         return (OSError,)
     return (OSError, TiffFileError)
-
-
-# -- summary images alone -----------------------------------------------------------------------
-@dataclass
-class SummaryJob:
-    """One movie's summary images into one file (``napari-roimasks summary``)."""
-
-    movie: Path
-    out: Path
-    n_frames: int = 0
-    dataset: str | None = None
-
-
-def prepare_summary(job: SummaryJob, settings: BatchSettings) -> None:
-    """Check the movie and the output file, reading no frame.
-
-    Raises
-    ------
-    InputError
-        For an unreadable movie, an output that exists (without ``overwrite``),
-        is the movie, is not named *.h5, or lies in a folder that is missing or
-        cannot be written.
-    """
-    import os
-
-    out = Path(job.out)
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give the summary file's name")
-    if not out.name.lower().endswith((".h5", ".hdf5")):
-        raise InputError(f"{out}: the summary images are HDF5; name the output *.h5")
-    if out.absolute() == Path(job.movie).absolute():
-        raise InputError(f"{job.movie}: would be replaced by the summary images; give another -o")
-    frames, handle = _movie_source(job.movie, settings.dataset)
-    try:
-        job.n_frames = int(frames.shape[0])
-        if handle is not None:
-            job.dataset = frames.name.lstrip("/")
-    finally:
-        if handle is not None:
-            handle.close()
-    if job.n_frames == 0:
-        raise InputError(f"{job.movie}: the movie has no frames")
-    folder = out.parent
-    if out.exists() and not settings.overwrite:
-        raise InputError(f"{out} exists; pass --overwrite to replace it")
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder for the summary images")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{folder}: cannot write there (permission denied)")
-
-
-def run_summary(
-    job: SummaryJob,
-    settings: BatchSettings,
-    *,
-    client=None,
-    progress: Callable[[int, int], None] | None = None,
-):
-    """The movie's :class:`~napari_roimasks.core.summary_images.SummaryImages`, written to
-    ``job.out`` atomically; here or on ``client``'s cluster (an HDF5 movie)."""
-    from .core.traces import run_steps
-    from .io.summary_files import write_summary_images
-
-    if client is not None and job.movie.suffix.lower() not in (".h5", ".hdf5"):
-        raise InputError(
-            f"{job.movie}: the Dask backend reads HDF5 movies (each worker opens the file)"
-        )
-    movie = MovieMasks([], job.n_frames, path=job.movie, dataset=job.dataset, summary=True)
-    steps = movie_steps(
-        [movie], client=client, block_size=settings.block_size, cell_diameter=settings.cell_diameter
-    )
-    (result,) = run_steps(steps, progress, unit="frame")
-    try:
-        write_summary_images(
-            job.out,
-            result.summary,
-            movie=Path(job.movie).resolve(),
-            dataset=job.dataset,
-            overwrite=settings.overwrite,
-        )
-    except FileExistsError as error:
-        raise InputError(str(error)) from None
-    except OSError as error:
-        raise InputError(f"{job.out}: cannot write it ({error.strerror or error})") from None
-    return result.summary
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -232,3 +232,71 @@ def test_correlation_stands_out_in_every_active_cell():
         assert np.median(correlation[interior]) > np.median(correlation[around]), f"cell {k}"
         checked += 1
     assert checked >= 30
+
+
+# -- movies that strain the sums -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "dtype, low, high",
+    [
+        (np.uint32, 0, 2**32 - 1),
+        (np.int32, -(2**31), 2**31 - 1),
+        (np.int64, -(2**40), 2**40),
+        (np.uint64, 2**63, 2**64 - 1),
+    ],
+)
+def test_wide_integers_far_from_the_first_frame_do_not_overflow(rng, dtype, low, high):
+    movie = rng.integers(low, high, size=(300, 4, 5), dtype=dtype, endpoint=True)
+    images = compute_summary_images(movie, block_size=37)
+    as64 = movie.astype(np.float64)
+    np.testing.assert_allclose(images.mean, as64.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(images.std, as64.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(images.correlation, reference_correlation(movie), atol=1e-5)
+    np.testing.assert_array_equal(images.max, movie.max(axis=0).astype(np.float32))
+
+
+def test_wide_integers_near_the_first_frame_stay_exact(rng):
+    movie = (rng.integers(0, 5000, size=(90, 6, 7)) + 3_000_000_000).astype(np.uint32)
+    sums = SummarySums((6, 7), movie.dtype).add(movie)
+    assert sums.exact
+    first = compute_summary_images(movie, block_size=90)
+    for block_size, threads in [(1, 1), (13, 3)]:
+        again = compute_summary_images(movie, block_size=block_size, threads=threads)
+        for name in SUMMARY_IMAGES:
+            np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
+    check_against_numpy(movie, first)
+
+
+def test_a_pixel_holding_nan_or_inf_is_nan_in_every_image_and_counted(rng):
+    movie = noisy_movie(rng, (30, 7, 8), np.float32)
+    movie[12, 2, 3] = np.nan
+    movie[0, 5, 6] = np.inf  # in the first frame, the shift
+    images = compute_summary_images(movie, block_size=8)
+    assert images.unusable_pixels == 2
+    clean = movie.copy()
+    clean[:, 2, 3] = clean[:, 5, 6] = 100  # constant: adds 0 to its neighbours' correlation
+    expected = compute_summary_images(clean, block_size=8)
+    for name in SUMMARY_IMAGES:
+        image = getattr(images, name)
+        assert np.isnan(image[2, 3]) and np.isnan(image[5, 6]), name
+    for name in ("mean", "std", "max", "correlation"):
+        finite = np.isfinite(getattr(images, name))
+        np.testing.assert_allclose(
+            getattr(images, name)[finite], getattr(expected, name)[finite], rtol=1e-6, atol=1e-6
+        )
+
+
+def test_combining_leaves_the_parts_as_they_were(rng):
+    movie = noisy_movie(rng, (20, 4, 4), np.uint16)
+    a = SummarySums((4, 4), movie.dtype, shift=movie[0]).add(movie[:10])
+    b = SummarySums((4, 4), movie.dtype, shift=movie[0]).add(movie[10:])
+    before = a.peak.copy()
+    SummarySums((4, 4), movie.dtype).combine(a).combine(b)
+    np.testing.assert_array_equal(a.peak, before)
+
+
+@pytest.mark.parametrize("diameter", [float("nan"), float("inf"), -1, "twelve"])
+def test_a_cell_diameter_that_is_no_size_is_refused_before_any_frame_is_read(diameter):
+    frames = CountingFrames(np.zeros((5, 4, 4), np.uint16))
+    with pytest.raises(ValueError, match="cell_diameter must be a finite number"):
+        compute_summary_images(frames, cell_diameter=diameter)
+    assert frames.reads.sum() == 0

@@ -21,11 +21,11 @@ from ._sum_runs import compiled_loop
 
 @compiled_loop
 def _shift_row(block, t0, m, r, shift, out, peak, with_peak):  # pragma: no cover
-    """Frames ``t0:t0 + m`` of row ``r``, minus the shift, into ``out[:m]`` (zeros beyond);
-    the row's largest values into ``peak[r]`` when ``with_peak``."""
+    """Frames ``t0:t0 + m`` of row ``r``, minus the shift, into ``out[:m]`` (zeros beyond, up
+    to the next multiple of 4); the row's largest values into ``peak[r]`` when ``with_peak``."""
     n_columns = block.shape[2]
     sh = shift[r]
-    for k in range(out.shape[0]):
+    for k in range(min(out.shape[0], (m + 3) // 4 * 4)):
         target = out[k]
         if k < m:
             row = block[t0 + k, r]
@@ -91,7 +91,7 @@ def add_rows(
             if not has_below:
                 below[:, :] = 0  # no row below: its products add nothing
             last = n_columns - 1
-            for k in range(0, at_once, 4):
+            for k in range(0, (m + 3) // 4 * 4, 4):  # the frames there are, 4 at a time
                 y0, y1, y2, y3 = here[k], here[k + 1], here[k + 2], here[k + 3]
                 z0, z1, z2, z3 = below[k], below[k + 1], below[k + 2], below[k + 3]
                 for c in range(n_columns):

@@ -203,8 +203,9 @@ def _sum_block(
     -------
     sums : (stop - start, n_masks) ndarray
         Without ``summary_shift``.
-    (sums, SummarySums)
-        With it.
+    (sums, dict)
+        With it: the frames' :meth:`SummarySums.state` (plain arrays, which Dask
+        can count and spill).
     """
     from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
 
@@ -246,7 +247,7 @@ def _sum_block(
             )
         if summary is not None:
             summary.add(block)
-    return sums if summary is None else (sums, summary.without_scratch())
+    return sums if summary is None else (sums, summary.state())
 
 
 def _blocks(
@@ -336,11 +337,12 @@ def distributed_movie_pass(
         runs = MaskRuns.from_masks(job.masks, tuple(shape[1:]))
         shift = _first_frame(job.path, job.dataset) if job.summary and shape[0] else None
         plans.append((job, blocks, shape, runs, shift))
-    futures, where = [], {}
+    pending = {}  # future key -> (future, job index, first frame, stop)
     for j, (job, blocks, _shape, runs, shift) in enumerate(plans):
-        # a key of its own (hash=False): an identical scatter of the last job may be being
+        # keys of their own (hash=False): an identical scatter of the last job may be being
         # released right now, which would take this one's data with it
         shared_runs = client.scatter(runs, broadcast=True, hash=False)
+        shared_shift = None if shift is None else client.scatter(shift, broadcast=True, hash=False)
         for start, stop in blocks:
             future = client.submit(
                 _sum_block,
@@ -350,12 +352,11 @@ def distributed_movie_pass(
                 stop,
                 shared_runs,
                 len(job.masks),
-                shift,
+                shared_shift,
                 pure=False,
                 retries=2,
             )
-            futures.append(future)
-            where[future.key] = (j, start, stop)
+            pending[future.key] = (future, j, start, stop)
     # the blocks partition the frames, and the results are returned only when every block is in
     traces = [np.empty((len(job.masks), shape[0])) for job, _, shape, _, _ in plans]
     summaries = [
@@ -363,9 +364,10 @@ def distributed_movie_pass(
         for job, _, shape, _, shift in plans
     ]
     done, total = 0, sum(shape[0] for _, _, shape, _, _ in plans)
+    arrivals = as_completed([future for future, *_ in pending.values()])
     try:
-        for future in as_completed(futures):
-            j, start, stop = where[future.key]
+        for future in arrivals:
+            _, j, start, stop = pending.pop(future.key)
             try:
                 result = future.result()
             except Exception as error:
@@ -373,15 +375,16 @@ def distributed_movie_pass(
                     f"{plans[j][0].path}: frames {start}-{stop - 1} failed on the cluster "
                     f"({type(error).__name__}: {error})"
                 ) from error
+            future.release()  # the block's sums leave the cluster once they are added here
             sums = result
             if summaries[j] is not None:
-                sums, part = result
-                summaries[j].combine(part)
+                sums, state = result
+                summaries[j].combine(SummarySums.from_state(state, plans[j][4]))
             traces[j][:, start:stop] = (sums / plans[j][3].areas).T
             done += stop - start
             yield done, total
     except BaseException:  # a failure, or the caller closed us (cancel)
-        client.cancel(futures)
+        client.cancel([future for future, *_ in pending.values()])
         raise
     return [
         MovieResult(t, None if s is None else s.result(cell_diameter))
