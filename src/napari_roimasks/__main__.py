@@ -2,7 +2,8 @@
 
 Opens napari with the synthetic sample recording, its ROI labels, its motion
 border, the live neuropil rings, the "ROI masks" dock and the "Traces" dock
-(extracting in the background; ROI 5 selected). With ``--screenshot`` the same
+(its summary images computed first, the correlation image shown under the
+ROIs; then extracting in the background; ROI 5 selected). With ``--screenshot`` the same
 window is rendered once the traces are in, saved as a PNG, and napari exits.
 """
 
@@ -48,12 +49,30 @@ def build_viewer(*, show: bool = True):
         viewer
     )  # time runs left to right: the traces get the bottom of the window
     traces_dock = viewer.window.add_dock_widget(traces, name="Traces", area="bottom")
+    _summary_images_first(traces)
     traces.extract()
     dock.select_roi(5)
     viewer.layers.selection.active = rois
     viewer.reset_view()
     viewer.window._qt_window.resizeDocks([traces_dock], [340], Qt.Orientation.Vertical)
     return viewer, dock, traces
+
+
+def _summary_images_first(traces) -> None:
+    """Compute the movie's summary images (a fraction of a second for the sample) before the
+    extraction: the dock runs one job on the movie at a time."""
+    if traces.images.summary_images():
+        _wait_while(lambda: traces.images.running)
+
+
+def _wait_while(busy) -> None:
+    """Let Qt run until ``busy()`` is False, sleeping between events (the worker's signals
+    wake it) rather than spinning a core the worker needs."""
+    from qtpy.QtCore import QEventLoop
+    from qtpy.QtWidgets import QApplication
+
+    while busy():
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
 
 def _viewer_packages_missing() -> str | None:
@@ -84,8 +103,7 @@ def main(argv=None) -> int:
         return 0
     window = viewer.window._qt_window
     window.resize(1600, 1000)
-    while traces.running:  # the screenshot shows the traces once they are in
-        QApplication.processEvents()
+    _wait_while(lambda: traces.running)  # the screenshot shows the traces once they are in
     for _ in range(5):
         QApplication.processEvents()
     window.resizeDocks([traces.parentWidget()], [340], Qt.Orientation.Vertical)

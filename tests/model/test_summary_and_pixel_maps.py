@@ -11,6 +11,7 @@ from napari_roimasks.core.pixel_traces import Window
 from napari_roimasks.core.summary_images import compute_summary_images
 from napari_roimasks.model import (
     JobFailed,
+    RoiMapInputs,
     RoiModel,
     cancellable_job,
     display_limits,
@@ -66,6 +67,7 @@ def extract(model, movie):
 # -- summary images -----------------------------------------------------------------------------
 def test_summary_job_gives_the_cores_images_and_cancel_gives_none(recording):
     steps, images = finish(summary_job(recording.movie))
+    images = images.as_dict()
     expected = compute_summary_images(recording.movie).as_dict()
     assert list(images) == list(expected)
     for name in expected:
@@ -126,9 +128,11 @@ def test_roi_correlation_map_is_its_f_against_each_pixel_in_three_times_its_box(
         min(96, roi.bottom + height),
         min(120, roi.right + width),
     )
-    _, result = finish(roi_correlation_job(model, key, movie))
+    inputs = RoiMapInputs.of(model, key)
+    f = model.traces[key].roi.copy()
+    model.labels_edited(np.zeros_like(recording.roi_labels))  # the ROIs change: the map does not
+    _, result = finish(roi_correlation_job(inputs, movie))
     assert result.key == key and result.window == window
-    f = model.traces[key].roi
     top, left, bottom, right = window
     pixels = movie[:, top:bottom, left:right].reshape(len(movie), -1).astype(float)
     expected = np.array([np.corrcoef(f, p)[0, 1] if p.std() else 0 for p in pixels.T])
@@ -160,7 +164,8 @@ def test_cancelled_roi_map_is_none(model, recording):
     key = next(k for k in model.roi_keys() if not model.summary(k).excluded)
     cancel = threading.Event()
     cancel.set()
-    _, result = finish(roi_correlation_job(model, key, recording.movie, cancel=cancel))
+    inputs = RoiMapInputs.of(model, key)
+    _, result = finish(roi_correlation_job(inputs, recording.movie, cancel=cancel))
     assert result is None
 
 
@@ -177,6 +182,18 @@ def test_pixel_trace_job_and_its_label(recording):
     assert label == "pixel (row 40, column 50) dF/F" and values.shape == (90,)
 
 
+def test_a_cancel_while_the_result_is_finished_shows_nothing():
+    cancel = threading.Event()
+
+    def steps():
+        yield 1, 1
+        cancel.set()  # Cancel pressed during the last step, which finishes the images
+        return "images"
+
+    _, result = finish(cancellable_job(steps(), cancel))
+    assert result is None
+
+
 def test_a_failure_while_reading_is_a_job_failure():
     def steps():
         yield 1, 2
@@ -184,7 +201,3 @@ def test_a_failure_while_reading_is_a_job_failure():
 
     with pytest.raises(JobFailed, match="the disk went away"):
         finish(cancellable_job(steps()))
-
-
-def test_window_type():
-    assert Window(1, 2, 5, 9).shape == (4, 7)

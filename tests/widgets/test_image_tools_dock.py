@@ -380,3 +380,35 @@ def test_alt_click_on_a_lazy_movie_reads_only_the_pixels_chunks_in_a_worker(sess
     )
     # the one chunk column under the 3x3, every frame of it once
     assert sorted(read) == [((f, f + 50), (64, 128), (128, 192)) for f in range(0, 300, 50)]
+
+
+def test_alt_click_reads_a_pixel_only_in_pan_zoom_mode_and_says_so(session, qtbot, notes):
+    # napari hands every click to the active layer too: in paint mode the click paints (as
+    # any click does), so it is not also taken for a pixel trace
+    viewer, rois, traces, layers = session
+    labels = layers["ROIs"]
+    viewer.layers.selection.active = labels
+    labels.mode = "paint"
+    alt_click(viewer, 100, 60)
+    assert traces.view.pixel_trace is None
+    assert "pan/zoom mode" in notes[-1][1] and "'ROIs'" in notes[-1][1]
+    labels.mode = "pan_zoom"
+    before = np.array(labels.data)
+    alt_click(viewer, 100, 60)
+    assert traces.view.pixel_trace is not None
+    np.testing.assert_array_equal(labels.data, before)
+
+
+def test_a_movie_given_other_data_mid_run_gets_no_images_of_the_old_data(session, qtbot):
+    viewer, rois, traces, layers = session
+    movie = layers["movie"].data
+    gate = threading.Event()
+    viewer.dims.set_current_step(0, 0)
+    layers["movie"].data = gated(movie, gate)
+    click(traces.images._summary)
+    qtbot.waitUntil(lambda: traces.images._progress.n == 256, timeout=20_000)
+    layers["movie"].data = movie + 1000  # the user replaces the movie's data meanwhile
+    gate.set()
+    wait_for_images(qtbot, traces)
+    assert not [layer for layer in viewer.layers if IMAGE_KEY in layer.metadata]
+    assert "got other data meanwhile" in traces._status.value

@@ -21,6 +21,7 @@ from .jobs import JobFailed, cancellable_job
 from .pixel_maps import (
     PixelTrace,
     RoiCorrelation,
+    RoiMapInputs,
     pixel_series,
     pixel_trace_job,
     roi_correlation_job,
@@ -48,6 +49,7 @@ __all__ = [
     "NwbContents",
     "PixelTrace",
     "RoiCorrelation",
+    "RoiMapInputs",
     "RoiModel",
     "RoiSummary",
     "RoiTraces",

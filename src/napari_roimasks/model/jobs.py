@@ -5,7 +5,8 @@ return their result (``summary_steps``, ``trace_correlation_steps``,
 ``pixel_trace_steps``). :func:`cancellable_job` drives one for a worker
 thread: it passes the progress on (at most every :data:`PROGRESS_INTERVAL`
 seconds), stops within one block when its cancel event is set (returning
-None), and turns every failure into :class:`JobFailed`.
+None, also when it is set while the result is being finished), and turns a
+RuntimeError, which napari's worker would lose, into :class:`JobFailed`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["JobFailed", "cancellable_job"]
 
 
 class JobFailed(Exception):
-    """Any failure of a job, RuntimeErrors included (napari's worker would lose those)."""
+    """A job's RuntimeError, which napari's worker would take for a deleted thread and lose."""
 
 
 def cancellable_job(
@@ -38,8 +39,8 @@ def cancellable_job(
     Raises
     ------
     JobFailed
-        For every failure: napari's worker takes a RuntimeError for a deleted
-        thread, never reports it, and the run would never finish.
+        For a RuntimeError: napari's worker takes one for a deleted thread, never
+        reports it, and the run would never finish. Other errors pass as they are.
     """
     try:
         shown = 0.0
@@ -49,7 +50,10 @@ def cancellable_job(
             try:
                 done, total = next(steps)
             except StopIteration as finished:
-                return finished.value
+                # the last step finishes the result (a second or two for big frames): a
+                # Cancel pressed meanwhile still means nothing is shown
+                cancelled = cancel is not None and cancel.is_set()
+                return None if cancelled else finished.value
             if time.perf_counter() - shown >= PROGRESS_INTERVAL or done == total:
                 yield done, total
                 shown = time.perf_counter()

@@ -32,6 +32,7 @@ __all__ = [
     "CORRELATION_WINDOW_SCALE",
     "PixelTrace",
     "RoiCorrelation",
+    "RoiMapInputs",
     "pixel_series",
     "pixel_trace_job",
     "pixel_trace_label",
@@ -113,17 +114,43 @@ def roi_correlation_window(
     )
 
 
-def roi_correlation_job(
-    model: RoiModel,
-    key,
-    frames,
-    *,
-    scale: float = CORRELATION_WINDOW_SCALE,
-    cancel: threading.Event | None = None,
-):
+@dataclass(frozen=True)
+class RoiMapInputs:
+    """What an ROI's correlation map is computed from, taken from the model in the GUI's
+    thread (the worker reads the movie only; the ROIs may change meanwhile).
+
+    Attributes
+    ----------
+    key : hashable
+        The ROI.
+    window : Window
+        Where the map lies in the frame.
+    trace : (n_frames,) float64 ndarray
+        The ROI's F.
+    """
+
+    key: object
+    window: Window
+    trace: np.ndarray
+
+    @classmethod
+    def of(cls, model: RoiModel, key, *, scale: float = CORRELATION_WINDOW_SCALE) -> RoiMapInputs:
+        """The inputs for ROI ``key``; check it first with :func:`roi_correlation_problem`."""
+        window = roi_correlation_window(model, key, scale=scale)
+        return cls(key, window, np.array(model.traces[key].roi, copy=True))
+
+
+def roi_correlation_job(inputs: RoiMapInputs, frames, *, cancel: threading.Event | None = None):
     """The correlation map of an ROI whose traces are extracted, for a worker thread.
 
-    Check it first with :func:`roi_correlation_problem` in the caller's thread.
+    Parameters
+    ----------
+    inputs : RoiMapInputs
+        Taken from the model in the caller's thread (:meth:`RoiMapInputs.of`).
+    frames : (n_frames, rows, columns) array-like
+        The movie; only the window's pixels are read.
+    cancel : threading.Event, optional
+        Set it to stop within one block.
 
     Yields
     ------
@@ -134,10 +161,9 @@ def roi_correlation_job(
     RoiCorrelation or None
         None when cancelled.
     """
-    window = roi_correlation_window(model, key, scale=scale)
-    trace = model.traces[key].roi
-    image = yield from cancellable_job(trace_correlation_steps(frames, trace, window), cancel)
-    return None if image is None else RoiCorrelation(key, window, image)
+    steps = trace_correlation_steps(frames, inputs.trace, inputs.window)
+    image = yield from cancellable_job(steps, cancel)
+    return None if image is None else RoiCorrelation(inputs.key, inputs.window, image)
 
 
 def roi_correlation_problem(model: RoiModel, key, movie: str | None, n_frames: int) -> str | None:

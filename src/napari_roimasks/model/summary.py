@@ -144,8 +144,8 @@ def summary_job(
 
     Returns
     -------
-    dict of str -> (rows, columns) float32 ndarray, or None
-        Image name -> image; None when cancelled.
+    SummaryImages or None
+        None when cancelled.
 
     Raises
     ------
@@ -155,8 +155,7 @@ def summary_job(
         For a failure while reading.
     """
     steps = summary_steps(frames, cell_diameter=cell_diameter)
-    images = yield from cancellable_job(steps, cancel)
-    return None if images is None else images.as_dict()
+    return (yield from cancellable_job(steps, cancel))
 
 
 def suite2p_summary(ops_path, *, image_shape=None) -> dict[str, np.ndarray]:

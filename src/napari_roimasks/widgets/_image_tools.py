@@ -30,6 +30,7 @@ from ..core.frame_pass import check_frame_source
 from ..io.roi_set import RoiFileError
 from ..io.suite2p_images import ops_file_beside
 from ..model import (
+    RoiMapInputs,
     pixel_trace_job,
     roi_correlation_job,
     roi_correlation_problem,
@@ -190,7 +191,7 @@ class ImageTools:
             bar.update(done - bar.n)
 
     def _on_returned(self, kind, result, on_result) -> None:
-        if result is None:
+        if result is None or self._cancel_requested.is_set():
             self._status(f"cancelled: the {kind} was not shown")
             return
         on_result(result)
@@ -219,12 +220,24 @@ class ImageTools:
             show_warning(f"{movie.name!r} does not hold numbers (dtype {movie.dtype})")
             return False
 
+        token = movie_token(movie.data)
+
         def show(images):
             if movie not in self.viewer.layers:
                 self._status(f"{movie.name!r} was removed: its summary images are not shown")
                 return
-            self.layers.show_summary(summary_layers(images, movie.name), movie.unique_id)
+            if movie_token(movie.data) != token:
+                self._status(
+                    f"{movie.name!r} got other data meanwhile: its summary images are not shown"
+                )
+                return
+            self.layers.show_summary(summary_layers(images.as_dict(), movie.name), movie.unique_id)
             self._status(f"summary images of {movie.name!r}: correlation shown, the rest hidden")
+            if images.unusable_pixels:
+                show_warning(
+                    f"{images.unusable_pixels} pixels of {movie.name!r} hold NaN or inf in some "
+                    "frame: they are NaN in the summary images"
+                )
 
         self._start("summary images", summary_job, (movie.data,), movie.data.shape[0], show)
         return True
@@ -300,19 +313,20 @@ class ImageTools:
         roi_layer = self._roi_layer()
         owner = self.model.source_id or ""
         prefix = roi_layer.name if roi_layer is not None else "ROIs"
+        token = movie_token(movie.data)
 
         def show(correlation):
+            if movie not in self.viewer.layers or movie_token(movie.data) != token:
+                self._status(f"{movie.name!r} changed meanwhile: the map is not shown")
+                return
             self.layers.show_roi_map(
                 correlation, owner, f"{prefix} ROI {correlation.key} correlation"
             )
             self._status(f"ROI {correlation.key}'s correlation map")
 
+        inputs = RoiMapInputs.of(self.model, key)  # here: the worker reads the movie only
         self._start(
-            "ROI correlation map",
-            roi_correlation_job,
-            (self.model, key, movie.data),
-            n_frames,
-            show,
+            "ROI correlation map", roi_correlation_job, (inputs, movie.data), n_frames, show
         )
         return True
 
@@ -324,6 +338,15 @@ class ImageTools:
 
     def _on_mouse(self, viewer, event) -> None:
         if "Alt" not in event.modifiers or event.button != 1:
+            return
+        active = self.viewer.layers.selection.active
+        mode = str(getattr(active, "mode", "pan_zoom"))
+        if mode not in ("pan_zoom", "transform"):
+            # the click also reaches the active layer, which would paint, fill or select
+            show_info(
+                f"Alt+click reads a pixel's trace in pan/zoom mode; {active.name!r} is in "
+                f"{mode} mode (its move-camera button, or hold Space while clicking)"
+            )
             return
         movie = self._movie_layer()
         if movie is None or movie.ndim < 3:
@@ -344,7 +367,7 @@ class ImageTools:
         cancel = self._pixel_cancel = threading.Event()
         args = (movie.data, row, column)
         options = {"neighbourhood": self.neighbourhood, "cancel": cancel}
-        if isinstance(movie.data, np.ndarray):  # in memory: a few thousand numbers, read now
+        if type(movie.data) is np.ndarray:  # in memory (not a memmap): read now
             job = pixel_trace_job(*args, **options)
             while True:
                 try:
