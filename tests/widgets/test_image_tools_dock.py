@@ -154,9 +154,10 @@ def test_the_viewer_works_mid_run_and_cancel_leaves_the_layers_as_they_were(sess
 
     # a second run, or an extraction, waits for this one
     assert not traces.images.summary_images()
-    assert "The summary images is being computed" in notes[-1][1]
+    assert "Still computing the summary images" in notes[-1][1]
+    assert not traces.images._summary.enabled and not traces.images._roi_map.enabled
     assert not traces.extract()
-    assert "summary images is being computed" in notes[-1][1]
+    assert "Still computing the summary images" in notes[-1][1]
 
     click(traces._cancel)
     gate.set()
@@ -167,6 +168,7 @@ def test_the_viewer_works_mid_run_and_cancel_leaves_the_layers_as_they_were(sess
         np.testing.assert_array_equal(layer.data, data)
     assert "cancelled" in traces._status.value
     assert traces._extract.enabled and not traces._cancel.enabled
+    assert traces.images._summary.enabled and traces.images._roi_map.enabled
 
 
 def test_a_cancelled_first_run_adds_nothing_and_summary_waits_for_an_extraction(

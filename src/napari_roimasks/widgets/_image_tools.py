@@ -135,7 +135,7 @@ class ImageTools:
             show_info("Traces are being extracted: wait for them, or Cancel")
             return True
         if self._worker is not None:
-            show_info(f"The {self._kind} is being computed: wait for it, or Cancel")
+            show_info(f"Still computing the {self._kind}: wait for it, or Cancel")
             return True
         return False
 
@@ -177,6 +177,10 @@ class ImageTools:
         self._worker, self._kind = worker, kind
         self._on_busy()
         worker.start()
+
+    def set_jobs_enabled(self, enabled: bool) -> None:
+        """Enable or disable the buttons that start a read of the movie (one job at a time)."""
+        self._summary.enabled = self._roi_map.enabled = enabled
 
     def cancel(self) -> None:
         """Stop the running job within one block; nothing of it is shown."""

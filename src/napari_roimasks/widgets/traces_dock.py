@@ -128,6 +128,7 @@ class TracesWidget(DockWidget):
         """Extract and the image buttons wait while the movie is being read; Cancel stops it."""
         busy = self.running or bool(self.images.running)
         self._extract.enabled, self._cancel.enabled = not busy, busy
+        self.images.set_jobs_enabled(not busy)
 
     # -- the movie ------------------------------------------------------------------------------
     def _movie_choices(self, _widget=None):
@@ -206,7 +207,7 @@ class TracesWidget(DockWidget):
             show_info("Traces are being extracted already: wait for it, or Cancel")
             return False
         if self.images.running:
-            show_info(f"The {self.images.running} is being computed: wait for it, or Cancel")
+            show_info(f"Still computing the {self.images.running}: wait for it, or Cancel")
             return False
         movie = self.movie_layer
         if movie is None:
