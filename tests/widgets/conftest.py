@@ -63,3 +63,18 @@ def table():
     """The ROI table as the user reads it: ``table(dock)`` gives one dict per row, keyed by
     column title."""
     return _table_rows
+
+
+@pytest.fixture
+def session(make_napari_viewer):
+    """The sample recording with both docks, the border from the movie's metadata:
+    (viewer, ROI masks dock, Traces dock, layers by name)."""
+    from napari_roimasks.core import MotionBorder
+
+    viewer = make_napari_viewer()
+    opened = viewer.open_sample("napari-roimasks", "synthetic_recording")
+    layers = {layer.name: layer for layer in opened}
+    _, rois = viewer.window.add_plugin_dock_widget("napari-roimasks", "ROI masks")
+    rois.set_border(MotionBorder.from_allen(layers["movie"].metadata["motion_border"]))
+    _, traces = viewer.window.add_plugin_dock_widget("napari-roimasks", "Traces")
+    return viewer, rois, traces, layers

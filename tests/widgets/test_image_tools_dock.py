@@ -13,7 +13,6 @@ import pytest
 from qtpy.QtCore import QPoint, Qt, QTimer
 from qtpy.QtTest import QTest
 
-from napari_roimasks.core import MotionBorder
 from napari_roimasks.core.pixel_traces import correlation_window
 from napari_roimasks.core.summary_images import compute_summary_images
 from napari_roimasks.widgets import _image_tools
@@ -23,17 +22,6 @@ from napari_roimasks.widgets._napari import camera
 PLUGIN = "napari-roimasks"
 SUMMARY = ["mean", "max", "std", "correlation", "enhanced mean"]
 DATA = Path(__file__).parents[1] / "data" / "suite2p"
-
-
-@pytest.fixture
-def session(make_napari_viewer):
-    """The sample recording with both docks, the border from the movie's metadata."""
-    viewer = make_napari_viewer()
-    layers = {layer.name: layer for layer in viewer.open_sample(PLUGIN, "synthetic_recording")}
-    _, rois = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
-    rois.set_border(MotionBorder.from_allen(layers["movie"].metadata["motion_border"]))
-    _, traces = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
-    return viewer, rois, traces, layers
 
 
 def names(viewer) -> list[str]:

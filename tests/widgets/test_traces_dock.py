@@ -11,23 +11,12 @@ import pytest
 from matplotlib.backend_bases import MouseEvent
 
 from napari_roimasks import roi_masks
-from napari_roimasks.core import MotionBorder, delta_f_over_f, estimate_contamination_ratio
+from napari_roimasks.core import delta_f_over_f, estimate_contamination_ratio
 from napari_roimasks.core.traces import DEFAULT_BLOCK_BYTES
 from napari_roimasks.model import Correction
 from napari_roimasks.widgets import _trace_view
 
 PLUGIN = "napari-roimasks"
-
-
-@pytest.fixture
-def session(make_napari_viewer):
-    """The sample recording with both docks, the border from the movie's metadata."""
-    viewer = make_napari_viewer()
-    layers = {layer.name: layer for layer in viewer.open_sample(PLUGIN, "synthetic_recording")}
-    _, rois = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
-    rois.set_border(MotionBorder.from_allen(layers["movie"].metadata["motion_border"]))
-    _, traces = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
-    return viewer, rois, traces, layers
 
 
 def extract_and_wait(qtbot, traces):
