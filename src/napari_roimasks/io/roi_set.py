@@ -7,6 +7,8 @@ module imports none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
 
 import numpy as np
 
@@ -14,11 +16,39 @@ from ..core.border import MotionBorder
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 
-__all__ = ["RoiEntry", "RoiFileError", "RoiSet", "id_from_text"]
+__all__ = ["Decision", "RoiEntry", "RoiFileError", "RoiSet", "id_from_text"]
 
 
 class RoiFileError(ValueError):
     """An ROI file cannot be read or written as ROIs; the message names the file and the problem."""
+
+
+class Decision(str, Enum):
+    """A curator's decision about an ROI: a cell, not a cell, or not decided yet.
+
+    The values are what files hold (``"cell"``, ``"not_cell"``, ``"unlabeled"``).
+    """
+
+    CELL = "cell"
+    NOT_CELL = "not_cell"
+    UNLABELED = "unlabeled"
+
+    @classmethod
+    def from_text(cls, text) -> Decision:
+        """The decision a file's text names (case and ``-``/space blind).
+
+        Raises
+        ------
+        ValueError
+            Naming the text and the three decisions.
+        """
+        key = str(text).strip().lower().replace("-", "_").replace(" ", "_")
+        try:
+            return cls(key)
+        except ValueError:
+            raise ValueError(
+                f"unknown decision {text!r}: expected cell, not_cell or unlabeled"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -38,12 +68,25 @@ class RoiEntry:
         (e.g. an NWB pixel mask's or suite2p's ``lam``); the mask is the pixels
         with weight > 0. None: every mask pixel weighs 1. Traces are means over
         the mask, unweighted, as AllenSDK's.
+    decision : Decision
+        The curator's decision (new and drawn ROIs: unlabeled).
+    reason : str
+        Why, in the curator's words ("" when none was given).
+    decided_at : datetime or None
+        When the decision was made (timezone-aware), when known.
+    probability : float or None
+        A classifier's probability that the ROI is a cell (suite2p's ``iscell``
+        second column), when known.
     """
 
     id: object
     crop: MaskCrop | None
     mask_group: int = -1
     weights: np.ndarray | None = field(default=None, compare=False, repr=False)
+    decision: Decision = Decision.UNLABELED
+    reason: str = ""
+    decided_at: datetime | None = None
+    probability: float | None = None
 
 
 @dataclass
