@@ -37,6 +37,7 @@ def test_dock_picks_the_roi_layer_and_draws_its_rings(sample, table):
     viewer, dock, layers = sample
     assert dock.source is layers["ROIs"]
     np.testing.assert_array_equal(rings_layer(viewer).data, expected_rings(layers["ROIs"].data))
+    assert rings_layer(viewer).contour == 1  # outlines: the picture under them stays visible
     rows = table(dock)
     assert [int(r["ROI"]) for r in rows] == list(range(1, layers["ROIs"].data.max() + 1))
     assert int(rows[0]["area"]) == np.count_nonzero(layers["ROIs"].data == 1)

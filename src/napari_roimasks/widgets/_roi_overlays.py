@@ -91,10 +91,13 @@ class RoiOverlays:
                 Labels(
                     rings.ring_labels(),
                     name=f"{source.name} neuropil",
-                    opacity=0.3,
+                    opacity=0.8,
                     blending="translucent",
                 ),
             )
+            # outlines (a ring's inner and outer edge): filled rings hide the picture a
+            # curator judges the ROIs on; the layer's contour control (0) fills them again
+            layer.contour = 1
         _match_colours(layer, source)
 
     def draw_excluded(self, source, rows) -> None:
