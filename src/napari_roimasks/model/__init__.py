@@ -2,6 +2,10 @@
 
 - :mod:`.rois`: :class:`RoiModel`, the ROIs, border, ring options, rings,
   traces, selection and the ROI table's rows; one per viewer (:func:`model_for`);
+- :mod:`.decisions`: each ROI's decision (cell, not cell, unlabeled), reason and
+  time, with their own undo and redo (:class:`Decisions`, held by the model);
+- :mod:`.triage`: the table's order (sort, filter) and where the keyboard goes
+  next (:class:`TriageView`);
 - :mod:`.traces`: extracted traces, movie tokens, the neuropil correction and
   what the plot shows;
 - :mod:`.extraction`: the extraction job (a generator for a worker thread),
@@ -15,6 +19,7 @@
 No Qt and no napari: pipelines and tests drive the model directly.
 """
 
+from .decisions import MAX_UNDO_STEPS, Decisions, DecisionStep, RoiDecision
 from .exports import NwbContents, nwb_contents
 from .extraction import DaskClients, ExtractionFailed, extraction_job
 from .jobs import JobFailed, cancellable_job
@@ -39,23 +44,33 @@ from .traces import (
     movie_token,
     trace_series,
 )
+from .triage import SORT_COLUMNS, AfterDecision, TriagePlace, TriageView, decision_counts
 
 __all__ = [
+    "MAX_UNDO_STEPS",
+    "SORT_COLUMNS",
+    "AfterDecision",
     "Correction",
     "DaskClients",
+    "DecisionStep",
+    "Decisions",
     "ExtractionFailed",
     "ExtractionPlan",
     "JobFailed",
     "NwbContents",
     "PixelTrace",
     "RoiCorrelation",
+    "RoiDecision",
     "RoiMapInputs",
     "RoiModel",
     "RoiSummary",
     "RoiTraces",
     "SummaryLayer",
+    "TriagePlace",
+    "TriageView",
     "cancellable_job",
     "corrected_traces",
+    "decision_counts",
     "display_limits",
     "extraction_job",
     "frames_without_numbers",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 from psygnal import Signal
@@ -20,7 +21,8 @@ from ..core.exclusions import exclusions, masks_to_read
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
-from ..io.roi_set import RoiEntry, RoiSet
+from ..io.roi_set import Decision, RoiEntry, RoiSet
+from .decisions import Decisions, RoiDecision
 from .traces import (
     Correction,
     ExtractionPlan,
@@ -35,7 +37,7 @@ __all__ = ["RoiModel", "RoiSummary", "model_for"]
 
 @dataclass(frozen=True)
 class RoiSummary:
-    """One row of the ROI table."""
+    """One row of the ROI table (see :data:`~napari_roimasks.model.triage.SORT_COLUMNS`)."""
 
     key: Hashable
     area: int
@@ -44,6 +46,10 @@ class RoiSummary:
     trace: str = (
         ""  # "" not extracted, "current", or "stale" (the ROI, its ring or the movie changed)
     )
+    decision: Decision = Decision.UNLABELED
+    reason: str = ""
+    decided_at: datetime | None = None  # timezone-aware
+    probability: float | None = None  # a classifier's, e.g. suite2p's iscell[:, 1]
 
     @property
     def excluded(self) -> bool:
@@ -66,6 +72,9 @@ class RoiModel:
         The neuropil correction (fixed or fitted r) changed.
     selection_changed(keys)
         The ROIs the user selected (in the table or the viewer) changed.
+    decisions_changed(keys)
+        The decision or reason of these ROIs changed (a decision, undo, redo), or
+        None: every decision was replaced (:meth:`load`). Their rows are current.
     """
 
     rois_changed = Signal(object)
@@ -73,6 +82,7 @@ class RoiModel:
     traces_changed = Signal(object)
     correction_changed = Signal()
     selection_changed = Signal(object)
+    decisions_changed = Signal(object)
 
     def __init__(self) -> None:
         self.border = MotionBorder()
@@ -90,6 +100,8 @@ class RoiModel:
         #: its layer's ``unique_id``): other views name and place their layers after it
         self.source_id: str | None = None
         self._summaries: dict = {}  # key -> RoiSummary, kept current
+        #: every ROI's decision by key, kept while an ROI is deleted (a paint undo brings it back)
+        self.decisions = Decisions()
 
     # -- ROIs ---------------------------------------------------------------------------------
     def set_rois(
@@ -101,6 +113,8 @@ class RoiModel:
         ring_options: RingOptions | None = None,
     ) -> None:
         """Replace every ROI (None or an empty crop: an ROI without pixels) and rebuild the rings.
+
+        Decisions stay with their keys (e.g. a label image read again); :meth:`load` replaces them.
 
         Parameters
         ----------
@@ -116,9 +130,12 @@ class RoiModel:
         """
         self._replace_rois(crops, image_shape, None, border=border, ring_options=ring_options)
 
-    def _replace_rois(self, crops, image_shape, labels, *, border, ring_options) -> None:
+    def _replace_rois(
+        self, crops, image_shape, labels, *, border, ring_options, decisions=None
+    ) -> None:
         """:meth:`set_rois`, keeping ``labels`` (the label image the crops came from, or None)
-        before anyone hears of the change: a listener may read the layer again at once."""
+        and ``decisions`` (:meth:`Decisions.replace`'s arguments, or None: keep them) before
+        anyone hears of the change: a listener may read the layer again at once."""
         image_shape = (int(image_shape[0]), int(image_shape[1]))
         border, ring_options = border or self.border, ring_options or self.ring_options
         border.check_fits(*image_shape)
@@ -129,12 +146,16 @@ class RoiModel:
             border=border,
             options=ring_options,
         )
+        if decisions is not None:  # before the ROIs: a bad decision changes nothing either
+            self.decisions.replace(*decisions)
         settings = (border, ring_options) != (self.border, self.ring_options)
         self.border, self.ring_options, self.image_shape = border, ring_options, image_shape
         self.rings, self._empty, self._labels = rings, empty, labels
         self._changed(None)
         if settings:
             self.settings_changed.emit()
+        if decisions is not None:
+            self.decisions_changed.emit(None)
 
     def set_rois_from_labels(self, labels: np.ndarray, **settings) -> None:
         """Replace every ROI with the labels of a (rows, columns) label image (see :meth:`set_rois`)."""
@@ -147,7 +168,8 @@ class RoiModel:
         )
 
     def load(self, rois: RoiSet) -> None:
-        """Take the ROIs, border and ring options of a saved session (e.g. a ``.roimasks.h5``).
+        """Take the ROIs, border, ring options and decisions of a saved session (e.g. a
+        ``.roimasks.h5``); decision undo starts afresh. (:meth:`set_rois` keeps decisions.)
 
         Raises
         ------
@@ -156,18 +178,35 @@ class RoiModel:
         """
         if rois.image_shape is None:
             raise ValueError("the ROIs need the image size to be curated; this file has none")
-        self.set_rois(
+        self._replace_rois(
             {entry.id: entry.crop for entry in rois.rois},
             rois.image_shape,
+            None,
             border=rois.border,
             ring_options=rois.ring_options,
+            decisions=(
+                {e.id: RoiDecision(e.decision, e.reason, e.decided_at) for e in rois.rois},
+                {e.id: e.probability for e in rois.rois},
+            ),
         )
 
     def roi_set(self) -> RoiSet:
-        """The session as a :class:`RoiSet` to save: ROIs, border, ring options, image size."""
+        """The session as a :class:`RoiSet` to save: ROIs with their decisions, border, ring
+        options, image size."""
         self._require_rois()
-        entries = [RoiEntry(key, self.roi(key)) for key in self.roi_keys()]
+        entries = [self._entry(key) for key in self.roi_keys()]
         return RoiSet(entries, self.border, self.image_shape, self.ring_options)
+
+    def _entry(self, key) -> RoiEntry:
+        record = self.decisions.get(key)
+        return RoiEntry(
+            key,
+            self.roi(key),
+            decision=record.decision,
+            reason=record.reason,
+            decided_at=record.decided_at,
+            probability=self.decisions.probability(key),
+        )
 
     def labels_edited(self, labels: np.ndarray) -> set:
         """Follow an edit of the label image (paint, fill, erase, undo, data replaced).
@@ -306,13 +345,70 @@ class RoiModel:
 
     def _summarise(self, key) -> RoiSummary:
         roi, ring = self.roi(key), self.ring(key)
+        record = self.decisions.get(key)
         return RoiSummary(
             key,
             0 if roi is None else roi.area,
             0 if ring is None else ring.area,
             exclusions(roi, ring, self.usable_area),
             self._trace_state(key),
+            record.decision,
+            record.reason,
+            record.decided_at,
+            self.decisions.probability(key),
         )
+
+    # -- decisions (see model.decisions) ----------------------------------------------------------
+    def decide(self, keys: Iterable, decision: Decision | str, *, reason: str | None = None) -> set:
+        """Decide ROIs (cell, not cell, unlabeled) as one undo step; ``reason`` None keeps theirs.
+
+        Returns
+        -------
+        set
+            The keys whose decision or reason changed (empty: no change, no undo step).
+
+        Raises
+        ------
+        KeyError
+            For a key that is no ROI now (nothing is changed).
+        """
+        keys = self._present(keys)
+        return self._decisions_changed(self.decisions.decide(keys, decision, reason=reason))
+
+    def set_reason(self, keys: Iterable, reason: str) -> set:
+        """Give ROIs a reason ("" clears it) as one undo step; see :meth:`decide`."""
+        return self._decisions_changed(self.decisions.set_reason(self._present(keys), reason))
+
+    def undo_decision(self) -> set:
+        """Undo the last decision step (``decisions.undo_text`` says which); the keys it changed."""
+        return self._decisions_changed(self.decisions.undo())
+
+    def redo_decision(self) -> set:
+        """Redo the last undone decision step; the keys it changed."""
+        return self._decisions_changed(self.decisions.redo())
+
+    def _present(self, keys) -> list:
+        keys = list(keys)
+        missing = [k for k in keys if k not in self._summaries]
+        if missing:
+            raise KeyError(f"no ROI {missing[0]!r} to decide: it was deleted or never existed")
+        return keys
+
+    def _decisions_changed(self, keys: set) -> set:
+        """Bring the rows of ``keys`` up to date (no ring is recomputed) and tell the views."""
+        for key in keys:
+            row = self._summaries.get(key)
+            if row is not None:  # a deleted ROI keeps its decision, without a row
+                record = self.decisions.get(key)
+                self._summaries[key] = replace(
+                    row,
+                    decision=record.decision,
+                    reason=record.reason,
+                    decided_at=record.decided_at,
+                )
+        if keys:
+            self.decisions_changed.emit(keys)
+        return keys
 
     # -- traces -------------------------------------------------------------------------------
     def fingerprint(self, key, movie: str | None) -> bytes:
