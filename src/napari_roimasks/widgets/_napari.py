@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QWidget
+from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtWidgets import QMainWindow, QWidget
+
+_AREAS = {
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "top": Qt.DockWidgetArea.TopDockWidgetArea,
+}
 
 
 class DockWidget(QWidget):
@@ -17,6 +24,9 @@ class DockWidget(QWidget):
 
     _docked = False
     _torn_down = False
+    #: Where the dock goes when napari opens it from the Plugins menu and the user has not
+    #: put it anywhere yet (napari puts every plugin dock on the right); None: napari's choice.
+    preferred_area: str | None = None
 
     def teardown(self) -> None:
         """Disconnect from the viewer, its layers and the model; stop background work."""
@@ -29,14 +39,34 @@ class DockWidget(QWidget):
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ParentChange:
             if self.parent() is not None:
+                if not self._docked and self.preferred_area is not None and not _placed(self):
+                    QTimer.singleShot(0, self._move_to_preferred_area)  # once napari placed it
                 self._docked = True
             elif self._docked:  # taken out of napari's window
                 self._finish()
         return super().event(event)
 
+    def _move_to_preferred_area(self) -> None:
+        """Move napari's dock to :attr:`preferred_area` (napari then remembers it there)."""
+        dock = self.parentWidget()
+        window = None if dock is None else dock.parentWidget()
+        if not isinstance(window, QMainWindow) or self._torn_down:
+            return
+        if window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
+            window.addDockWidget(_AREAS[self.preferred_area], dock)
+
     def closeEvent(self, event) -> None:
         self._finish()
         super().closeEvent(event)
+
+
+def _placed(widget) -> bool:
+    """Whether napari remembers a place for the dock being made around ``widget`` (where the
+    user last put it); asked before napari adds the dock, which then records its place."""
+    from napari.settings import get_settings
+
+    name = getattr(widget.parentWidget(), "name", None)
+    return name in get_settings().application.plugin_widget_positions
 
 
 def unwrap(obj):

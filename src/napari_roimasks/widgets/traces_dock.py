@@ -54,6 +54,9 @@ from ._trace_view import TraceView
 class TracesWidget(DockWidget):
     """Dock widget "Traces"."""
 
+    #: time runs left to right: the plot wants the window's width, at the bottom
+    preferred_area = "bottom"
+
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
