@@ -44,8 +44,8 @@ def test_the_traces_dock_opens_at_the_bottom_with_its_plot_visible(
 
 
 def test_a_place_the_user_chose_before_is_kept(make_napari_viewer, qtbot, positions):
-    positions[NAME] = "left"
+    positions[NAME] = "right"  # where napari would put it anyway: only the memory keeps it
     viewer = make_napari_viewer(show=True)
     dock, widget, window = open_traces(viewer, qtbot)
     QApplication.processEvents()  # a move queued (singleShot 0) would run here: none must be
-    assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
