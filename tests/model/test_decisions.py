@@ -209,7 +209,7 @@ def test_deciding_an_roi_that_is_gone_is_refused_and_changes_nothing(model, labe
     erased = labels.copy()
     erased[erased == 2] = 0
     model.labels_edited(erased)
-    with pytest.raises(KeyError, match="no ROI 2"):
+    with pytest.raises(ValueError, match="no ROI 2"):
         model.decide([1, 2], CELL)
     assert model.summary(1).decision is UNLABELED and not model.decisions.can_undo
 

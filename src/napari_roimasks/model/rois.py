@@ -369,7 +369,7 @@ class RoiModel:
 
         Raises
         ------
-        KeyError
+        ValueError
             For a key that is no ROI now (nothing is changed).
         """
         keys = self._present(keys)
@@ -380,7 +380,10 @@ class RoiModel:
         return self._decisions_changed(self.decisions.set_reason(self._present(keys), reason))
 
     def undo_decision(self) -> set:
-        """Undo the last decision step (``decisions.undo_text`` says which); the keys it changed."""
+        """Undo the last decision step (``decisions.undo_text`` says which); the keys it changed.
+
+        An ROI deleted since gets its earlier decision back too, shown when it comes back.
+        """
         return self._decisions_changed(self.decisions.undo())
 
     def redo_decision(self) -> set:
@@ -391,7 +394,7 @@ class RoiModel:
         keys = list(keys)
         missing = [k for k in keys if k not in self._summaries]
         if missing:
-            raise KeyError(f"no ROI {missing[0]!r} to decide: it was deleted or never existed")
+            raise ValueError(f"no ROI {missing[0]!r} to decide: it was deleted or never existed")
         return keys
 
     def _decisions_changed(self, keys: set) -> set:
