@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import numpy as np
@@ -187,14 +186,12 @@ def test_undo_shows_in_the_view_after_the_rows_are_taken_again(model):
     assert view.keys == []
 
 
-def test_a_triage_step_of_1000_rois_takes_far_less_than_30_ms():
+def test_a_hundred_triage_steps_through_1000_rois_walk_the_filtered_order():
+    # (its speed is measured in benchmarks/bench_gui.py, never asserted here)
     model = RoiModel()
     model.set_rois_from_labels(grid_labels(1000))
     view = TriageView(model.rows(), sort_by="area", decisions={UNLABELED})
-    current, times = view.next_roi(None), []
+    current = view.next_roi(None)
     for _ in range(100):
-        start = time.perf_counter()
         current = step(model, view, current, CELL, ADVANCE)
-        times.append(time.perf_counter() - start)
     assert current == 101 and len(view) == 900
-    assert np.median(times) < 0.010  # measured ~0.7 ms; the GUI's budget is 30 ms
