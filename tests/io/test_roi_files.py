@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 import re
 from dataclasses import fields
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import h5py
@@ -32,6 +33,7 @@ from napari_roimasks.io.layer_metadata import (
     ring_options_from_metadata,
 )
 from napari_roimasks.io.roi_files import RoiEntry, RoiFileError, RoiSet, read_rois, write_rois
+from napari_roimasks.io.roi_set import Decision
 from napari_roimasks.synthetic import place_cells
 
 SHAPE = (64, 80)
@@ -320,11 +322,29 @@ def test_every_format_module_is_registered():
     assert set(read_suffixes()) == {s for f in ROI_FORMATS for s in f.suffixes}
 
 
+#: Decisions of every kind: with a reason (not ASCII), a time in another zone, a probability.
+CURATION = [
+    dict(decision=Decision.CELL, reason="round, bright", probability=0.75),
+    dict(
+        decision=Decision.NOT_CELL,
+        reason="a dendrite: «too long», 樹状突起",
+        decided_at=datetime(2024, 5, 1, 10, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2))),
+    ),
+    dict(),
+    dict(decision=Decision.CELL, decided_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
+]
+
+
+def curation_of(rois) -> list[tuple]:
+    return [(r.decision, r.reason, r.decided_at, r.probability) for r in rois]
+
+
 def _full_set(with_overlap: bool) -> RoiSet:
-    """ROIs with ids that are not positions, groups, border, ring options and image size."""
+    """ROIs with ids that are not positions, groups, decisions, border, ring options and
+    image size."""
     labels = place_cells(SHAPE, 10, seed=8)
     rois = [
-        RoiEntry(10 * k + 3, MaskCrop.from_plane(labels == k), k % 3)
+        RoiEntry(10 * k + 3, MaskCrop.from_plane(labels == k), k % 3, **CURATION[k % 4])
         for k in range(1, labels.max() + 1)
     ]
     if with_overlap:
@@ -359,6 +379,8 @@ def test_what_a_format_declares_is_what_a_round_trip_keeps(tmp_path, form):
     assert back.border == (written.border if holds.border else None)
     assert back.ring_options == (written.ring_options if holds.ring_options else None)
     assert back.image_shape == (SHAPE if holds.image_shape else None)
+    unlabeled = [(Decision.UNLABELED, "", None, None)] * len(written.rois)
+    assert curation_of(back.rois) == (curation_of(written.rois) if holds.decisions else unlabeled)
     if not holds.overlaps:
         with pytest.raises(RoiFileError, match="more than one ROI"):
             write_rois(tmp_path / f"overlaps{form.write_suffixes[0]}", _full_set(True))
@@ -374,6 +396,7 @@ def test_a_format_says_what_it_holds_in_words():
         "border",
         "ring options",
         "image size",
+        "decisions",
     )
     assert [f.name for f in fields(own.holds)] == [
         "masks",
@@ -383,6 +406,7 @@ def test_a_format_says_what_it_holds_in_words():
         "border",
         "ring_options",
         "image_shape",
+        "decisions",
     ]
 
 

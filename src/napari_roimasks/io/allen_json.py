@@ -5,15 +5,25 @@ A file is either a list of mask objects or an object ``{"rois": [...],
 ``x``, ``y`` (column and row of the box), ``width``, ``height`` and ``mask``
 (rows of booleans; ``mask_matrix`` is accepted as an alias). The border's
 ``x0, x1, y0, y1`` are AllenSDK's ``[b0, b1, b2, b3]``: the left, right, top
-and bottom bands. This project also writes ``mask_group`` and ``valid``,
-which the format has no field for; readers that do not know them ignore them.
+and bottom bands. Each mask's ``valid`` is the pipeline's own flag. This
+project also writes ``mask_group``, ``image_size`` and a curator's
+``decision`` (``cell``, ``not_cell``, ``unlabeled``), ``reason``,
+``decided_at`` (ISO 8601) and ``probability``, which the format has no field
+for; readers that do not know them ignore them.
+
+Decisions and ``valid``: written, ``valid`` is false exactly for a mask
+decided not a cell. Read, a ``decision`` field wins; without one, ``valid:
+false`` reads as not a cell and ``valid: true`` as unlabeled (the Allen
+pipeline marks every usable ROI valid, which says nothing of whether a
+curator judged it a cell).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from numbers import Integral
 from pathlib import Path
 
@@ -22,19 +32,29 @@ import numpy as np
 from ..core.border import MotionBorder
 from ..core.masks import MaskCrop
 from .atomic import write_atomically
-from .roi_set import RoiFileError
+from .decision_text import decided_at_text, read_decision
+from .roi_set import Decision, RoiFileError
 
 __all__ = ["AllenMask", "AllenMasksFile", "read_allen_masks", "write_allen_masks"]
 
 
 @dataclass(frozen=True)
 class AllenMask:
-    """One mask of an Allen JSON file."""
+    """One mask of an Allen JSON file.
+
+    ``decision`` None (a neuropil mask, say) writes no curation fields; read
+    back, it is the file's ``decision``, else not a cell where ``valid`` is
+    false, else unlabeled.
+    """
 
     id: object
     crop: MaskCrop | None  # None: a mask with no pixels
     mask_group: int = -1
     valid: bool = True
+    decision: Decision | None = None
+    reason: str = ""
+    decided_at: datetime | None = None
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +98,13 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
         pixels = np.asarray(entry["mask"], dtype=float)
     except (TypeError, ValueError):
         raise RoiFileError(f"{where}: mask must be rows of true/false values") from None
+    valid = entry.get("valid", True)
+    if valid not in (True, False):  # 1 and 0 too
+        raise RoiFileError(f"{where}: valid must be true or false, got {valid!r}")
+    valid = bool(valid)
+    curated = _curation(where, entry, valid)
     if pixels.size == 0 and entry["width"] * entry["height"] == 0:
-        return AllenMask(entry["id"], None, int(group), bool(entry.get("valid", True)))
+        return replace(curated, id=entry["id"], mask_group=int(group))
     if pixels.shape != (entry["height"], entry["width"]):
         raise RoiFileError(
             f"{where}: mask is {pixels.shape[0] if pixels.ndim else 0} rows x "
@@ -87,9 +112,26 @@ def _check_mask(path: Path, index: int, entry) -> AllenMask:
             f"{entry['height']} x {entry['width']}"
         )
     crop = MaskCrop(int(entry["y"]), int(entry["x"]), pixels != 0)
-    return AllenMask(
-        entry["id"], crop if crop.pixels.any() else None, int(group), bool(entry.get("valid", True))
+    return replace(
+        curated, id=entry["id"], crop=crop if crop.pixels.any() else None, mask_group=int(group)
     )
+
+
+def _curation(where: str, entry: dict, valid: bool) -> AllenMask:
+    """An AllenMask holding only ``valid`` and the decision the mask's fields give."""
+    fallback = Decision.UNLABELED if valid else Decision.NOT_CELL
+    try:
+        decision, reason, when, probability = read_decision(
+            entry.get("decision", fallback.value),
+            entry.get("reason", ""),
+            entry.get("decided_at"),
+            entry.get("probability"),
+        )
+    except ValueError as error:
+        raise RoiFileError(f"{where}: {error}") from None
+    if not isinstance(entry.get("reason", ""), str):
+        raise RoiFileError(f"{where}: reason must be text, got {entry['reason']!r}")
+    return AllenMask(None, None, -1, valid, decision, reason, when, probability)
 
 
 def read_allen_masks(path, *, image_shape=None) -> AllenMasksFile:
@@ -196,8 +238,10 @@ def write_allen_masks(
 
     entries = []
     for mask in masks:
+        curation = {}
         if isinstance(mask, AllenMask):
             crop, ident, group, valid = mask.crop, mask.id, mask.mask_group, mask.valid
+            curation = _curation_fields(mask)
         else:
             crop = (
                 None
@@ -216,6 +260,7 @@ def write_allen_masks(
                 "mask": [] if crop is None else crop.pixels.tolist(),
                 "mask_group": int(group) if group is not None else -1,
                 "valid": bool(valid),
+                **curation,
             }
         )
     content = entries
@@ -229,6 +274,21 @@ def write_allen_masks(
         content["image_size"] = {"width": int(image_shape[1]), "height": int(image_shape[0])}
     text = json.dumps(content)
     return write_atomically(path, lambda f: f.write(text.encode()), overwrite=overwrite)
+
+
+def _curation_fields(mask: AllenMask) -> dict:
+    """The extra fields of a mask's decision: none without one; reason, time and
+    probability only where known."""
+    if mask.decision is None:
+        return {}
+    fields = {"decision": Decision(mask.decision).value}
+    if mask.reason:
+        fields["reason"] = str(mask.reason)
+    if mask.decided_at is not None:
+        fields["decided_at"] = decided_at_text(mask.decided_at)
+    if mask.probability is not None:
+        fields["probability"] = float(mask.probability)
+    return fields
 
 
 def _json_id(ident):

@@ -4,8 +4,10 @@ Needs pynwb (``pip install 'napari-roimasks[nwb]'``). :func:`write_nwb` writes,
 in the processing module ``ophys``:
 
 - ``ImageSegmentation`` with the plane segmentations ``PlaneSegmentation``
-  (the ROIs: ``image_mask``, and the columns ``roi_id``, ``mask_group`` and,
-  with corrected traces, ``neuropil_r``) and, when given,
+  (the ROIs: ``image_mask``, and the columns ``roi_id``, ``mask_group``,
+  ``decision`` (cell, not_cell, unlabeled), ``reason``, when some ROI has them
+  ``decided_at`` (ISO 8601, "" unknown) and ``probability`` (NaN unknown),
+  and, with corrected traces, ``neuropil_r``) and, when given,
   ``NeuropilSegmentation`` (each ROI's neuropil mask);
 - ``Fluorescence`` with the ``RoiResponseSeries`` ``RoiResponseSeries`` (F),
   ``Neuropil`` (Fneu) and ``Corrected`` (F - r Fneu), (frames, ROIs), when
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .decision_text import decision_fields
 from .nwb_session import SEX_WORDS, NwbSession
 from .roi_set import RoiFileError, RoiSet
 
@@ -153,14 +156,14 @@ def write_nwb(
     plane = _imaging_plane(pynwb, nwb, session, shape)
     ids = [str(r.id) for r in rois.rois]
     groups = [int(r.mask_group) for r in rois.rois]
-    extra = {}
+    extra = _curation_columns(rois)
     if "r" in traces:
         extra["neuropil_r"] = ("the r of each ROI's Corrected trace, F - r * Fneu", traces["r"])
     table = _plane_segmentation(
         "PlaneSegmentation",
         "The ROIs: image_mask (the ROI's pixels, with their weights where the source file "
         "had them), roi_id (its id in napari-roimasks), mask_group (a user-defined category, "
-        "AllenSDK's mask_group; -1: none)",
+        "AllenSDK's mask_group; -1: none), decision and reason (the curator's)",
         plane,
         shape,
         [(r.crop, r.weights) for r in rois.rois],
@@ -191,6 +194,29 @@ def write_nwb(
     ):
         io.write(nwb)
     return Path(os.fspath(path))
+
+
+def _curation_columns(rois: RoiSet) -> dict:
+    """The PlaneSegmentation's curation columns: decision and reason always; when some ROI
+    has one, the decision's time and the cell probability."""
+    decisions, reasons, times, chances = (
+        list(column) for column in zip(*(decision_fields(r) for r in rois.rois), strict=True)
+    )
+    columns = {
+        "decision": ("the curator's decision: cell, not_cell or unlabeled", decisions),
+        "reason": ("why, in the curator's words (empty: no reason given)", reasons),
+    }
+    if any(times):
+        columns["decided_at"] = (
+            "when the decision was made, ISO 8601 with the time zone (empty: unknown)",
+            times,
+        )
+    if not np.all(np.isnan(chances)):
+        columns["probability"] = (
+            "a classifier's probability that the ROI is a cell (NaN: unknown)",
+            np.asarray(chances, dtype=float),
+        )
+    return columns
 
 
 def _checked_traces(traces: dict, n: int) -> dict:
@@ -259,8 +285,7 @@ def _plane_segmentation(name, description, plane, shape, masks, ids, groups, ext
         ),
     ]
     columns += [
-        VectorData(name=key, description=text, data=np.asarray(values, dtype=float))
-        for key, (text, values) in extra.items()
+        VectorData(name=key, description=text, data=values) for key, (text, values) in extra.items()
     ]
     return PlaneSegmentation(
         name=name,

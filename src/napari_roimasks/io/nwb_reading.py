@@ -9,6 +9,10 @@ weights are kept (``RoiEntry.weights``). A file of pixel masks records no image
 size: it comes from the plane segmentation's reference images or from an
 imaging series of the same imaging plane (suite2p's ``TwoPhotonSeries``
 ``dimension``), else it is left to the caller.
+
+Decisions come from this project's ``decision``, ``reason``, ``decided_at`` and
+``probability`` columns; without a ``decision`` column, from suite2p's
+``iscell`` (is a cell, probability): 1 a cell, else not a cell; else unlabeled.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.masks import MaskCrop
+from .decision_text import with_decision
 from .nwb import NAME, pynwb_for
 from .roi_set import RoiEntry, RoiFileError, RoiSet, id_from_text
 
@@ -41,7 +46,8 @@ def read_nwb_rois(path, *, name: str = "PlaneSegmentation") -> RoiSet:
     RoiSet
         Ids from the ``roi_id`` column (else the table's ids), groups from
         ``mask_group`` (else suite2p's ``iscell``: 1 cell, 0 not; else -1),
-        each ROI's weights, and the image size when the file gives it (else None).
+        each ROI's weights, decisions (``decision`` etc., else suite2p's ``iscell``), and the
+        image size when the file gives it (else None).
 
     Raises
     ------
@@ -104,7 +110,9 @@ def _roi_set(path: Path, nwb, table) -> RoiSet:
             _entry_from_image(ident, group, np.asarray(masks[i]).reshape(masks.shape[1:3]))
             for i, (ident, group) in enumerate(zip(ids, groups, strict=True))
         ]
-        return RoiSet(rois, image_shape=tuple(masks.shape[1:3]), kind=NAME)
+        return RoiSet(
+            _with_curation(path, table, rois), image_shape=tuple(masks.shape[1:3]), kind=NAME
+        )
     if "pixel_mask" in columns:
         rows, columns_, weights, ends = _flat_mask(table["pixel_mask"], ("x", "y", "weight"))
     elif "voxel_mask" in columns:
@@ -128,7 +136,33 @@ def _roi_set(path: Path, nwb, table) -> RoiSet:
         _entry_from_pixels(ident, group, rows[a:b], columns_[a:b], weights[a:b])
         for ident, group, a, b in zip(ids, groups, starts, ends, strict=True)
     ]
-    return RoiSet(rois, image_shape=_plane_size(nwb, table), kind=NAME)
+    return RoiSet(_with_curation(path, table, rois), image_shape=_plane_size(nwb, table), kind=NAME)
+
+
+def _with_curation(path: Path, table, rois: list) -> list:
+    """The ROIs with the decisions of the table's columns (see the module's docstring)."""
+    columns, n = table.colnames, len(rois)
+
+    def column(name, default):
+        return list(table[name].data[:]) if name in columns else [default] * n
+
+    if "decision" in columns:
+        decisions = column("decision", "unlabeled")
+        chances = column("probability", None)
+    elif "iscell" in columns:  # suite2p: (is a cell, probability)
+        flags = [np.ravel(np.asarray(row, dtype=float)) for row in table["iscell"].data[:]]
+        decisions = ["cell" if row[0] == 1 else "not_cell" for row in flags]
+        chances = [row[1] if row.size > 1 else None for row in flags]
+    else:
+        return rois
+    reasons, times = column("reason", ""), column("decided_at", "")
+    checked = []
+    for roi, *fields in zip(rois, decisions, reasons, times, chances, strict=True):
+        try:
+            checked.append(with_decision(roi, *fields))
+        except ValueError as error:
+            raise RoiFileError(f"{path}: ROI {roi.id}: {error}") from None
+    return checked
 
 
 def _flat_mask(column, names):

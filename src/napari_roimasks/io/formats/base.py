@@ -36,6 +36,9 @@ class FormatContents:
         How the neuropil rings are drawn (outer radius, inner gap, minimum pixels).
     image_shape : bool
         The frame size the ROIs were drawn on.
+    decisions : bool
+        Each ROI's curation: decision (cell, not cell, unlabeled), reason, when
+        it was made and a classifier's cell probability.
     """
 
     masks: bool = True
@@ -45,6 +48,7 @@ class FormatContents:
     border: bool = False
     ring_options: bool = False
     image_shape: bool = False
+    decisions: bool = False
 
     def names(self) -> tuple[str, ...]:
         """What the format holds, in words: e.g. ``("masks", "ids", "image size")``."""

@@ -1,7 +1,9 @@
 """NWB ``PlaneSegmentation`` masks as an ROI file format (the file layout: :mod:`..nwb`).
 
 Needs pynwb (``pip install 'napari-roimasks[nwb]'``). Holds masks (overlaps
-kept, with their pixels' weights), ids, groups and the image size; not the
+kept, with their pixels' weights), ids, groups, decisions (this project's
+``decision``, ``reason``, ``decided_at`` and ``probability`` columns; read
+from suite2p's ``iscell`` too) and the image size; not the
 motion border or the ring options, which NWB has no field for. Reads image,
 pixel and voxel masks (one z-plane), suite2p's NWB export included; writes
 image masks. ``napari_roimasks.io.nwb.write_nwb`` also writes neuropil masks,
@@ -42,7 +44,7 @@ def read_nwb(path: Path, *, image_shape=None) -> RoiSet:
 def write_nwb_rois(
     path: Path, rois: RoiSet, *, overwrite: bool = False, session: NwbSession | None = None
 ) -> Path:
-    """Write the ROIs (ids, groups) as an NWB ``PlaneSegmentation`` of image masks, atomically.
+    """Write the ROIs (ids, groups, decisions) as an NWB ``PlaneSegmentation`` of image masks, atomically.
 
     Parameters
     ----------
@@ -66,7 +68,9 @@ def write_nwb_rois(
 FORMAT = RoiFormat(
     name=NAME,
     suffixes=(".nwb",),
-    holds=FormatContents(masks=True, overlaps=True, ids=True, groups=True, image_shape=True),
+    holds=FormatContents(
+        masks=True, overlaps=True, ids=True, groups=True, image_shape=True, decisions=True
+    ),
     reader=read_nwb,
     writer=write_nwb_rois,
     write_suffixes=(".nwb",),
