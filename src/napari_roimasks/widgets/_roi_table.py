@@ -1,33 +1,69 @@
-"""The ROI table of the "ROI masks" dock: a Qt model over the RoiModel's rows, and its view."""
+"""The ROI table of the "ROI masks" dock: a Qt model over the RoiModel's rows, and its view.
+
+The rows shown, and their order, are a :class:`~napari_roimasks.model.triage.TriageView`'s:
+a click on a column's header sorts by it, the dock's filters choose the rows, and the
+keyboard's next and previous follow what the table shows.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.exclusions import EXCLUSION_TEXT
+from ..io.roi_set import Decision
 from ..model import RoiSummary
+from ..model.triage import TriageView
 
-COLUMNS = ("ROI", "area", "ring", "trace", "exclusions")
-COLUMN_TIPS = (
-    "The ROI's label (Labels layer) or shape number (Shapes layer)",
-    "ROI pixels",
-    "Neuropil ring pixels, inside the usable area",
-    "Extracted traces: ✓ current, 'stale' when the ROI or its ring changed since (Extract again)",
-    "Why AllenSDK would give this ROI's trace as NaN",
+#: (title, the TriageView column it sorts by, tooltip)
+COLUMN_SPECS = (
+    ("ROI", "key", "The ROI's label (Labels layer) or shape number (Shapes layer)"),
+    ("decision", "decision", "The curator's decision: cell, not cell, or none yet (unlabeled)"),
+    (
+        "p(cell)",
+        "probability",
+        "A classifier's probability that the ROI is a cell (e.g. suite2p's)",
+    ),
+    ("area", "area", "ROI pixels"),
+    ("ring", "ring_pixels", "Neuropil ring pixels, inside the usable area"),
+    (
+        "trace",
+        "trace",
+        "Extracted traces: ✓ current, 'stale' when the ROI or its ring changed since (Extract again)",
+    ),
+    ("exclusions", "exclusions", "Why AllenSDK would give this ROI's trace as NaN"),
+    ("reason", "reason", "Why, in the curator's words"),
 )
+COLUMNS = tuple(title for title, _, _ in COLUMN_SPECS)
+COLUMN_TIPS = tuple(tip for _, _, tip in COLUMN_SPECS)
+_DECISION_COLUMN = COLUMNS.index("decision")
+_NUMBERS = {COLUMNS.index(c) for c in ("p(cell)", "area", "ring")}
+
 #: A translucent red that reads on napari's dark and light themes alike.
 FLAGGED = QBrush(QColor(220, 60, 60, 110))
+#: The decision cell's colour (unlabeled: none) and text.
+DECISION_BRUSHES = {
+    Decision.CELL: QBrush(QColor(40, 170, 70, 200)),
+    Decision.NOT_CELL: QBrush(QColor(120, 120, 120, 200)),
+}
+DECISION_TEXT = {Decision.CELL: "cell", Decision.NOT_CELL: "not cell", Decision.UNLABELED: ""}
 
 
 class RoiTableModel(QAbstractTableModel):
-    """One row per ROI: key, area, ring size and AllenSDK's exclusions; excluded rows tinted."""
+    """The rows shown: key, decision, probability, area, ring size, trace, AllenSDK's
+    exclusions, reason. The decision cell is coloured; excluded rows are tinted red.
 
-    def __init__(self, parent=None):
+    ``on_sort(column, descending)`` is called when the user asks for a sort (a header click).
+    """
+
+    def __init__(self, parent=None, on_sort: Callable[[str, bool], None] | None = None):
         super().__init__(parent)
         self._rows: list[RoiSummary] = []
         self._row_of: dict = {}
+        self._on_sort = on_sort
 
     # -- filling ------------------------------------------------------------------------------
     def set_rows(self, rows: list[RoiSummary]) -> None:
@@ -38,7 +74,7 @@ class RoiTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def update_rows(self, rows: list[RoiSummary]) -> bool:
-        """Update rows in place; False (nothing done) when a key is new, so the caller resets."""
+        """Update rows in place; False (nothing done) when a key is not shown, so the caller resets."""
         if any(row.key not in self._row_of for row in rows):
             return False
         for row in rows:
@@ -48,15 +84,19 @@ class RoiTableModel(QAbstractTableModel):
         return True
 
     def roi_keys(self) -> list:
+        """The keys shown, top to bottom."""
         return [row.key for row in self._rows]
 
     def key_at(self, row: int):
+        """The ROI on a row."""
         return self._rows[row].key
 
     def row_of(self, key) -> int | None:
+        """The row an ROI is on (None: not shown)."""
         return self._row_of.get(key)
 
     def summary(self, row: int) -> RoiSummary:
+        """The model's summary shown on a row."""
         return self._rows[row]
 
     # -- Qt -----------------------------------------------------------------------------------
@@ -72,66 +112,158 @@ class RoiTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return COLUMN_TIPS[section]
+            return COLUMN_TIPS[section] + " (click to sort)"
         return None
+
+    def sort(self, column, order=Qt.SortOrder.AscendingOrder):
+        if self._on_sort is not None and 0 <= column < len(COLUMNS):
+            self._on_sort(COLUMN_SPECS[column][1], order == Qt.SortOrder.DescendingOrder)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         row = self._rows[index.row()]
+        column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                str(row.key),
-                str(row.area),
-                str(row.ring_pixels),
-                {"current": "✓", "stale": "stale"}.get(row.trace, ""),
-                ", ".join(EXCLUSION_TEXT[e] for e in row.exclusions),
-            )[index.column()]
-        if role == Qt.ItemDataRole.BackgroundRole and row.excluded:
-            return FLAGGED
-        if role == Qt.ItemDataRole.ToolTipRole and row.excluded:
-            return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
-        if role == Qt.ItemDataRole.TextAlignmentRole and 0 < index.column() < 3:
+            return _cell_text(row, column)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column == _DECISION_COLUMN:
+                return DECISION_BRUSHES.get(row.decision)
+            return FLAGGED if row.excluded else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == COLUMNS.index("reason") and row.reason:
+                return row.reason
+            if row.excluded:
+                return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMBERS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
 
+def _cell_text(row: RoiSummary, column: int) -> str:
+    title = COLUMNS[column]
+    if title == "ROI":
+        return str(row.key)
+    if title == "decision":
+        return DECISION_TEXT[row.decision]
+    if title == "p(cell)":
+        return "" if row.probability is None else f"{row.probability:.2f}"
+    if title == "area":
+        return str(row.area)
+    if title == "ring":
+        return str(row.ring_pixels)
+    if title == "trace":
+        return {"current": "✓", "stale": "stale"}.get(row.trace, "")
+    if title == "exclusions":
+        return ", ".join(EXCLUSION_TEXT[e] for e in row.exclusions)
+    return row.reason
+
+
 class RoiTable(QTableView):
-    """The ROI table: read-only rows; ctrl/shift-clicks select several, which become the
-    model's selection. ``roi_clicked(key)`` when the user clicks a row."""
+    """The ROI table: read-only rows in the :attr:`view`'s order; a header click sorts;
+    ctrl/shift-clicks select several rows, which become the model's selection.
+
+    Parameters
+    ----------
+    model : RoiModel
+    on_roi_clicked : callable(key)
+        Called when the user clicks a row.
+    """
 
     def __init__(self, model, on_roi_clicked):
         super().__init__()
         self.model_of_rois = model
-        self.rows = RoiTableModel(self)
+        self.view = TriageView()
+        self.rows = RoiTableModel(self, on_sort=self.sort_rows)
+        self._resetting = False
         self.setModel(self.rows)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.horizontalHeader().setStretchLastSection(True)
+        header = self.horizontalHeader()
+        # sized once per reset (see _fit_columns): sizing every row on every change costs a
+        # triage step more than the rest of it
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.setSortingEnabled(True)
         self.clicked.connect(lambda index: on_roi_clicked(self.rows.key_at(index.row())))
         self.selectionModel().selectionChanged.connect(self._on_selection)
 
-    def show_rows(self, keys, rows: list[RoiSummary]) -> None:
-        """Show the model's rows: all of them (``keys`` None, or ROIs came or went), or update ``keys``."""
-        if keys is None or self.rows.roi_keys() != [row.key for row in rows]:
-            self.rows.set_rows(rows)
-        else:
+    # -- what is shown ------------------------------------------------------------------------
+    def show_rows(self, keys=None, rows: list[RoiSummary] | None = None) -> None:
+        """Show the model's rows (``rows``, default all of them) through the view's sort and
+        filter; only ``keys`` changed (None: any may have), so when the order holds only their
+        rows are redrawn."""
+        self.view.set_rows(self.model_of_rois.rows() if rows is None else rows)
+        shown = self.view.keys
+        if keys is not None and shown == self.rows.roi_keys():
             self.update_keys(keys)
+        else:
+            self._reset([self.model_of_rois.summary(k) for k in shown])
 
     def update_keys(self, keys) -> None:
-        """Update the rows of ``keys`` from the model (those still shown)."""
-        present = set(self.rows.roi_keys())
-        self.rows.update_rows([self.model_of_rois.summary(k) for k in keys if k in present])
+        """Update the rows of ``keys`` from the model (those shown)."""
+        shown = [k for k in keys if self.rows.row_of(k) is not None]
+        self.rows.update_rows([self.model_of_rois.summary(k) for k in shown])
 
+    def sort_rows(self, column: str, descending: bool = False) -> None:
+        """Sort by a :data:`~napari_roimasks.model.triage.SORT_COLUMNS` column (a header click)."""
+        self.view.sort(column, descending=descending)
+        section = next(i for i, spec in enumerate(COLUMN_SPECS) if spec[1] == column)
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        header = self.horizontalHeader()
+        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (section, order):
+            header.blockSignals(True)  # the indicator follows; it does not sort again
+            header.setSortIndicator(section, order)
+            header.blockSignals(False)
+        self._reset([self.model_of_rois.summary(k) for k in self.view.keys])
+
+    def set_filter(self, *, decisions=..., text: str | None = None) -> None:
+        """Show only these decisions (None: all) and rows holding ``text``; omitted: unchanged."""
+        self.view.set_filter(decisions=decisions, text=text)
+        self._reset([self.model_of_rois.summary(k) for k in self.view.keys])
+
+    def _reset(self, rows: list[RoiSummary]) -> None:
+        """Show ``rows``, keeping the model's selection selected (a reset is not a choice)."""
+        self._resetting = True
+        try:
+            self.rows.set_rows(rows)
+            self._fit_columns()
+            selection = [self.rows.row_of(k) for k in self.model_of_rois.selection]
+            for row in selection:
+                if row is not None:
+                    self.selectionModel().select(
+                        self.rows.index(row, 0),
+                        self.selectionModel().SelectionFlag.Select
+                        | self.selectionModel().SelectionFlag.Rows,
+                    )
+        finally:
+            self._resetting = False
+        current = next((r for r in selection if r is not None), None)
+        if current is not None:
+            self.scrollTo(self.rows.index(current, 0))
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as the rows on screen need (not every row: 1000 ROIs cost 100 ms)."""
+        header = self.horizontalHeader()
+        header.setResizeContentsPrecision(50)
+        self.resizeColumnsToContents()
+
+    # -- selection ----------------------------------------------------------------------------
     def select_key(self, key) -> None:
-        """Select the row of an ROI (when not already selected)."""
+        """Select the row of an ROI (when not already selected) and scroll to it."""
         row = self.rows.row_of(key)
-        if row is not None and not self.selectionModel().isRowSelected(row, QModelIndex()):
+        if row is None:
+            return
+        if not self.selectionModel().isRowSelected(row, QModelIndex()):
             self.selectRow(row)
+        self.scrollTo(self.rows.index(row, 0))
 
     def _on_selection(self, *_) -> None:
+        if self._resetting:
+            return
         rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
         self.model_of_rois.set_selection([self.rows.key_at(r) for r in rows])

@@ -31,6 +31,7 @@ from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTable
 from ._settings_controls import SettingsControls
+from ._triage import TriageControls
 
 #: ``layer.metadata`` mark of an ROI layer curated here: its settings are the session's
 _CURATED = "napari_roimasks_curated"
@@ -93,9 +94,18 @@ class RoiMasksWidget(DockWidget):
         )
         self.table = RoiTable(self.model, self.select_roi)
         self.table_model = self.table.rows
+        self.triage = TriageControls(
+            unwrap(napari_viewer),
+            self.model,
+            self.table,
+            self.select_roi,
+            lambda: self.source,
+            recoloured=self._on_recoloured,
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(controls.native)
+        layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
 
         self._layer_box.changed.connect(self._on_layer_chosen)
@@ -378,13 +388,18 @@ class RoiMasksWidget(DockWidget):
         self.overlays.draw_rings(source)
         self.overlays.draw_excluded(source, rows)
         self.table.show_rows(keys, rows)
+        self.triage.rois_changed(keys)
         excluded = sum(row.excluded for row in rows)
         self._status.value = f"{len(rows)} ROIs, {excluded} excluded by AllenSDK's rules"
         if keys is None:
             self._show_resize_offer()
 
+    def _on_recoloured(self, layer) -> None:
+        if layer is self.source and layer in self.viewer.layers and self.model.rings is not None:
+            self.overlays.draw_rings(layer)  # the rings take the ROIs' colours
+
     def _on_traces_changed(self, keys) -> None:
-        self.table.update_keys(keys)
+        self.table.show_rows(keys)
         self._write_features()
 
     def _write_features(self) -> None:
@@ -394,6 +409,7 @@ class RoiMasksWidget(DockWidget):
     # -- closing ----------------------------------------------------------------------------------
     def teardown(self) -> None:
         """Let go of the layer, the model and the viewer (napari removed or closed the dock)."""
+        self.triage.teardown()  # gives the layer its colours back while the dock still follows it
         self.link.stop()
         disconnect_all(self._connections)
         self._connections = []
