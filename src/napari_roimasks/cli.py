@@ -1,4 +1,4 @@
-"""The command line: ``napari-roimasks extract``, ``summary`` and ``info``.
+"""The command line: ``napari-roimasks extract``, ``summary``, ``convert`` and ``info``.
 
 Exit codes: 0 done; 2 bad arguments or input (one line on stderr saying which
 file or argument and what was expected); 1 an unexpected failure.
@@ -20,10 +20,13 @@ from .core.distributed_traces import ClusterJobFailed
 from .logs import send_logs_to_file
 from .pipeline import (
     NWB_OUTPUT,
+    ONLY_CHOICES,
     BatchSettings,
     InputError,
     MovieReadError,
     check_cluster_movies,
+    chosen_rois,
+    decision_counts,
     jobs_from_files,
     jobs_from_manifest,
     prepare,
@@ -107,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the movie's summary images (mean, max, std, correlation, enhanced mean) "
         "under this file name in each output folder, from the same read of the movie",
     )
+    _add_only(
+        extract,
+        "extract and write only the ROIs decided cells (or not cells); the "
+        "neuropil rings still leave every ROI's pixels out (default: all)",
+    )
     _add_cell_diameter(extract)
     _add_nwb_options(extract)
     summary = commands.add_parser(
@@ -134,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument(
         "--workers", type=int, help="workers of --scheduler local (default: one per core)"
     )
+    convert = commands.add_parser(
+        "convert",
+        help="write an ROI file in another format, or its decisions as suite2p's iscell.npy",
+        description="Read an ROI file and write it in the format the output's name asks for "
+        "(.roimasks.h5, Allen .json, ImageJ .zip, label image .npy/.tif, .nwb), keeping what "
+        "that format can hold. An output named iscell.npy is suite2p's classification of the "
+        "ROIs instead: (n, 2) float, 1 for a cell, and the cell probability.",
+    )
+    convert.add_argument("rois", type=Path, metavar="ROIS", help="the ROI file to read")
+    convert.add_argument(
+        "-o", "--output", type=Path, required=True, help="the file to write (its name: the format)"
+    )
+    _add_only(convert, "write only the ROIs decided cells (or not cells) (default: all)")
+    convert.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
     info = commands.add_parser("info", help="say what a movie, ROI or summary file holds")
     info.add_argument("file", type=Path)
     return parser
@@ -192,6 +214,10 @@ _SESSION_OPTIONS = {
     ),
     "device_description": ("--device-description", {}, "the microscope"),
 }
+
+
+def _add_only(command, text: str) -> None:
+    command.add_argument("--only", choices=ONLY_CHOICES, default="all", help=text)
 
 
 def _add_cell_diameter(command) -> None:
@@ -283,6 +309,7 @@ def _settings(args) -> BatchSettings:
         nwb=_nwb_session(args),
         summary=args.summary,
         cell_diameter=_cell_diameter(args),
+        only=args.only,
     )
 
 
@@ -355,9 +382,14 @@ def extract(args) -> int:
             )
             _say_unusable_pixels(result.summary, job.movie)
             written.append(job.out)
+            chosen = (
+                ""
+                if settings.only == "all"
+                else f" ({settings.only} only, of {job.n_rois_in_file})"
+            )
             print(
-                f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs x "
-                f"{job.n_frames} frames, {len(job.exclusions)} exclusions"
+                f"wrote {', '.join(settings.outputs)} to {job.out}: {len(job.rois)} ROIs"
+                f"{chosen} x {job.n_frames} frames, {len(job.exclusions)} exclusions"
             )
     except KeyboardInterrupt:
         raise Interrupted(written, [job.out for job in jobs[len(written) :]]) from None
@@ -404,6 +436,35 @@ def summary(args) -> int:
         f"{images.mean.shape[0]}, {images.n_frames} frames) to {job.out}"
     )
     _say_unusable_pixels(images, job.movie)
+    return 0
+
+
+def convert(args) -> int:
+    """``napari-roimasks convert``: an ROI file in another format, or suite2p's ``iscell.npy``."""
+    from dataclasses import replace
+
+    from .io.formats.suite2p import ISCELL, write_iscell
+    from .io.roi_files import RoiFileError, read_rois, write_rois
+
+    to_iscell = args.output.name.lower() == ISCELL
+    if to_iscell and args.only != "all":
+        raise InputError(
+            f"--only {args.only}: {ISCELL} holds a row for every ROI of suite2p's stat.npy; "
+            "leave --only out"
+        )
+    try:
+        found = read_rois(args.rois)
+        chosen = chosen_rois(args.rois, found.rois, args.only)
+        kept = replace(found, rois=[found.rois[i] for i in chosen])
+        if to_iscell:
+            write_iscell(args.output, kept, overwrite=args.overwrite)
+        else:
+            write_rois(args.output, kept, overwrite=args.overwrite)
+    except (RoiFileError, FileExistsError) as error:
+        raise InputError(str(error)) from None
+    what = "their decisions as suite2p's classification" if to_iscell else "them"
+    only = "" if args.only == "all" else f" ({args.only} only, of {len(found.rois)})"
+    print(f"read {len(kept.rois)} ROIs{only} from {args.rois}; wrote {what} to {args.output}")
     return 0
 
 
@@ -504,6 +565,8 @@ def info(args) -> int:
     size = f" on a {found.image_shape[1]}x{found.image_shape[0]} image" if found.image_shape else ""
     print(f"{path}: {found.kind}, {len(found.rois)} ROIs ({empty} without pixels){size}")
     print(f"  the format holds: {', '.join(holds)}")
+    counts = decision_counts(found.rois)
+    print(f"  decisions: {', '.join(f'{n} {decision}' for decision, n in counts.items())}")
     border = found.border.as_allen() if found.border else "none"
     print(f"  motion border (left, right, top, bottom): {border}")
     if found.ring_options is not None:
@@ -559,7 +622,8 @@ def main(argv=None) -> int:
     logging.getLogger("napari_roimasks").setLevel(logging.ERROR)
     _stop_on_sigterm()
     try:
-        return {"extract": extract, "summary": summary, "info": info}[args.command](args)
+        commands = {"extract": extract, "summary": summary, "convert": convert, "info": info}
+        return commands[args.command](args)
     except (InputError, MovieReadError) as error:
         _log_cause(error)
         print(f"napari-roimasks: error: {error}{log.mention()}", file=sys.stderr)

@@ -12,7 +12,10 @@ the border and the ring options, Allen JSON the border), else AllenSDK's
 defaults. With an NWB session in the settings, a job also writes
 ``rois.nwb`` (ROIs, neuropil masks, F and Fneu, and the session's metadata);
 with a summary file name, the movie's summary images, computed in the same
-read of the movie as the traces.
+read of the movie as the traces. ``BatchSettings.only`` keeps the ROIs a
+curator decided are cells (or not cells): the rings are still drawn around
+every ROI and leave every ROI's pixels out, so the chosen ROIs' numbers are
+those of a full extraction.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .io.output_set import OutputSet, OutputSetError
 
 __all__ = [
     "NWB_OUTPUT",
+    "ONLY_CHOICES",
     "OUTPUTS",
     "BatchJob",
     "BatchSettings",
@@ -49,6 +53,8 @@ __all__ = [
     "MovieResult",
     "check_cluster_movies",
     "check_summary_name",
+    "chosen_rois",
+    "decision_counts",
     "jobs_from_files",
     "jobs_from_manifest",
     "movie_source",
@@ -64,6 +70,8 @@ __all__ = [
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
 #: What it writes besides when the settings ask for NWB.
 NWB_OUTPUT = "rois.nwb"
+#: ``BatchSettings.only`` (``--only``): which ROIs' traces are extracted, by their decision.
+ONLY_CHOICES = ("all", "cells", "not-cells")
 
 
 class MovieReadError(OSError):
@@ -98,6 +106,9 @@ class BatchSettings:
         folder (None: none).
     cell_diameter : float
         Cells' diameter in pixels, for the enhanced mean image.
+    only : {"all", "cells", "not-cells"}
+        Extract and write only the ROIs decided cells (or not cells); the rings
+        still leave every ROI's pixels out.
     """
 
     border: MotionBorder | None = None
@@ -110,6 +121,7 @@ class BatchSettings:
     nwb: NwbSession | None = None
     summary: str | None = None
     cell_diameter: float = DEFAULT_CELL_DIAMETER
+    only: str = "all"
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -188,6 +200,8 @@ class BatchJob:
     out: Path
     roi_ids: list = field(default_factory=list)
     mask_groups: list = field(default_factory=list)
+    curation: list = field(default_factory=list)  # the RoiEntry of each ROI extracted
+    n_rois_in_file: int = 0
     rois: list = field(default_factory=list)  # MaskCrop or None, per ROI
     rings: list = field(default_factory=list)  # the ring inside the usable area, per ROI
     allen_rings: list = field(default_factory=list)  # AllenSDK's neuropil box, per ROI
@@ -327,26 +341,30 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
             f"{job.rois_file}: {error}" if settings.border is None else f"--border: {error}"
         ) from None
     job.ring_options = settings.ring_options(found.ring_options, file=job.rois_file)
-    job.roi_ids = [entry.id for entry in found.rois]
-    job.mask_groups = [entry.mask_group for entry in found.rois]
-    job.rois = [
+    chosen = chosen_rois(job.rois_file, found.rois, settings.only)
+    job.n_rois_in_file = len(found.rois)
+    job.curation = [found.rois[i] for i in chosen]
+    job.roi_ids = [entry.id for entry in job.curation]
+    job.mask_groups = [entry.mask_group for entry in job.curation]
+    every_roi = [
         entry.crop if entry.crop is not None and entry.crop.pixels.any() else None
         for entry in found.rois
     ]
+    job.rois = [every_roi[i] for i in chosen]
     if settings.nwb is not None and not job.rois:
         raise InputError(f"{job.rois_file}: no ROIs, and an NWB file needs at least one")
+    # rings around the chosen ROIs only, but every ROI's pixels left out of them (AllenSDK)
     rings = NeuropilRings.from_masks(
-        {i: crop for i, crop in enumerate(job.rois) if crop is not None},
+        {i: crop for i, crop in enumerate(every_roi) if crop is not None},
         (h, w),
         border=job.border,
         options=job.ring_options,
     )
     usable = job.border.usable_area(h, w)
     present = set(rings.keys())
-    job.rings = [rings.ring(i) if i in present else None for i in range(len(job.rois))]
+    job.rings = [rings.ring(i) if i in present else None for i in chosen]
     job.allen_rings = [
-        allen_neuropil_crop(rings.region(i), usable) if i in present else None
-        for i in range(len(job.rois))
+        allen_neuropil_crop(rings.region(i), usable) if i in present else None for i in chosen
     ]
     roi_part = [
         (ident, reason)
@@ -368,6 +386,42 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
         OutputSet(out, settings.outputs, overwrite=settings.overwrite),
         size=_output_size(job, settings),
     )
+
+
+def chosen_rois(rois_file: Path, entries: Sequence, only: str) -> list[int]:
+    """The indices of the ROIs ``only`` keeps, in the file's order.
+
+    Raises
+    ------
+    InputError
+        For a choice ``only`` does not know, or none of the ROIs it asks for.
+    """
+    from .io.roi_set import Decision
+
+    wanted = {"cells": Decision.CELL, "not-cells": Decision.NOT_CELL}
+    if only == "all":
+        return list(range(len(entries)))
+    if only not in wanted:
+        raise InputError(f"--only {only}: expected {', '.join(ONLY_CHOICES)}")
+    chosen = [i for i, entry in enumerate(entries) if entry.decision == wanted[only]]
+    if not chosen:
+        counts = decision_counts(entries)
+        held = ", ".join(f"{n} {d}" for d, n in counts.items() if n) or "no ROIs"
+        raise InputError(
+            f"{rois_file}: --only {only}: no ROI is decided "
+            f"{'a cell' if only == 'cells' else 'not a cell'} ({held}); use --only all"
+        )
+    return chosen
+
+
+def decision_counts(entries: Sequence) -> dict[str, int]:
+    """How many ROIs have each decision: ``{"cell": n, "not_cell": n, "unlabeled": n}``."""
+    from .io.roi_set import Decision
+
+    counts = dict.fromkeys((d.value for d in Decision), 0)
+    for entry in entries:
+        counts[Decision(entry.decision).value] += 1
+    return counts
 
 
 def same_file(a, b) -> bool:
@@ -650,13 +704,16 @@ def write_outputs(
 
 
 def _write_nwb(path: Path, job: BatchJob, traces: np.ndarray, session: NwbSession) -> None:
+    from dataclasses import replace
+
     from .io.nwb import write_nwb
-    from .io.roi_set import RoiEntry, RoiSet
+    from .io.roi_set import RoiSet
 
     n = len(job.rois)
+    # each ROI with its decision, as extracted (an ROI without pixels: no mask, no weights)
     entries = [
-        RoiEntry(ident, crop, group)
-        for ident, crop, group in zip(job.roi_ids, job.rois, job.mask_groups, strict=True)
+        replace(entry, crop=crop, weights=None)
+        for entry, crop in zip(job.curation, job.rois, strict=True)
     ]
     write_nwb(
         path,
