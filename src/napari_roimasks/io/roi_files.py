@@ -5,12 +5,12 @@ The format comes from the file name, through the registry
 
 | file | read | write | holds |
 | --- | --- | --- | --- |
-| ``*.roimasks.h5`` (this project's) | yes | yes | masks (overlaps kept), ids, groups, border, ring options, image size, version |
-| ``*.json`` (Allen pipeline) | yes | yes | masks, ids, border; groups and image size as this project's extra fields |
+| ``*.roimasks.h5`` (this project's) | yes | yes | masks (overlaps kept), ids, groups, decisions, border, ring options, image size, version |
+| ``*.json`` (Allen pipeline) | yes | yes | masks, ids, border; groups, image size and decisions as this project's extra fields (``valid`` false: not a cell) |
 | ``*.zip`` / ``*.roi`` (ImageJ/Fiji) | yes | yes (zip) | masks as ImageJ counts them (polygon, freehand, traced, rectangle, rounded rectangle, oval, ellipse, rotated rectangle, composite); ids as names; image size in ROI properties (this project's); not groups or the border |
 | ``*.npy`` / ``*.tif`` label image (e.g. cellpose) | yes | yes | one label per pixel: no overlaps, no groups, no border |
-| suite2p ``stat.npy`` (+ ``iscell.npy``, ``ops.npy`` beside it) | yes | no | pixels; ``iscell`` becomes the group (1 cell, 0 not); image size from ``ops.npy`` |
-| ``*.nwb`` (needs pynwb) | yes | yes | masks (overlaps kept), ids, groups, image size; not the border (see :mod:`.nwb`) |
+| suite2p ``stat.npy`` (+ ``iscell.npy``, ``ops.npy`` beside it) | yes | no (``iscell.npy``: ``formats.suite2p.write_iscell``) | pixels; ``iscell`` becomes the group and the decision (1 cell, 0 not) and probability; image size from ``ops.npy`` |
+| ``*.nwb`` (needs pynwb) | yes | yes | masks (overlaps kept), ids, groups, decisions, image size; not the border (see :mod:`.nwb`) |
 
 A file that records no image size (the Allen pipeline's JSON, ImageJ's own
 files, suite2p without ``ops.npy``) takes the caller's: see
