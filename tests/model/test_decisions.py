@@ -10,7 +10,6 @@ import pytest
 from napari_roimasks.core import MotionBorder
 from napari_roimasks.io.roi_set import Decision, RoiEntry, RoiSet
 from napari_roimasks.model import MAX_UNDO_STEPS, Decisions, RoiModel
-from napari_roimasks.model.decisions import decision_from_valid, decisions_from_iscell
 from napari_roimasks.model.triage import decision_counts
 
 CELL, NOT_CELL, UNLABELED = Decision.CELL, Decision.NOT_CELL, Decision.UNLABELED
@@ -279,22 +278,3 @@ def test_a_nan_probability_is_unknown():
     model = RoiModel()
     model.load(saved)
     assert model.rows()[0].probability is None
-
-
-def test_suite2p_iscell_maps_to_decisions_and_probabilities():
-    iscell = np.array([[1.0, 0.91], [0.0, 0.2], [1.0, 0.55]])
-    decisions, probabilities = decisions_from_iscell(iscell)
-    assert decisions == [CELL, NOT_CELL, CELL]
-    np.testing.assert_array_equal(probabilities, [0.91, 0.2, 0.55])
-    decisions, probabilities = decisions_from_iscell([1, 0])
-    assert decisions == [CELL, NOT_CELL] and np.isnan(probabilities).all()
-    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
-        decisions_from_iscell(np.zeros((2, 3)))
-
-
-def test_allen_valid_maps_to_cell_or_not_cell():
-    assert [decision_from_valid(v) for v in (True, False, np.bool_(True))] == [
-        CELL,
-        NOT_CELL,
-        CELL,
-    ]

@@ -19,8 +19,6 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import numpy as np
-
 from ..io.roi_set import Decision
 from .triage import roi_key_order
 
@@ -29,8 +27,6 @@ __all__ = [
     "DecisionStep",
     "Decisions",
     "RoiDecision",
-    "decision_from_valid",
-    "decisions_from_iscell",
 ]
 
 #: How many decision steps can be undone (the oldest are forgotten beyond).
@@ -223,44 +219,6 @@ class Decisions:
         self._redo.clear()
         self._records.update((key, after) for key, _, after in changes)
         return step.keys
-
-
-# -- what other programs' files mean --------------------------------------------------------------
-def decisions_from_iscell(iscell) -> tuple[list[Decision], np.ndarray]:
-    """suite2p's ``iscell.npy`` as decisions: first column 1 a cell, else not; second the probability.
-
-    Parameters
-    ----------
-    iscell : (n_rois, 2) or (n_rois,) array_like
-        suite2p's classification; a single column has no probability.
-
-    Returns
-    -------
-    decisions : list of Decision
-        One per ROI, in the array's order.
-    probabilities : (n_rois,) float ndarray
-        The cell probability (NaN without a second column).
-
-    Raises
-    ------
-    ValueError
-        For an array of another shape, naming the shape.
-    """
-    array = np.asarray(iscell, dtype=float)
-    if array.ndim == 1:
-        array = array[:, np.newaxis]
-    if array.ndim != 2 or array.shape[1] not in (1, 2):
-        raise ValueError(
-            f"iscell has shape {np.shape(iscell)}; expected (n_rois, 2): is-cell flag, probability"
-        )
-    decisions = [Decision.CELL if flag == 1 else Decision.NOT_CELL for flag in array[:, 0]]
-    probabilities = array[:, 1].copy() if array.shape[1] == 2 else np.full(len(array), np.nan)
-    return decisions, probabilities
-
-
-def decision_from_valid(valid) -> Decision:
-    """The Allen pipeline's ``valid`` flag as a decision: true a cell, false not a cell."""
-    return Decision.CELL if bool(valid) else Decision.NOT_CELL
 
 
 # -- helpers --------------------------------------------------------------------------------------
