@@ -183,7 +183,14 @@ def test_suite2p_rois_open_as_distinct_labels_with_iscell_as_group(tmp_path):
     assert kind == "labels"
     assert (data[3, 5], data[3, 6], data[10, 20], data[30, 40], data[31, 40]) == (1, 1, 2, 3, 3)
     assert np.count_nonzero(data) == 5
-    assert meta["features"] == {"index": [1, 2, 3], "mask_group": [1, 0, 1]}
+    features = meta["features"]
+    assert {k: features[k] for k in ("index", "mask_group")} == {
+        "index": [1, 2, 3],
+        "mask_group": [1, 0, 1],
+    }
+    # suite2p's classification is the curator's decision, its probability kept
+    assert features["decision"] == ["cell", "not_cell", "cell"]
+    assert features["probability"] == [0.9, 0.2, 0.7]
     assert meta["metadata"]["roi_ids"] == [0, 1, 2]
 
 
@@ -509,3 +516,43 @@ def test_a_bad_roi_file_is_one_line_and_the_viewer_keeps_what_it_had(
     assert "\n" not in message
     assert [layer.name for layer in viewer.layers] == ["ROIs"]
     np.testing.assert_array_equal(rois.data, cells)
+
+
+@pytest.mark.gui
+@needs_display
+@pytest.mark.parametrize("suffix", write_suffixes(), ids=lambda s: s.lstrip("."))
+def test_decisions_in_a_layers_features_are_saved_and_opened_through_napari(
+    make_napari_viewer, tmp_path, cells, suffix
+):
+    """A curator's decisions, as the layer's features hold them, through File > Save and
+    File > Open: kept by the formats that hold decisions, unlabeled in the others."""
+    from napari_roimasks.io.formats import format_for
+
+    needs_pynwb(suffix)
+    ids = sorted(set(np.unique(cells).tolist()) - {0})
+    decisions = dict(zip(ids, ["cell", "not_cell", "unlabeled"] * 3, strict=False))
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(
+        cells,
+        name="ROIs",
+        features={
+            "index": ids,
+            "decision": [decisions[k] for k in ids],
+            "reason": ["round, bright" if decisions[k] == "cell" else "" for k in ids],
+            "decided_at": [
+                "2026-12-06T10:30:00+00:00" if decisions[k] != "unlabeled" else "" for k in ids
+            ],
+            "probability": [0.25] * len(ids),
+        },
+    )
+    viewer.layers.selection.select_only(layer)
+    path = tmp_path / f"rois{suffix}"
+    assert viewer.layers.save(str(path), selected=True, plugin=PLUGIN) == [str(path)]
+    (opened,) = viewer.open(str(path), plugin=PLUGIN)
+    shown = dict(zip(opened.features["index"], opened.features["decision"], strict=True))
+    if format_for(path).holds.decisions:
+        assert {k: shown[k] for k in ids} == decisions
+        reasons = dict(zip(opened.features["index"], opened.features["reason"], strict=True))
+        assert reasons[ids[0]] == "round, bright" and reasons[ids[1]] == ""
+    else:
+        assert {shown[k] for k in ids} == {"unlabeled"}

@@ -149,17 +149,28 @@ def read_roi_layers(path):
         features = {
             "index": [v for v, r in zip(values, found.rois, strict=True) if r.crop is not None],
             "mask_group": [r.mask_group for r in drawn],
+            **_decision_columns(drawn),
         }
         return [(labels, {"name": name, "metadata": metadata, "features": features}, "labels")]
     meta = {
         "name": name,
         "metadata": metadata,
-        "features": {"mask_group": [r.mask_group for r in drawn]},  # shape i is drawn[i]
+        # shape i is drawn[i]
+        "features": {"mask_group": [r.mask_group for r in drawn], **_decision_columns(drawn)},
         "shape_type": "polygon",
         "face_color": "transparent",
         "edge_color": "yellow",
     }
     return [(mask_outlines(crops), meta, "shapes")]
+
+
+def _decision_columns(rois) -> dict[str, list]:
+    """The ROIs' curation as the layer's features columns (see ``layers.DECISION_COLUMNS``)."""
+    from .io.decision_text import decision_fields
+
+    fields = [decision_fields(entry) for entry in rois]
+    names = ("decision", "reason", "decided_at", "probability")
+    return {name: [f[i] for f in fields] for i, name in enumerate(names)}
 
 
 def _label_values(ids) -> list[int]:

@@ -3,7 +3,8 @@
 The formats and their suffixes come from the registry (:mod:`napari_roimasks.io.formats`).
 With the ROIs go the layer's motion border and ring options (its metadata,
 see :mod:`napari_roimasks.io.layer_metadata`) and each ROI's ``mask_group``
-(its features), in the formats that hold them.
+and curation (``decision``, ``reason``, ``decided_at``, ``probability``: its
+features), in the formats that hold them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core.rings import roi_crops_from_labels
+from .io.decision_text import with_decision
 from .io.image_size import image_size_for_rois
 from .io.layer_metadata import (
     LAYER_METADATA_IMAGE_SHAPE,
@@ -46,6 +48,7 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     groups = _groups(meta.get("features"), by_index=True)
     crops = roi_crops_from_labels(labels)
     rois = [RoiEntry(int(k), c, groups.get(int(k), -1)) for k, c in crops.items()]
+    rois = _with_decisions(rois, meta.get("features"), by_index=True)
     return [str(write_rois(path, _roi_set(rois, meta, labels.shape), overwrite=True))]
 
 
@@ -81,6 +84,7 @@ def write_shapes(path: str, data, meta: dict) -> list[str]:
     shape = tuple(recorded) if recorded else _extent(layer)
     crops = roi_crops_from_shapes_layer(layer, shape)
     rois = [RoiEntry(k, c, groups.get(k, -1)) for k, c in crops.items()]
+    rois = _with_decisions(rois, meta.get("features"), by_index=False)
     if not recorded:
         shape = image_size_for_rois(RoiSet(rois), open_image_sizes()).shape
     return [str(write_rois(path, _roi_set(rois, meta, shape), overwrite=True))]
@@ -115,6 +119,49 @@ def _groups(features, *, by_index: bool) -> dict[int, int]:
         for k, g in zip(keys, column, strict=True)
         if np.isfinite(float(k)) and np.isfinite(float(g))
     }
+
+
+def _with_decisions(rois: list[RoiEntry], features, *, by_index: bool) -> list[RoiEntry]:
+    """``rois`` with the decision, reason, time and probability the layer's features hold
+    (rows keyed as :func:`_groups` keys them); ROIs without a row stay unlabeled.
+
+    Raises
+    ------
+    ValueError
+        For a value that is no decision, time or probability, naming it.
+    """
+    if features is None or "decision" not in features:
+        return rois
+    n = len(features["decision"])
+
+    def column(name, default):
+        return list(features[name]) if name in features else [default] * n
+
+    keys = list(features["index"]) if by_index and "index" in features else range(1, n + 1)
+    rows = {
+        int(k): (d, r, t, p)
+        for k, d, r, t, p in zip(
+            keys,
+            column("decision", "unlabeled"),
+            column("reason", ""),
+            column("decided_at", ""),
+            column("probability", None),
+            strict=True,
+        )
+        if np.isfinite(float(k))
+    }
+    return [
+        with_decision(entry, *_present(rows[entry.id])) if entry.id in rows else entry
+        for entry in rois
+    ]
+
+
+def _present(values):
+    """A features row's decision values, missing cells (NaN, as pandas fills them) as empty."""
+    decision, reason, decided_at = (
+        "" if isinstance(v, float) and np.isnan(v) else v for v in values[:3]
+    )
+    return decision or "unlabeled", reason, decided_at, values[3]
 
 
 def _extent(layer) -> tuple[int, int]:

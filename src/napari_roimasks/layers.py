@@ -22,8 +22,10 @@ from .core.masks import MaskCrop
 from .core.rings import roi_crops_from_labels
 
 __all__ = [
+    "DECISION_COLUMNS",
     "FEATURE_COLUMNS",
     "LayerConversionError",
+    "decision_features",
     "edited_shapes",
     "image_sizes",
     "labels_plane",
@@ -274,11 +276,14 @@ def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list
     return rois
 
 
-#: The columns this plugin writes into an ROI layer's ``features``.
+#: The columns this plugin writes into an ROI layer's ``features`` after an extraction.
 FEATURE_COLUMNS = ("mean_F", "mean_Fneu", "r", "exclusion")
+#: The columns that carry each ROI's curation (what File > Save writes where the format can).
+DECISION_COLUMNS = ("decision", "reason", "decided_at", "probability")
+_TEXT_COLUMNS = ("exclusion", "decision", "reason", "decided_at")
 
 
-def write_roi_features(layer, rows: dict) -> None:
+def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
     """Put per-ROI values into an ROI layer's ``features``, for other plugins to read.
 
     Other columns (e.g. ``mask_group``) are kept. A Labels layer gets a row for
@@ -290,11 +295,14 @@ def write_roi_features(layer, rows: dict) -> None:
     ----------
     layer : napari.layers.Labels or napari.layers.Shapes
     rows : dict
-        ROI key -> ``{column: value}`` for the columns in :data:`FEATURE_COLUMNS`.
+        ROI key -> ``{column: value}`` for ``columns``.
+    columns : sequence of str
+        The columns written (replacing those already there): :data:`FEATURE_COLUMNS`
+        or :data:`DECISION_COLUMNS`.
     """
     import pandas as pd
 
-    features = layer.features.drop(columns=list(FEATURE_COLUMNS), errors="ignore")
+    features = layer.features.drop(columns=list(columns), errors="ignore")
     if type(layer).__name__ == "Labels":
         present = np.unique(np.asarray(layer.data)).tolist()
         keys = sorted({0, *present, *(int(k) for k in rows)})
@@ -305,7 +313,25 @@ def write_roi_features(layer, rows: dict) -> None:
     else:
         table = features.reset_index(drop=True).reindex(range(len(layer.data)))
         keys = pd.Series(np.arange(1, len(layer.data) + 1))
-    for column in FEATURE_COLUMNS:
-        default = "" if column == "exclusion" else np.nan
+    for column in columns:
+        default = "" if column in _TEXT_COLUMNS else np.nan
+        if column == "decision":
+            default = "unlabeled"
         table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
     layer.features = table
+
+
+def decision_features(rows) -> dict:
+    """ROI key -> the :data:`DECISION_COLUMNS` values of the model's table rows (``RoiSummary``),
+    as :func:`write_roi_features` takes them."""
+    from .io.decision_text import decided_at_text
+
+    return {
+        row.key: {
+            "decision": getattr(row.decision, "value", str(row.decision)),
+            "reason": row.reason,
+            "decided_at": decided_at_text(row.decided_at),
+            "probability": np.nan if row.probability is None else float(row.probability),
+        }
+        for row in rows
+    }
