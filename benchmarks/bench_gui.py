@@ -11,6 +11,13 @@
 2. Traces of a picked ROI: the sample recording, traces extracted; the time
    runs from setting the ROI layer's selected label (what the label picker
    does) to the end of the trace figure's redraw. Target: <= 100 ms.
+3. A triage step: 1000 disc ROIs on 512x512 with traces of 2000 frames in the
+   model, both docks open. One step is a key press on the viewer's canvas (G
+   or N: decide, then advance to the next unlabeled) and every event it
+   causes (table, layer selection, view centred, trace plot drawn), timed
+   from the press to the end of the trace figure's draw. Run once with not
+   cells "shown" and once "grey" (the layer's colormap is rebuilt on each
+   decision). Targets: median <= 30 ms, 95th percentile <= 60 ms.
 """
 
 from __future__ import annotations
@@ -106,9 +113,73 @@ def picked_roi_traces() -> str:
     )
 
 
+def triage_steps(not_cells: str = "shown", steps: int = 250) -> str:
+    import napari
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication
+
+    from napari_roimasks.model.traces import RoiTraces
+    from napari_roimasks.synthetic import place_cells
+
+    rng = np.random.default_rng(11)
+    labels = place_cells((512, 512), 1000, radius_range=(3.0, 6.0), seed=11)
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    viewer.add_image(rng.normal(500, 50, (512, 512)).astype(np.float32), name="mean image")
+    layer = viewer.add_labels(labels, name="ROIs")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-roimasks", "ROI masks")
+    dock.set_source(layer)
+    _, traces = viewer.window.add_plugin_dock_widget("napari-roimasks", "Traces")
+    model = dock.model
+    n_frames = 2000
+    model.store_traces(  # as an extraction leaves them: current, with their fingerprints
+        model.movie,
+        {
+            key: RoiTraces(
+                model.fingerprint(key, model.movie),
+                rng.normal(100, 10, n_frames),
+                rng.normal(60, 5, n_frames),
+                0.7,
+            )
+            for key in model.roi_keys()
+        },
+    )
+    dock.triage.not_cells_box.setCurrentText(not_cells)
+    canvas = viewer.window._qt_viewer.canvas.native
+    drawn = []
+    traces.view.plot.canvas.mpl_connect(
+        "draw_event", lambda event: drawn.append(time.perf_counter())
+    )
+    QTest.keyClick(canvas, Qt.Key.Key_J)  # the first ROI
+    QApplication.processEvents()
+    latencies = []
+    for step in range(steps):
+        key = Qt.Key.Key_G if rng.random() < 0.7 else Qt.Key.Key_N
+        before = model.selection
+        start = time.perf_counter()
+        QTest.keyClick(canvas, key)
+        QApplication.processEvents()  # the table, the layer, the view and the plot's draw
+        end = time.perf_counter()
+        if model.selection == before:
+            raise RuntimeError(f"step {step} did not move on from {before}")
+        latencies.append(max(end, drawn[-1] if drawn else end) - start)
+    decided = sum(row.decision.value != "unlabeled" for row in model.rows())
+    viewer.close()
+    ms = np.array(latencies) * 1e3
+    return (
+        f"triage step (decide + next unlabeled + table, view, plot), 1000 ROIs on 512x512, "
+        f"traces of {n_frames} frames, not cells {not_cells}, {len(ms)} steps ({decided} decided): "
+        f"median {np.median(ms):.1f} ms, 95th percentile {np.percentile(ms, 95):.1f} ms, "
+        f"max {ms.max():.1f} ms (targets median <= 30 ms, p95 <= 60 ms)"
+    )
+
+
 def main() -> int:
     print(live_rings())
     print(picked_roi_traces())
+    print(triage_steps("shown"))
+    print(triage_steps("grey"))
     return 0
 
 
