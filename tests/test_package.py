@@ -477,3 +477,10 @@ def test_npe2_validate_command_passes():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout
+
+
+def test_no_two_test_files_share_a_name():
+    # pytest imports test files by their name (no packages here): a second test_x.py in
+    # another folder stops the whole run at collection
+    names = [path.name for path in Path(__file__).parent.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

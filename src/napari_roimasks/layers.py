@@ -26,6 +26,7 @@ __all__ = [
     "FEATURE_COLUMNS",
     "LayerConversionError",
     "decision_features",
+    "decisions_from_features",
     "edited_shapes",
     "image_sizes",
     "labels_plane",
@@ -319,6 +320,45 @@ def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
             default = "unlabeled"
         table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
     layer.features = table
+
+
+def decisions_from_features(layer) -> dict:
+    """ROI key -> ``(decision, reason, decided_at, probability)`` from an ROI layer's features
+    columns (:data:`DECISION_COLUMNS`; a Labels layer's rows keyed by ``index``, a Shapes
+    layer's row i is ROI i + 1); {} when the layer has no ``decision`` column.
+
+    Raises
+    ------
+    ValueError
+        For a value that is no decision, time or probability, naming it.
+    """
+    from .io.decision_text import read_decision
+
+    features = getattr(layer, "features", None)
+    if features is None or "decision" not in features.columns:
+        return {}
+    if type(layer).__name__ == "Labels" and "index" in features.columns:
+        keys = [int(k) for k in features["index"]]
+    else:
+        keys = list(range(1, len(features) + 1))
+
+    def cells(name, default):
+        if name not in features.columns:
+            return [default] * len(features)
+        return ["" if isinstance(v, float) and np.isnan(v) else v for v in features[name]]
+
+    found = {}
+    for key, decision, reason, when, chance in zip(
+        keys,
+        cells("decision", "unlabeled"),
+        cells("reason", ""),
+        cells("decided_at", ""),
+        list(features["probability"]) if "probability" in features.columns else [None] * len(keys),
+        strict=True,
+    ):
+        if key != 0:  # napari's background row
+            found[key] = read_decision(decision or "unlabeled", reason, when, chance)
+    return found
 
 
 def decision_features(rows) -> dict:

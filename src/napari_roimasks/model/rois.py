@@ -397,6 +397,27 @@ class RoiModel:
             raise ValueError(f"no ROI {missing[0]!r} to decide: it was deleted or never existed")
         return keys
 
+    def take_decisions(self, records: Mapping, probabilities: Mapping | None = None) -> None:
+        """Take the decisions an ROI layer arrived with (e.g. opened from a file): key ->
+        :class:`RoiDecision`, and key -> cell probability; decision undo starts afresh.
+
+        Raises
+        ------
+        ValueError
+            For a record that is not a decision, and nothing changes.
+        """
+        self.decisions.replace(records, probabilities)
+        for key, row in list(self._summaries.items()):
+            record = self.decisions.get(key)
+            self._summaries[key] = replace(
+                row,
+                decision=record.decision,
+                reason=record.reason,
+                decided_at=record.decided_at,
+                probability=self.decisions.probability(key),
+            )
+        self.decisions_changed.emit(None)
+
     def _decisions_changed(self, keys: set) -> set:
         """Bring the rows of ``keys`` up to date (no ring is recomputed) and tell the views."""
         for key in keys:

@@ -24,8 +24,16 @@ from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
 from ..io.image_size import first_image_holding, rois_extent, size_text
 from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_options_from_metadata
-from ..layers import LayerConversionError, image_sizes, resize_labels, write_roi_features
-from ..model import model_for
+from ..layers import (
+    DECISION_COLUMNS,
+    LayerConversionError,
+    decision_features,
+    decisions_from_features,
+    image_sizes,
+    resize_labels,
+    write_roi_features,
+)
+from ..model import RoiDecision, model_for
 from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
 from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
@@ -119,6 +127,7 @@ class RoiMasksWidget(DockWidget):
             (self.model.settings_changed, self._on_settings_changed),
             (self.model.traces_changed, self._on_traces_changed),
             (self.model.correction_changed, self._write_features),
+            (self.model.decisions_changed, self._write_decisions),
             (self.viewer.layers.events.inserted, self._on_layers_changed),
             (self.viewer.layers.events.removed, self._on_layers_changed),
             (self.viewer.dims.events.current_step, self._on_frame_changed),
@@ -321,11 +330,26 @@ class RoiMasksWidget(DockWidget):
             return
         self.link.follow(layer)
         settings = self._layer_settings(layer)
-        if settings and self.rebuild(**settings):
+        if not (settings and self.rebuild(**settings)):
+            if settings:
+                show_warning(
+                    f"{layer.name!r}: its saved settings do not fit it; the dock's are used"
+                )
+            self.rebuild()
+        self._take_layer_decisions(layer)
+
+    def _take_layer_decisions(self, layer) -> None:
+        """The decisions a layer arrived with (its features, e.g. opened from a file)."""
+        try:
+            found = decisions_from_features(layer)
+        except ValueError as error:
+            show_warning(f"{layer.name!r}: its decisions are not read ({error})")
             return
-        if settings:
-            show_warning(f"{layer.name!r}: its saved settings do not fit it; the dock's are used")
-        self.rebuild()
+        if found and layer is self.source:
+            self.model.take_decisions(
+                {key: RoiDecision(d, r, t) for key, (d, r, t, _) in found.items()},
+                {key: p for key, (_, _, _, p) in found.items()},
+            )
 
     def _layer_settings(self, layer) -> dict:
         """The border and ring options a layer arrived with (e.g. opened from a .roimasks.h5);
@@ -401,6 +425,11 @@ class RoiMasksWidget(DockWidget):
     def _on_traces_changed(self, keys) -> None:
         self.table.show_rows(keys)
         self._write_features()
+
+    def _write_decisions(self, keys=None) -> None:
+        """Keep each ROI's decision in the layer's features: File > Save writes them."""
+        if self.source is not None and self.source in self.viewer.layers:
+            write_roi_features(self.source, decision_features(self.model.rows()), DECISION_COLUMNS)
 
     def _write_features(self) -> None:
         if self.source is not None and self.model.traces:

@@ -247,3 +247,29 @@ def test_a_closed_dock_unbinds_its_keys_and_gives_the_colours_back(sample):
     assert not {key for key, _ in SHORTCUTS} & {str(k) for k in viewer.keymap}
     press(viewer, Qt.Key.Key_G)  # nothing listens
     assert dock.model.summary(3).decision is Decision.NOT_CELL
+
+
+def test_decisions_made_by_key_are_saved_by_file_save_and_come_back_on_open(sample, tmp_path):
+    viewer, dock, layers = sample
+    rois = layers["ROIs"]
+    dock.select_roi(1)
+    press(viewer, Qt.Key.Key_G)  # ROI 1 a cell, on to ROI 2
+    press(viewer, Qt.Key.Key_N)  # ROI 2 not a cell
+    viewer.layers.selection.select_only(rois)
+    path = tmp_path / "curated.roimasks.h5"
+    assert viewer.layers.save(str(path), selected=True, plugin="napari-roimasks") == [str(path)]
+
+    from napari_roimasks.io.roi_files import read_rois
+
+    on_disk = {entry.id: entry.decision for entry in read_rois(path).rois}
+    assert on_disk[1] == Decision.CELL and on_disk[2] == Decision.NOT_CELL
+    assert on_disk[3] == Decision.UNLABELED
+
+    viewer.layers.remove(rois)
+    (opened,) = viewer.open(str(path), plugin="napari-roimasks")
+    dock.set_source(opened)
+    rows = {row.key: row.decision for row in dock.model.rows()}
+    assert (
+        rows[1] == Decision.CELL and rows[2] == Decision.NOT_CELL and rows[3] == Decision.UNLABELED
+    )
+    assert not dock.model.decisions.can_undo  # a file's decisions start a fresh undo
