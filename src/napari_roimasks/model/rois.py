@@ -407,32 +407,30 @@ class RoiModel:
             For a record that is not a decision, and nothing changes.
         """
         self.decisions.replace(records, probabilities)
-        for key, row in list(self._summaries.items()):
-            record = self.decisions.get(key)
-            self._summaries[key] = replace(
-                row,
-                decision=record.decision,
-                reason=record.reason,
-                decided_at=record.decided_at,
-                probability=self.decisions.probability(key),
-            )
+        self._show_decisions(list(self._summaries))
         self.decisions_changed.emit(None)
 
     def _decisions_changed(self, keys: set) -> set:
         """Bring the rows of ``keys`` up to date (no ring is recomputed) and tell the views."""
+        self._show_decisions(keys)
+        if keys:
+            self.decisions_changed.emit(keys)
+        return keys
+
+    def _show_decisions(self, keys) -> None:
+        """The rows of ``keys`` with their decisions now; a deleted ROI keeps its decision
+        without a row."""
         for key in keys:
             row = self._summaries.get(key)
-            if row is not None:  # a deleted ROI keeps its decision, without a row
+            if row is not None:
                 record = self.decisions.get(key)
                 self._summaries[key] = replace(
                     row,
                     decision=record.decision,
                     reason=record.reason,
                     decided_at=record.decided_at,
+                    probability=self.decisions.probability(key),
                 )
-        if keys:
-            self.decisions_changed.emit(keys)
-        return keys
 
     # -- traces -------------------------------------------------------------------------------
     def fingerprint(self, key, movie: str | None) -> bytes:
