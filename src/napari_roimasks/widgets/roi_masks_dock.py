@@ -18,7 +18,8 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QVBoxLayout
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
@@ -43,6 +44,10 @@ from ._triage import TriageControls
 
 #: ``layer.metadata`` mark of an ROI layer curated here: its settings are the session's
 _CURATED = "napari_roimasks_curated"
+
+
+#: Rows of the ROI table always in view, however short the dock (its settings scroll instead).
+TABLE_ROWS_SHOWN = 9
 
 
 class RoiMasksWidget(DockWidget):
@@ -110,9 +115,19 @@ class RoiMasksWidget(DockWidget):
             lambda: self.source,
             recoloured=self._on_recoloured,
         )
+        # the settings scroll when the dock is short; the curation controls and rows enough of
+        # the table to triage stay in view
+        scroll = QScrollArea()
+        scroll.setWidget(controls.native)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setMinimumHeight(
+            TABLE_ROWS_SHOWN * self.table.verticalHeader().defaultSectionSize()
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(controls.native)
+        layout.addWidget(scroll)
         layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
 
