@@ -44,29 +44,38 @@ def read_movie(path):
     """
     import h5py
 
-    name = Path(path).name.split(".")[0]
     datasets = [None]
     if str(path).lower().endswith(MOVIE_HDF5_SUFFIXES):
         with h5py.File(path, "r") as f:
             has_data = "data" in f
         if not has_data:
             datasets = movie_datasets(path) or [None]  # none: open_movie says so
-    layers = []
-    for dataset in datasets:
-        frames, first = open_movie(path, dataset=dataset)
-        low, high = float(first.min()), float(first.max())
-        meta = {
-            "name": name if dataset is None else f"{name} {dataset}",
-            "contrast_limits": (low, high if high > low else low + 1),
-            # the token tells a Dask cluster that the layer still shows this file's frames
-            "metadata": {
-                "path": str(path),
-                "dataset": dataset or "data",
-                "movie_token": movie_token(frames),
-            },
-        }
-        layers.append((frames, meta, "image"))
-    return layers
+    return [(*movie_layer_data(path, dataset), "image") for dataset in datasets]
+
+
+def movie_layer_data(path, dataset: str | None = None) -> tuple:
+    """``(frames, layer keywords)`` of a movie file's lazy Image layer (name, contrast, the
+    ``path``, ``dataset`` and ``movie_token`` in its metadata).
+
+    Raises
+    ------
+    MovieFileError
+        For a file without such a movie (see :func:`~napari_roimasks.io.movies.open_movie`).
+    """
+    frames, first = open_movie(path, dataset=dataset)
+    low, high = float(first.min()), float(first.max())
+    name = Path(path).name.split(".")[0]
+    meta = {
+        "name": name if dataset is None else f"{name} {dataset}",
+        "contrast_limits": (low, high if high > low else low + 1),
+        # the token tells a Dask cluster that the layer still shows this file's frames
+        "metadata": {
+            "path": str(path),
+            "dataset": dataset or "data",
+            "movie_token": movie_token(frames),
+        },
+    }
+    return frames, meta
 
 
 def read_summary_layers(path):

@@ -10,6 +10,8 @@
   what the plot shows;
 - :mod:`.extraction`: the extraction job (a generator for a worker thread),
   here or on a Dask cluster;
+- :mod:`.session`: the session file's snapshot of the model, its restore, and
+  :class:`Autosave` (a background writer that keeps it current);
 - :mod:`.exports`: what an export of the session holds (:func:`nwb_contents`);
 - :mod:`.summary`: the summary images' job and the layers that show them
   (the movie's, or suite2p's from ``ops.npy``);
@@ -34,6 +36,14 @@ from .pixel_maps import (
     roi_correlation_window,
 )
 from .rois import RoiModel, RoiSummary, model_for
+from .session import (
+    AUTOSAVE_DELAY,
+    Autosave,
+    SessionSaved,
+    restore_session,
+    restore_session_extras,
+    session_contents,
+)
 from .summary import SummaryLayer, display_limits, suite2p_summary, summary_job, summary_layers
 from .traces import (
     Correction,
@@ -47,9 +57,11 @@ from .traces import (
 from .triage import SORT_COLUMNS, AfterDecision, TriagePlace, TriageView, decision_counts
 
 __all__ = [
+    "AUTOSAVE_DELAY",
     "MAX_UNDO_STEPS",
     "SORT_COLUMNS",
     "AfterDecision",
+    "Autosave",
     "Correction",
     "DaskClients",
     "DecisionStep",
@@ -65,6 +77,7 @@ __all__ = [
     "RoiModel",
     "RoiSummary",
     "RoiTraces",
+    "SessionSaved",
     "SummaryLayer",
     "TriagePlace",
     "TriageView",
@@ -79,9 +92,12 @@ __all__ = [
     "nwb_contents",
     "pixel_series",
     "pixel_trace_job",
+    "restore_session",
+    "restore_session_extras",
     "roi_correlation_job",
     "roi_correlation_problem",
     "roi_correlation_window",
+    "session_contents",
     "suite2p_summary",
     "summary_job",
     "summary_layers",

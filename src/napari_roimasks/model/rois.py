@@ -21,6 +21,7 @@ from ..core.exclusions import exclusions, masks_to_read
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
+from ..core.summary_images import DEFAULT_CELL_DIAMETER
 from ..io.roi_set import Decision, RoiEntry, RoiSet
 from .decisions import Decisions, RoiDecision
 from .traces import (
@@ -70,6 +71,8 @@ class RoiModel:
         Traces were stored for these keys, or their state changed (another movie).
     correction_changed()
         The neuropil correction (fixed or fitted r) changed.
+    movie_changed()
+        The movie to extract from (its token or its file) changed.
     selection_changed(keys)
         The ROIs the user selected (in the table or the viewer) changed.
     decisions_changed(keys)
@@ -83,6 +86,7 @@ class RoiModel:
     correction_changed = Signal()
     selection_changed = Signal(object)
     decisions_changed = Signal(object)
+    movie_changed = Signal()
 
     def __init__(self) -> None:
         self.border = MotionBorder()
@@ -95,6 +99,10 @@ class RoiModel:
         self.traces: dict[Hashable, RoiTraces] = {}
         self.trace_movie: str | None = None  # the movie the stored traces came from
         self.movie: str | None = None  # the movie the user extracts from now
+        #: that movie's file and HDF5 dataset (None: not a file, or unknown), for the session
+        self.movie_file: tuple[str, str | None] | None = None
+        #: the summary images' cell diameter (the enhanced mean's), in pixels
+        self.cell_diameter: float = DEFAULT_CELL_DIAMETER
         self.selection: tuple = ()
         #: where the ROIs come from, as an opaque token the views agree on (the ROI dock sets
         #: its layer's ``unique_id``): other views name and place their layers after it
@@ -450,13 +458,15 @@ class RoiModel:
         """'' never extracted, 'current', or 'stale' (the ROI, its ring or the movie changed)."""
         return self._summaries[key].trace
 
-    def set_movie(self, movie: str | None) -> None:
+    def set_movie(self, movie: str | None, file: tuple[str, str | None] | None = None) -> None:
         """The movie the user extracts from now (a :func:`movie_token`): traces of
-        another movie show as stale."""
-        if movie != self.movie:
-            self.movie = movie
-            if self.traces and self.rings is not None:
-                self._refresh_traces(list(self.traces))
+        another movie show as stale. ``file``: its path and HDF5 dataset, when it is a file."""
+        if (movie, file) == (self.movie, self.movie_file):
+            return
+        changed, self.movie, self.movie_file = movie != self.movie, movie, file
+        if changed and self.traces and self.rings is not None:
+            self._refresh_traces(list(self.traces))
+        self.movie_changed.emit()
 
     def plan_extraction(self, movie: str) -> ExtractionPlan:
         """The ROIs whose traces are missing or stale for ``movie``, with the masks to read."""

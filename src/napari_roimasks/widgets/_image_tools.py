@@ -19,6 +19,7 @@ draws the results (:mod:`._image_layers`).
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton
@@ -243,7 +244,8 @@ class ImageTools:
                     "frame: they are NaN in the summary images"
                 )
 
-        self._start("summary images", summary_job, (movie.data,), movie.data.shape[0], show)
+        job = partial(summary_job, cell_diameter=self.model.cell_diameter)
+        self._start("summary images", job, (movie.data,), movie.data.shape[0], show)
         return True
 
     # -- suite2p's images --------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
 from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTable
+from ._session import SessionControls
 from ._settings_controls import SettingsControls
 from ._triage import TriageControls
 
@@ -128,6 +129,10 @@ class RoiMasksWidget(DockWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
+        self.session = SessionControls(
+            napari_viewer, self.model, lambda: self.source, self.set_source
+        )
+        layout.addWidget(self.session.widget.native)
         layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
 
@@ -334,6 +339,7 @@ class RoiMasksWidget(DockWidget):
                 "Add a Labels layer (paint) or a Shapes layer (draw) with your ROIs"
             )
         self._show_resize_offer()
+        self.session.follow()
 
     def _on_layer_chosen(self, layer) -> None:
         layer = unwrap(layer)
@@ -342,8 +348,10 @@ class RoiMasksWidget(DockWidget):
         self.link.stop()
         self.model.source_id = None if layer is None else layer.unique_id
         if layer is None:
+            self.session.follow()
             return
         self.link.follow(layer)
+        self.session.follow()  # before the layer is read: its changes go to its own session
         settings = self._layer_settings(layer)
         if not (settings and self.rebuild(**settings)):
             if settings:
@@ -454,6 +462,7 @@ class RoiMasksWidget(DockWidget):
     def teardown(self) -> None:
         """Let go of the layer, the model and the viewer (napari removed or closed the dock)."""
         self.triage.teardown()  # gives the layer its colours back while the dock still follows it
+        self.session.close()  # writes what is unsaved
         self.link.stop()
         disconnect_all(self._connections)
         self._connections = []

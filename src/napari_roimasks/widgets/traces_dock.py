@@ -166,7 +166,15 @@ class TracesWidget(DockWidget):
 
     def _on_movie_data(self, event=None) -> None:
         layer = self._followed_movie
-        self.model.set_movie(None if layer is None else movie_token(layer.data))
+        if layer is None:
+            self.model.set_movie(None)
+            return
+        token, path = movie_token(layer.data), layer.metadata.get("path")
+        shows_file = path is not None and layer.metadata.get("movie_token") == token
+        dataset = (
+            layer.metadata.get("dataset") if str(path).lower().endswith((".h5", ".hdf5")) else None
+        )
+        self.model.set_movie(token, (str(path), dataset) if shows_file else None)
 
     @property
     def movie_layer(self):

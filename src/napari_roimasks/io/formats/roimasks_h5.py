@@ -25,7 +25,7 @@ from ..decision_text import decision_fields, with_decision
 from ..roi_set import RoiEntry, RoiFileError, RoiSet
 from .base import FormatContents, RoiFormat
 
-__all__ = ["FORMAT", "read_roimasks_h5", "write_roimasks_h5"]
+__all__ = ["FORMAT", "read_roimasks_h5", "write_roimasks_h5", "write_rois_into"]
 
 NAME = "napari-roimasks"
 SUFFIX = ".roimasks.h5"
@@ -156,6 +156,17 @@ def write_roimasks_h5(path: Path, rois: RoiSet, *, overwrite: bool = False) -> P
     """
     import h5py
 
+    # a file name, not a file object: h5py reads back while it writes variable-length text
+    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
+        write_rois_into(h5, rois)
+    return Path(path)
+
+
+def write_rois_into(h5, rois: RoiSet) -> None:
+    """Write ``rois`` into an open, empty HDF5 file in this format's layout (a session file
+    adds its own groups beside them: :mod:`napari_roimasks.io.session_file`)."""
+    import h5py
+
     from ... import __version__
 
     boxes, chunks = [], []
@@ -167,29 +178,26 @@ def write_roimasks_h5(path: Path, rois: RoiSet, *, overwrite: bool = False) -> P
     pixels = np.packbits(np.concatenate(chunks)) if chunks else np.zeros(0, np.uint8)
     curation = list(zip(*(decision_fields(r) for r in rois.rois), strict=True)) or [()] * 4
 
-    # a file name, not a file object: h5py reads back while it writes variable-length text
-    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
-        group = h5.create_group("rois")
-        group["ids"] = np.array([str(r.id).encode() for r in rois.rois], dtype="S")
-        group["id_is_int"] = np.array(
-            [isinstance(r.id, (int, np.integer)) for r in rois.rois], dtype=bool
-        )
-        group["boxes"] = np.array(boxes, dtype=np.int64).reshape(-1, 4)
-        group["pixels"] = pixels
-        group["mask_groups"] = np.array([r.mask_group for r in rois.rois], dtype=np.int64)
-        text = h5py.string_dtype()
-        for name, column in zip(_CURATION, curation, strict=True):
-            kind = np.float64 if name == "probabilities" else text
-            group.create_dataset(name, data=np.array(column, dtype=kind), dtype=kind)
-        h5.attrs["napari_roimasks_version"] = __version__
-        if rois.border is not None:
-            h5.attrs["motion_border"] = rois.border.as_allen()
-        if rois.ring_options is not None:
-            o = rois.ring_options
-            h5.attrs["ring_options"] = [o.outer_radius, o.inner_gap, o.min_pixels]
-        if rois.image_shape is not None:
-            h5.attrs["image_shape"] = list(rois.image_shape)
-    return Path(path)
+    group = h5.create_group("rois")
+    group["ids"] = np.array([str(r.id).encode() for r in rois.rois], dtype="S")
+    group["id_is_int"] = np.array(
+        [isinstance(r.id, (int, np.integer)) for r in rois.rois], dtype=bool
+    )
+    group["boxes"] = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    group["pixels"] = pixels
+    group["mask_groups"] = np.array([r.mask_group for r in rois.rois], dtype=np.int64)
+    text = h5py.string_dtype()
+    for name, column in zip(_CURATION, curation, strict=True):
+        kind = np.float64 if name == "probabilities" else text
+        group.create_dataset(name, data=np.array(column, dtype=kind), dtype=kind)
+    h5.attrs["napari_roimasks_version"] = __version__
+    if rois.border is not None:
+        h5.attrs["motion_border"] = rois.border.as_allen()
+    if rois.ring_options is not None:
+        o = rois.ring_options
+        h5.attrs["ring_options"] = [o.outer_radius, o.inner_gap, o.min_pixels]
+    if rois.image_shape is not None:
+        h5.attrs["image_shape"] = list(rois.image_shape)
 
 
 FORMAT = RoiFormat(

@@ -1,0 +1,276 @@
+"""The curator's session file, ``*.session.roimasks.h5``: the ROIs and everything around them.
+
+A session file is a ``*.roimasks.h5`` (:mod:`napari_roimasks.io.formats.roimasks_h5`:
+every ROI, overlaps kept, its group, decision and reason, the border, the ring
+options, the image size), so any reader of ROIs opens it, plus:
+
+- the attributes of the group ``session``: ``saved_at`` (ISO 8601 with the zone),
+  ``revision`` (how many changes the saving program had seen: 0, 1, 2, ... within
+  one run), ``movie_path`` and ``movie_dataset`` (the movie the traces are
+  extracted from, "" when none), ``cell_diameter`` (the summary images'
+  setting), ``contamination_ratio`` and ``fit_contamination_ratio`` (how the
+  neuropil correction chooses r);
+- optionally the group ``traces``: ``ids`` (as in ``rois/ids``), ``roi`` and
+  ``neuropil`` ((n, frames) float64), ``fitted_r`` ((n,) float64) and
+  ``fingerprints`` ((n, 16) uint8: what each ROI's traces were read from), with the
+  attribute ``movie`` (the movie's token, see
+  :func:`napari_roimasks.model.traces.movie_token`). Traces whose fingerprint
+  still matches the reopened movie and ROI need no re-extraction.
+
+The session of a movie or ROI file ``<dir>/<name>.<suffixes>`` is
+``<dir>/<name>.session.roimasks.h5`` (:func:`session_path_for`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
+from .atomic import atomic_path
+from .formats.roimasks_h5 import read_roimasks_h5, write_rois_into
+from .roi_set import RoiFileError, RoiSet, id_from_text
+
+__all__ = [
+    "SESSION_SUFFIX",
+    "SavedTraces",
+    "SessionContents",
+    "is_session_file",
+    "read_session",
+    "session_path_for",
+    "set_aside",
+    "write_session",
+]
+
+SESSION_SUFFIX = ".session.roimasks.h5"
+#: Rows of traces written per call: h5py holds its lock (and Python's) for one call, so a
+#: short call keeps the viewer's own reads of an HDF5 movie responsive during an autosave.
+_ROWS_PER_WRITE = 64
+
+
+@dataclass(frozen=True)
+class SavedTraces:
+    """Extracted traces as a session keeps them.
+
+    Attributes
+    ----------
+    movie : str
+        The token of the movie they were read from.
+    traces : dict
+        ROI key -> ``(fingerprint, roi, neuropil, fitted_r)``: ``fingerprint`` bytes (16),
+        ``roi`` and ``neuropil`` (frames,) float64 ndarrays, ``fitted_r`` float.
+    """
+
+    movie: str
+    traces: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SessionContents:
+    """Everything a session file holds.
+
+    Attributes
+    ----------
+    rois : RoiSet
+        The ROIs with their decisions, the border, ring options and image size.
+    movie_path : str or None
+        The movie file the traces are extracted from.
+    movie_dataset : str or None
+        Its HDF5 dataset (None for a TIFF or when unknown).
+    cell_diameter : float or None
+        The summary images' cell diameter (the enhanced mean's).
+    contamination_ratio : float
+        The fixed r of ``F - r * Fneu``.
+    fit_contamination_ratio : bool
+        True: r is fitted per ROI instead.
+    traces : SavedTraces or None
+        The extracted traces, when kept.
+    saved_at : datetime or None
+        When the file was written (timezone-aware).
+    revision : int
+        How many changes the saving program had seen when it wrote the file.
+    """
+
+    rois: RoiSet
+    movie_path: str | None = None
+    movie_dataset: str | None = None
+    cell_diameter: float | None = None
+    contamination_ratio: float = DEFAULT_CONTAMINATION_RATIO
+    fit_contamination_ratio: bool = False
+    traces: SavedTraces | None = None
+    saved_at: datetime | None = None
+    revision: int = 0
+
+
+def session_path_for(path) -> Path:
+    """Where the session of a movie or ROI file is kept: beside it, named after it.
+
+    ``movie.h5`` and ``rois.roimasks.h5`` in one folder give ``movie.session.roimasks.h5``
+    and ``rois.session.roimasks.h5``; a session file is its own session; a folder (e.g.
+    suite2p's ``plane0``) keeps ``curation.session.roimasks.h5`` inside it.
+    """
+    path = Path(os.fspath(path))
+    if is_session_file(path):
+        return path
+    if path.is_dir():
+        return path / f"curation{SESSION_SUFFIX}"
+    return path.with_name(path.name.split(".")[0] + SESSION_SUFFIX)
+
+
+def set_aside(path) -> Path:
+    """Keep a session file under a name of its own, ``<name>.session-<time>.roimasks.h5``
+    (its last change's time), so that a new session can take its place; nothing is deleted.
+
+    Returns
+    -------
+    Path
+        Where it is now.
+
+    Raises
+    ------
+    OSError
+        When it cannot be renamed (it stays where it was).
+    """
+    path = Path(os.fspath(path))
+    stem = path.name[: -len(SESSION_SUFFIX)]
+    when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        extra = "" if n == 1 else f"-{n}"
+        kept = path.with_name(f"{stem}.session-{when}{extra}.roimasks.h5")
+        try:
+            os.link(path, kept)  # never replaces a file of that name
+        except FileExistsError:
+            continue
+        path.unlink()
+        return kept
+    raise FileExistsError(f"{path}: too many sessions set aside beside it")
+
+
+def is_session_file(path) -> bool:
+    """Whether ``path`` is named as a session file (``*.session.roimasks.h5``)."""
+    return os.fspath(path).lower().endswith(SESSION_SUFFIX)
+
+
+def write_session(path, session: SessionContents, *, overwrite: bool = True) -> Path:
+    """Write a session file atomically: a reader sees the previous file or this one, whole.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    session : SessionContents
+    overwrite : bool, optional
+        Replace an existing file (an autosave does).
+
+    Raises
+    ------
+    FileExistsError
+        If the file exists and ``overwrite`` is False.
+    OSError
+        When the file cannot be written (the previous one is left as it was).
+    """
+    import h5py
+
+    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
+        write_rois_into(h5, session.rois)
+        attrs = h5.create_group("session").attrs
+        saved_at = session.saved_at or datetime.now().astimezone()
+        attrs["saved_at"] = saved_at.isoformat()
+        attrs["revision"] = int(session.revision)
+        attrs["movie_path"] = session.movie_path or ""
+        attrs["movie_dataset"] = session.movie_dataset or ""
+        attrs["cell_diameter"] = (
+            math.nan if session.cell_diameter is None else float(session.cell_diameter)
+        )
+        attrs["contamination_ratio"] = float(session.contamination_ratio)
+        attrs["fit_contamination_ratio"] = bool(session.fit_contamination_ratio)
+        if session.traces is not None and session.traces.traces:
+            _write_traces(h5, session.traces)
+    return Path(path)
+
+
+def _write_traces(h5, saved: SavedTraces) -> None:
+    keys = list(saved.traces)
+    n_frames = len(saved.traces[keys[0]][1])
+    group = h5.create_group("traces")
+    group.attrs["movie"] = saved.movie
+    group["ids"] = np.array([str(k).encode() for k in keys], dtype="S")
+    group["fingerprints"] = np.array(
+        [np.frombuffer(saved.traces[k][0], np.uint8) for k in keys], dtype=np.uint8
+    ).reshape(len(keys), -1)
+    group["fitted_r"] = np.array([saved.traces[k][3] for k in keys], dtype=np.float64)
+    for column, name in ((1, "roi"), (2, "neuropil")):
+        dataset = group.create_dataset(name, (len(keys), n_frames), dtype=np.float64)
+        for start in range(0, len(keys), _ROWS_PER_WRITE):
+            rows = keys[start : start + _ROWS_PER_WRITE]
+            dataset[start : start + len(rows)] = np.stack([saved.traces[k][column] for k in rows])
+
+
+def read_session(path) -> SessionContents:
+    """Read a session file (any ``*.roimasks.h5`` reads as a session of ROIs alone).
+
+    Raises
+    ------
+    RoiFileError
+        Naming the file and what is wrong with it.
+    """
+    import h5py
+
+    path = Path(os.fspath(path))
+    rois: RoiSet = read_roimasks_h5(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5["session"].attrs) if "session" in h5 else {}
+            traces = _read_traces(h5["traces"], rois) if "traces" in h5 else None
+    except OSError as error:
+        raise RoiFileError(f"{path}: its session cannot be read ({error})") from None
+    except (KeyError, ValueError, TypeError) as error:
+        raise RoiFileError(f"{path}: an inconsistent session file ({error})") from None
+    try:
+        saved_at = attrs.get("saved_at")
+        diameter = float(attrs.get("cell_diameter", math.nan))
+        return SessionContents(
+            rois,
+            movie_path=_text(attrs.get("movie_path")) or None,
+            movie_dataset=_text(attrs.get("movie_dataset")) or None,
+            cell_diameter=None if math.isnan(diameter) else diameter,
+            contamination_ratio=float(
+                attrs.get("contamination_ratio", DEFAULT_CONTAMINATION_RATIO)
+            ),
+            fit_contamination_ratio=bool(attrs.get("fit_contamination_ratio", False)),
+            traces=traces,
+            saved_at=datetime.fromisoformat(_text(saved_at)) if saved_at is not None else None,
+            revision=int(attrs.get("revision", 0)),
+        )
+    except (ValueError, TypeError) as error:
+        raise RoiFileError(f"{path}: an inconsistent session file ({error})") from None
+
+
+def _read_traces(group, rois: RoiSet) -> SavedTraces:
+    kinds = {str(r.id): r.id for r in rois.rois}  # the ROIs' ids, as ints or text
+    ids = [i.decode() for i in group["ids"][()]]
+    fingerprints = group["fingerprints"][()]
+    fitted = group["fitted_r"][()]
+    roi, neuropil = group["roi"][()], group["neuropil"][()]
+    if not (len(ids) == len(fingerprints) == len(fitted) == len(roi) == len(neuropil)):
+        raise ValueError("the traces' datasets do not hold one row for each ROI")
+    traces = {
+        kinds.get(text, id_from_text(text)): (
+            fingerprints[i].tobytes(),
+            roi[i],
+            neuropil[i],
+            float(fitted[i]),
+        )
+        for i, text in enumerate(ids)
+    }
+    return SavedTraces(_text(group.attrs["movie"]), traces)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)

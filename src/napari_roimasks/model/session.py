@@ -1,0 +1,273 @@
+"""The curator's session on disk: what it holds, how it comes back, and its autosave.
+
+- :func:`session_contents`: a snapshot of a :class:`~napari_roimasks.model.RoiModel`
+  to write (ROIs, decisions, settings, the movie, optionally the traces);
+- :func:`restore_session`: the model as a session file left it;
+- :class:`Autosave`: writes the session file in a background thread soon after
+  every change, atomically, so that a crash or a kill loses at most
+  :data:`AUTOSAVE_DELAY` plus one write of work, and never leaves a broken file.
+
+No Qt and no napari: the ROI masks dock gives :class:`Autosave` a Qt timer and
+forwards its reports to the viewer; pipelines and tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..core.summary_images import DEFAULT_CELL_DIAMETER
+from ..io.session_file import SavedTraces, SessionContents, write_session
+from .traces import Correction, RoiTraces
+
+__all__ = [
+    "AUTOSAVE_DELAY",
+    "Autosave",
+    "SessionSaved",
+    "restore_session",
+    "restore_session_extras",
+    "session_contents",
+]
+
+#: Seconds from the first unsaved change to the snapshot that is written: a burst of key
+#: presses makes one write, and a kill loses at most this plus one write.
+AUTOSAVE_DELAY = 0.5
+
+
+def session_contents(model, *, keep_traces: bool = True, revision: int = 0) -> SessionContents:
+    """What a session file of ``model`` holds now: a snapshot, safe to write from another thread.
+
+    It shares the model's masks and traces (which the model replaces, never changes in
+    place), so it costs little: no pixel is copied.
+
+    Parameters
+    ----------
+    model : RoiModel
+        With ROIs (:meth:`~RoiModel.set_rois` or another way).
+    keep_traces : bool, optional
+        Include the extracted traces and their fingerprints (reopening needs no extraction).
+    revision : int, optional
+        How many changes the caller has seen (written to the file).
+    """
+    traces = None
+    if keep_traces and model.traces and model.trace_movie is not None:
+        keys = [k for k in model.roi_keys() if k in model.traces]
+        traces = SavedTraces(
+            model.trace_movie,
+            {
+                k: (t.fingerprint, t.roi, t.neuropil, t.fitted_r)
+                for k in keys
+                for t in (model.traces[k],)
+            },
+        )
+    path, dataset = model.movie_file or (None, None)
+    return SessionContents(
+        model.roi_set(),
+        movie_path=path,
+        movie_dataset=dataset,
+        cell_diameter=model.cell_diameter,
+        contamination_ratio=model.correction.fixed_r,
+        fit_contamination_ratio=model.correction.fitted,
+        traces=traces,
+        saved_at=datetime.now().astimezone(),
+        revision=revision,
+    )
+
+
+def restore_session(model, session: SessionContents) -> None:
+    """Put ``model`` in the state a session file holds (ROIs, decisions, settings, traces).
+
+    Raises
+    ------
+    ValueError
+        If the session's ROIs cannot be curated (no image size; a border leaving no pixel).
+    """
+    model.load(session.rois)
+    restore_session_extras(model, session)
+
+
+def restore_session_extras(model, session: SessionContents) -> None:
+    """What a session holds beyond its ROIs: the correction, the cell diameter and the traces
+    (of the ROIs the model has; their fingerprints tell whether they are current)."""
+    model.set_correction(Correction(session.fit_contamination_ratio, session.contamination_ratio))
+    model.cell_diameter = session.cell_diameter or DEFAULT_CELL_DIAMETER
+    if session.movie_path is not None and model.movie_file is None:
+        model.movie_file = (session.movie_path, session.movie_dataset)
+    if session.traces is not None:
+        present = set(model.roi_keys())
+        model.store_traces(
+            session.traces.movie,
+            {
+                key: RoiTraces(fingerprint, roi, neuropil, fitted_r)
+                for key, (fingerprint, roi, neuropil, fitted_r) in session.traces.traces.items()
+                if key in present
+            },
+        )
+
+
+@dataclass(frozen=True)
+class SessionSaved:
+    """An autosave that reached the disk.
+
+    Attributes
+    ----------
+    path : Path
+    revision : int
+        The changes it holds (see :class:`Autosave`).
+    saved_at : datetime
+    """
+
+    path: Path
+    revision: int
+    saved_at: datetime
+
+
+class Autosave:
+    """Keeps a session file up to date with a model: every change is on disk within seconds.
+
+    Each change the model reports counts as a revision. The first unsaved change
+    schedules a snapshot (:func:`session_contents`, on the model's thread, after
+    ``delay``); a background thread writes the latest snapshot atomically
+    (:func:`~napari_roimasks.io.session_file.write_session`), and snapshots taken
+    while it writes replace each other, so a burst of changes makes few writes.
+    A kill at any moment leaves the previous file or the new one, whole.
+
+    Parameters
+    ----------
+    model : RoiModel
+    path : str or os.PathLike
+        The session file (e.g. :func:`~napari_roimasks.io.session_file.session_path_for`).
+    schedule : callable(delay, callback), optional
+        Calls ``callback`` on the model's thread after ``delay`` seconds (the GUI gives a
+        Qt timer). None: the snapshot is taken at once, at every change.
+    delay : float, optional
+        Seconds from the first unsaved change to its snapshot.
+    keep_traces : bool, optional
+        Write the extracted traces too.
+    on_saved : callable(SessionSaved), optional
+        Called from the writing thread after each write.
+    on_failed : callable(str), optional
+        Called from the writing thread when a write fails (one line naming the file); the
+        next change tries again, and the previous file stays as it was.
+    """
+
+    def __init__(
+        self,
+        model,
+        path,
+        *,
+        schedule: Callable[[float, Callable[[], None]], None] | None = None,
+        delay: float = AUTOSAVE_DELAY,
+        keep_traces: bool = True,
+        on_saved: Callable[[SessionSaved], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+    ):
+        self.model = model
+        self.path = Path(path)
+        self.keep_traces = keep_traces
+        self._schedule, self._delay = schedule, delay
+        self._on_saved = on_saved or (lambda saved: None)
+        self._on_failed = on_failed or (lambda message: None)
+        self.revision = 0  # changes heard
+        self._snapshot_revision = 0  # changes in the last snapshot taken
+        self._scheduled = False
+        self._condition = threading.Condition()
+        self._pending: SessionContents | None = None
+        self._written = 0  # the revision on disk
+        self._attempted = 0  # the revision last written or given up on
+        self._closing = False
+        self._signals = [
+            model.rois_changed,
+            model.settings_changed,
+            model.traces_changed,
+            model.correction_changed,
+            model.decisions_changed,
+            model.movie_changed,
+        ]
+        for signal in self._signals:
+            signal.connect(self.changed)
+        self._thread = threading.Thread(
+            target=self._write_loop, name="napari-roimasks autosave", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether changes were made that are not on disk yet."""
+        with self._condition:
+            return self._written < self.revision
+
+    def changed(self, *_args) -> None:
+        """Count a change and see that it is written (the model's events call this)."""
+        self.revision += 1
+        if self._schedule is None:
+            self.snapshot()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._schedule(self._delay, self.snapshot)
+
+    def snapshot(self) -> None:
+        """Take the model's state now (on its thread) and hand it to the writing thread."""
+        self._scheduled = False
+        if self._closing or self.revision == self._snapshot_revision:
+            return
+        if self.model.rings is None:  # no ROIs yet: nothing to keep
+            return
+        contents = session_contents(
+            self.model, keep_traces=self.keep_traces, revision=self.revision
+        )
+        self._snapshot_revision = self.revision
+        with self._condition:
+            self._pending = contents
+            self._condition.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write what is unsaved now and wait for it (e.g. before the viewer closes).
+
+        Returns
+        -------
+        bool
+            True when every change is on disk (or there was nothing to save).
+        """
+        self.snapshot()
+        target = self._snapshot_revision
+        with self._condition:
+            self._condition.wait_for(
+                lambda: self._attempted >= target or not self._thread.is_alive(), timeout
+            )
+            return self._written >= self.revision or self.model.rings is None
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Flush, then stop following the model and end the writing thread."""
+        done = self.flush(timeout)
+        for signal in self._signals:
+            signal.disconnect(self.changed)
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+        self._thread.join(timeout)
+        return done
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending is not None or self._closing)
+                contents, self._pending = self._pending, None
+            if contents is None:
+                return
+            try:
+                write_session(self.path, contents, overwrite=True)
+            except Exception as error:  # a full disk, a folder made read-only, ...
+                written = False
+                self._on_failed(f"{self.path}: the session was not saved ({error})")
+            else:
+                written = True
+                self._on_saved(SessionSaved(self.path, contents.revision, contents.saved_at))
+            with self._condition:
+                self._attempted = max(self._attempted, contents.revision)
+                if written:
+                    self._written = max(self._written, contents.revision)
+                self._condition.notify_all()

@@ -1,0 +1,287 @@
+"""The session file and its autosave, headless: what is written, what comes back, and what a kill
+at any moment leaves on disk."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_roimasks.core.border import MotionBorder
+from napari_roimasks.core.neuropil import RingOptions
+from napari_roimasks.io.roi_files import read_rois
+from napari_roimasks.io.roi_set import Decision, RoiFileError
+from napari_roimasks.io.session_file import (
+    is_session_file,
+    read_session,
+    session_path_for,
+    write_session,
+)
+from napari_roimasks.model import Correction, RoiModel, RoiTraces
+from napari_roimasks.model.session import Autosave, restore_session, session_contents
+
+
+def square_labels(n: int = 6, shape=(64, 64)) -> np.ndarray:
+    labels = np.zeros(shape, np.int32)
+    for i in range(n):
+        top, left = 4 + 10 * (i // 5), 4 + 12 * (i % 5)
+        labels[top : top + 6, left : left + 6] = i + 1
+    return labels
+
+
+@pytest.fixture
+def model():
+    model = RoiModel()
+    model.set_rois_from_labels(
+        square_labels(), border=MotionBorder(2, 3, 1, 0), ring_options=RingOptions(9, 1, 20)
+    )
+    return model
+
+
+def with_traces(model, movie="dask:movie-abc", n_frames=50):
+    rng = np.random.default_rng(0)
+    model.set_movie(movie, ("/data/movie.h5", "data"))
+    model.store_traces(
+        movie,
+        {
+            key: RoiTraces(
+                model.fingerprint(key, movie),
+                rng.normal(size=n_frames),
+                rng.normal(size=n_frames),
+                0.5 + key / 10,
+            )
+            for key in model.roi_keys()
+        },
+    )
+
+
+def test_session_names_sit_beside_the_file_they_belong_to(tmp_path):
+    assert session_path_for(tmp_path / "mouse1.h5") == tmp_path / "mouse1.session.roimasks.h5"
+    assert session_path_for(tmp_path / "rois.roimasks.h5") == tmp_path / "rois.session.roimasks.h5"
+    own = tmp_path / "a.session.roimasks.h5"
+    assert session_path_for(own) == own and is_session_file(own)
+    folder = tmp_path / "plane0"
+    folder.mkdir()
+    assert session_path_for(folder) == folder / "curation.session.roimasks.h5"
+
+
+def test_a_session_brings_back_rois_decisions_settings_and_current_traces(model, tmp_path):
+    with_traces(model)
+    model.decide([2, 5], Decision.CELL, reason="bright")
+    model.decide([3], Decision.NOT_CELL)
+    model.set_correction(Correction(fitted=True, fixed_r=0.6))
+    model.cell_diameter = 9.0
+    path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model, revision=7))
+
+    again = RoiModel()
+    again.set_movie("dask:movie-abc")
+    saved = read_session(path)
+    assert saved.revision == 7 and saved.movie_path == "/data/movie.h5"
+    restore_session(again, saved)
+
+    assert again.rows() == model.rows()  # decisions, reasons, times, exclusions, trace state
+    assert [r.trace for r in again.rows()] == ["current"] * 6
+    assert (again.border, again.ring_options) == (model.border, model.ring_options)
+    assert again.correction == Correction(fitted=True, fixed_r=0.6)
+    assert again.cell_diameter == 9.0
+    for key in model.roi_keys():
+        np.testing.assert_array_equal(again.traces[key].roi, model.traces[key].roi)
+        np.testing.assert_array_equal(again.traces[key].neuropil, model.traces[key].neuropil)
+        assert again.traces[key].fitted_r == model.traces[key].fitted_r
+    assert again.contamination_ratios() == model.contamination_ratios()
+
+
+def test_traces_restored_for_another_movie_show_as_stale(model, tmp_path):
+    with_traces(model)
+    path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
+    again = RoiModel()
+    again.set_movie("dask:movie-other")  # the file changed since: another token
+    restore_session(again, read_session(path))
+    assert [r.trace for r in again.rows()] == ["stale"] * 6
+
+
+def test_a_session_file_opens_as_rois_anywhere_overlaps_kept(model, tmp_path):
+    path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
+    rois = read_rois(path)
+    assert [r.id for r in rois.rois] == model.roi_keys()
+    assert rois.border == model.border
+
+
+def test_traces_can_be_left_out(model, tmp_path):
+    with_traces(model)
+    path = write_session(
+        tmp_path / "s.session.roimasks.h5", session_contents(model, keep_traces=False)
+    )
+    assert read_session(path).traces is None
+
+
+def test_a_file_that_is_no_session_is_named_in_the_error(tmp_path):
+    bad = tmp_path / "x.session.roimasks.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(RoiFileError, match=str(bad)):
+        read_session(bad)
+
+
+def test_autosave_writes_every_change_and_flush_waits_for_it(model, tmp_path):
+    path = tmp_path / "s.session.roimasks.h5"
+    saved = []
+    autosave = Autosave(model, path, on_saved=saved.append)
+    model.decide([1], Decision.CELL)
+    model.decide([4], Decision.NOT_CELL, reason="dim")
+    assert autosave.flush(timeout=30)
+    assert not autosave.unsaved
+    rows = {r.id: (r.decision, r.reason) for r in read_session(path).rois.rois}
+    assert rows[1] == (Decision.CELL, "") and rows[4] == (Decision.NOT_CELL, "dim")
+    assert saved[-1].revision == autosave.revision == read_session(path).revision
+    autosave.close()
+    model.decide([2], Decision.CELL)  # closed: no longer followed
+    assert read_session(path).rois.rois[1].decision is Decision.UNLABELED
+
+
+def test_a_scheduled_autosave_snapshots_once_for_a_burst_of_changes(model, tmp_path):
+    calls = []
+    autosave = Autosave(
+        model, tmp_path / "s.session.roimasks.h5", schedule=lambda d, f: calls.append(f)
+    )
+    for key in (1, 2, 3):
+        model.decide([key], Decision.CELL)
+    assert len(calls) == 1  # one timer for the burst
+    calls[0]()  # the timer fires on the model's thread
+    assert autosave.flush(timeout=30)
+    saved = read_session(autosave.path)
+    assert [r.decision for r in saved.rois.rois[:3]] == [Decision.CELL] * 3
+    autosave.close()
+
+
+def test_a_failed_write_is_reported_and_leaves_the_previous_file(model, tmp_path, monkeypatch):
+    import napari_roimasks.model.session as session_module
+
+    path = tmp_path / "s.session.roimasks.h5"
+    failures = []
+    autosave = Autosave(model, path, on_failed=failures.append)
+    model.decide([1], Decision.CELL)
+    assert autosave.flush(timeout=30)
+    before = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_module, "write_session", disk_full)
+    model.decide([2], Decision.CELL)
+    assert not autosave.flush(timeout=30)
+    assert autosave.unsaved
+    assert failures == [f"{path}: the session was not saved ([Errno 28] No space left on device)"]
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    model.decide([3], Decision.CELL)  # the next change tries again, and succeeds
+    assert autosave.flush(timeout=30)
+    assert not autosave.unsaved
+    assert [r.decision for r in read_session(path).rois.rois[:3]] == [Decision.CELL] * 3
+    autosave.close()
+
+
+# -- kill -9 at random moments --------------------------------------------------------------------
+
+#: The curation the killed process runs: decisions on 40 ROIs, one every few ms, with a
+#: line for each step (its number and time) and for each save (the revision on disk).
+CURATION = textwrap.dedent(
+    """
+    import os, sys, time
+    from napari_roimasks.model import RoiModel
+    from napari_roimasks.model.session import Autosave
+    sys.path.insert(0, {tests!r})
+    from test_session import curation_steps, square_labels
+
+    model = RoiModel()
+    model.set_rois_from_labels(square_labels(40, (128, 128)))
+
+    def say(*words):  # one write per line: the saving thread's lines never interleave
+        os.write(1, (" ".join(map(str, words)) + "\\n").encode())
+
+    autosave = Autosave(model, {path!r}, on_saved=lambda s: say("saved", s.revision))
+    base = autosave.revision
+    say("base", base)
+    for i, (keys, decision) in enumerate(curation_steps()):
+        model.decide(keys, decision)
+        say("step", i + 1, autosave.revision - base, time.monotonic())
+        time.sleep(0.004)
+    autosave.close()
+    say("done")
+    """
+)
+
+
+def curation_steps(n: int = 400):
+    """The same scripted curation every time: (keys, decision) steps."""
+    rng = random.Random(15)
+    choices = (Decision.CELL, Decision.NOT_CELL, Decision.UNLABELED)
+    for _ in range(n):
+        keys = sorted(rng.sample(range(1, 41), rng.choice((1, 1, 1, 3))))
+        yield keys, rng.choice(choices)
+
+
+def states_after_each_step() -> list[dict]:
+    """The decisions after 0, 1, 2, ... steps of :func:`curation_steps`."""
+    state = dict.fromkeys(range(1, 41), Decision.UNLABELED)
+    states = [dict(state)]
+    for keys, decision in curation_steps():
+        for key in keys:
+            state[key] = decision
+        states.append(dict(state))
+    return states
+
+
+def test_kill_9_at_random_moments_leaves_the_last_saved_state_whole(tmp_path):
+    """The process is killed at a random moment of a scripted curation; the file on disk
+    is whole, holds exactly the state after some step (its revision says which), is no
+    older than the last save the process reported, and loses at most 2 s of work."""
+    states = states_after_each_step()
+    rng = random.Random(9)
+    tests = str(Path(__file__).parent)
+    for attempt in range(8):
+        path = tmp_path / f"run{attempt}.session.roimasks.h5"
+        script = CURATION.format(tests=tests, path=str(path))
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        lines, steps, saved = [], {}, 0
+        reader = threading.Thread(target=lines.extend, args=(child.stdout,), daemon=True)
+        reader.start()
+        target_step = rng.randrange(5, 300)  # kill once this step has been made
+        while True:
+            if child.poll() is not None:
+                break
+            done = [line.split() for line in list(lines) if line.startswith("step")]
+            if done and int(done[-1][1]) >= target_step:
+                child.send_signal(signal.SIGKILL)
+                killed_at = time.monotonic()
+                break
+            time.sleep(0.001)  # polling the child's output; the kill moment is random anyway
+        child.wait()
+        reader.join(5)
+        assert child.returncode == -signal.SIGKILL, "".join(lines)
+        base = next(int(line.split()[1]) for line in lines if line.startswith("base"))
+        for line in lines:
+            words = line.split()
+            if words[0] == "step":
+                steps[int(words[2])] = (int(words[1]), float(words[3]))
+            elif words[0] == "saved":
+                saved = max(saved, int(words[1]) - base)
+        if not path.exists():  # killed before the first save ended
+            assert killed_at - min(when for _, when in steps.values()) <= 2.0
+            continue
+        session = read_session(path)  # whole: never a broken file
+        revision = session.revision - base
+        assert revision >= saved  # nothing the process said was on disk is missing
+        step = steps[revision][0] if revision else 0
+        decisions = {r.id: r.decision for r in session.rois.rois}
+        assert decisions == states[step]  # exactly the state after that step
+        unsaved = [when for number, when in steps.values() if number > step]
+        if unsaved:  # the oldest change not on disk was made at most 2 s before the kill
+            assert killed_at - min(unsaved) <= 2.0
