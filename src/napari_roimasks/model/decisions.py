@@ -9,6 +9,13 @@ napari's paint undo brings back an ROI (same label) that an erase deleted, its
 decision is back with it. Decision undo is separate from napari's paint undo:
 one step is one curator action (one or several ROIs decided at once, or a
 reason given).
+
+Shapes are numbered by their place in the layer, so deleting one gives the
+shapes after it new keys: :meth:`Decisions.renumber` moves their decisions,
+and their undo history, along. A deleted shape never comes back (napari has no
+undo for shapes), and its number goes to the next shape: its decision is kept
+under a :class:`DeletedRoi` key that no ROI has, so the undo steps that
+decided it still undo and redo (changing nothing on screen).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ __all__ = [
     "MAX_UNDO_STEPS",
     "DecisionStep",
     "Decisions",
+    "DeletedRoi",
     "RoiDecision",
 ]
 
@@ -53,6 +61,26 @@ class RoiDecision:
 
 
 UNDECIDED = RoiDecision()
+
+
+@dataclass(frozen=True)
+class DeletedRoi:
+    """The key a deleted ROI's decision is kept under when its own key went to another ROI
+    (see :meth:`Decisions.renumber`).
+
+    Attributes
+    ----------
+    key : hashable
+        The key the ROI had when it was deleted.
+    serial : int
+        Tells apart ROIs deleted under the same key (shape 3 deleted twice).
+    """
+
+    key: Hashable
+    serial: int
+
+    def __str__(self) -> str:
+        return f"{self.key} (deleted)"
 
 
 @dataclass(frozen=True)
@@ -112,6 +140,7 @@ class Decisions:
         self._probabilities: dict[Hashable, float] = {}
         self._undo: deque[DecisionStep] = deque(maxlen=int(max_steps))
         self._redo: list[DecisionStep] = []
+        self._deleted = 0  # DeletedRoi serials given so far
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, key) -> RoiDecision:
@@ -202,6 +231,59 @@ class Decisions:
         self._records.update((key, after) for key, _, after in step.changes)
         return step.keys
 
+    def renumber(self, mapping: Mapping[Hashable, Hashable | None]) -> set:
+        """ROIs take new keys (the shapes after a deleted one move up): ``mapping`` gives each
+        moved ROI's old key -> its new key, or None for an ROI deleted for good.
+
+        A moved ROI takes its decision, probability and undo history along: undoing a
+        step made before the renumbering changes the ROI the curator decided, under its
+        new key. A deleted ROI's decision and history go under a new :class:`DeletedRoi`
+        key: no row shows it and no file saves it, but the steps that decided it still
+        undo and redo in their turn (changing nothing on screen; Undo's text says
+        "ROI 3 (deleted)"). Keys not in ``mapping`` keep their decisions.
+
+        Parameters
+        ----------
+        mapping : mapping of key -> key or None
+            Every new key must be one of the mapping's old keys (a key vacated by a move
+            or a deletion), and no two ROIs may take the same key.
+
+        Returns
+        -------
+        set
+            The keys (old and new) whose decision or probability reads differently now.
+
+        Raises
+        ------
+        ValueError
+            For two ROIs onto one key, or onto a key whose ROI is not moved (nothing changes).
+        """
+        targets = [new for new in mapping.values() if new is not None]
+        if len(set(targets)) != len(targets):
+            raise ValueError("two ROIs cannot take the same key")
+        kept = [new for new in targets if new not in mapping]
+        if kept:
+            raise ValueError(f"ROI {kept[0]!r} is not moved: another ROI cannot take its key")
+        new_keys = {}
+        for old, new in mapping.items():
+            if new is None:
+                new, self._deleted = DeletedRoi(old, self._deleted), self._deleted + 1
+            new_keys[old] = new
+        before = {key: (self.get(key), self.probability(key)) for key in mapping}
+
+        def moved(key):
+            return new_keys.get(key, key)
+
+        self._records = {moved(key): record for key, record in self._records.items()}
+        self._probabilities = {moved(key): p for key, p in self._probabilities.items()}
+        self._undo = deque((_renamed(step, moved) for step in self._undo), self._undo.maxlen)
+        self._redo = [_renamed(step, moved) for step in self._redo]
+        return {
+            key
+            for key in {*mapping, *new_keys.values()}
+            if (self.get(key), self.probability(key)) != before.get(key, (UNDECIDED, None))
+        }
+
     def _apply(self, keys: Iterable, change: Callable) -> set:
         now = None
         changes = []
@@ -222,6 +304,10 @@ class Decisions:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+def _renamed(step: DecisionStep, moved: Callable) -> DecisionStep:
+    return DecisionStep(tuple((moved(key), before, after) for key, before, after in step.changes))
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -418,6 +418,44 @@ class RoiModel:
         self._show_decisions(list(self._summaries))
         self.decisions_changed.emit(None)
 
+    def renumber(self, mapping: Mapping) -> set:
+        """ROIs take new keys, as the shapes after a deleted one do: decisions (with their
+        undo history), traces and the selection follow them (see :meth:`Decisions.renumber`).
+
+        ``mapping`` gives each moved ROI's old key -> its new key, or None for an ROI
+        deleted for good: its traces are dropped, it leaves the selection, and its decision
+        is kept where only decision undo reaches it. Call it when the keys change, before the
+        ROIs are read again (:meth:`set_rois`), which brings the rows' pixels and rings.
+
+        Returns
+        -------
+        set
+            The keys whose decision reads differently now (``decisions_changed`` names them;
+            ``traces_changed`` and ``selection_changed`` follow when those moved).
+
+        Raises
+        ------
+        ValueError
+            See :meth:`Decisions.renumber` (nothing is changed).
+        """
+        changed = self.decisions.renumber(mapping)
+        moved = {key: self.traces.pop(key) for key in list(mapping) if key in self.traces}
+        self.traces.update({mapping[k]: t for k, t in moved.items() if mapping[k] is not None})
+        traced = set(moved) | ({mapping[k] for k in moved} - {None})
+        selection = tuple(mapping.get(k, k) for k in self.selection)
+        selection = tuple(k for k in selection if k is not None)
+        reselected = selection != self.selection
+        self.selection = selection  # before anyone hears: the table reselects its rows
+        present = set(self.roi_keys())
+        for key in (changed | traced) & present:
+            self._summaries[key] = self._summarise(key)
+        self._decisions_changed(changed)
+        if traced:
+            self.traces_changed.emit(traced)
+        if reselected:
+            self.selection_changed.emit(selection)
+        return changed
+
     def _decisions_changed(self, keys: set) -> set:
         """Bring the rows of ``keys`` up to date (no ring is recomputed) and tell the views."""
         self._show_decisions(keys)

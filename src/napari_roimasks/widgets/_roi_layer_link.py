@@ -4,11 +4,17 @@ A :class:`RoiLayerLink` connects to one Labels or Shapes layer at a time.
 With ``live`` on, every edit (paint, fill, erase, undo, redo, data replaced;
 shapes added, moved, restyled or deleted) is read from the layer and handed
 to the :class:`RoiModel`, which recomputes only the rings the edit can reach.
+
+Shapes are ROIs 1..n in the layer's order, so deleting shape 3 of 10 makes
+shapes 4..10 ROIs 3..9: the model renumbers their decisions, traces and
+selection (:meth:`RoiModel.renumber`) whether or not ``live`` is on, since
+those follow the layer's numbering, not the rings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from napari.layers import Labels
@@ -38,9 +44,12 @@ class RoiLayerLink:
         Called when the layer's own selection changes (label picker, selected shapes).
     on_click : generator function(layer, event)
         A mouse-drag callback for the layer (click-to-select).
+    on_added : callable(), optional
+        Called once shapes added to a Shapes layer are ROIs of the model (napari gives a
+        new shape the last shape's features, its decision too).
     """
 
-    def __init__(self, viewer, model, *, warn, is_overlay, on_selected, on_click):
+    def __init__(self, viewer, model, *, warn, is_overlay, on_selected, on_click, on_added=None):
         self.viewer = viewer
         self.model = model
         self.layer = None
@@ -50,6 +59,8 @@ class RoiLayerLink:
         self._is_overlay = is_overlay
         self._on_selected = on_selected
         self._on_click = on_click
+        self._on_added: Callable[[], None] = on_added or (lambda: None)
+        self._removing: tuple[list[int], int] | None = None  # shapes being deleted, and of how many
 
     def follow(self, layer) -> None:
         """Follow ``layer``'s edits (None: none); :meth:`read` reads it whole."""
@@ -74,6 +85,7 @@ class RoiLayerLink:
             else:
                 event.disconnect(handler)
         self.layer = None
+        self._removing = None
 
     def read(self, **settings) -> str | None:
         """Read the whole layer into the model; the problem's text when it cannot be read.
@@ -144,7 +156,8 @@ class RoiLayerLink:
         ]
 
     def _selected(self, event=None) -> None:
-        self._on_selected()
+        if self._removing is None:  # while shapes go, napari renumbers the selection first
+            self._on_selected()
 
     def _labels_edited(self, event=None) -> None:
         if not self.live:
@@ -156,8 +169,15 @@ class RoiLayerLink:
         self.model.labels_edited(plane)
 
     def _shapes_edited(self, event) -> None:
-        if not self.live:
-            return
+        removed = self._follow_removal(event)
+        if self.live:
+            self._update_shapes(event)
+        if removed:  # the layer's selection, in the new numbers, as the rows are now
+            self._on_selected()
+        elif str(getattr(event, "action", "")) == "added":
+            self._on_added()
+
+    def _update_shapes(self, event) -> None:
         if self.model.rings is None:
             self._read_or_warn()
             return
@@ -173,6 +193,28 @@ class RoiLayerLink:
         elif changes:
             self.model.update_rois(changes)
 
+    def _follow_removal(self, event) -> bool:
+        """Shapes deleted (``layer.remove``, the Delete key, ``layer.data = []``): the shapes
+        after them take new numbers, and the model renumbers what it keeps by number.
+        True when shapes were removed.
+
+        napari tells which shapes go, and how many there are, before removing them
+        ("removing"); between that and "removed" it shifts the layer's selection, which
+        the model takes once it is renumbered too.
+        """
+        action = str(getattr(event, "action", ""))
+        if action == "removing":
+            indices = [int(i) for i in getattr(event, "data_indices", ()) or ()]
+            self._removing = (indices, len(self.layer.data))
+            return False
+        removing, self._removing = self._removing, None
+        if action != "removed" or removing is None:
+            return False
+        mapping = renumbering_after_removal(*removing)
+        if mapping:
+            self.model.renumber(mapping)
+        return True
+
     def _shapes_restyled(self, event=None) -> None:
         if self.live and any(t in ("path", "line") for t in self.layer.shape_type):
             self._read_or_warn()
@@ -181,3 +223,23 @@ class RoiLayerLink:
         problem = self.read()
         if problem is not None:
             self._warn(f"Rings not updated: {problem}")
+
+
+def renumbering_after_removal(indices: Iterable[int], n_shapes: int) -> dict:
+    """The new ROI keys once shapes at ``indices`` (0-based) are removed from ``n_shapes``.
+
+    Returns
+    -------
+    dict
+        Old key (1-based) -> new key, or None for a removed shape, for every shape from
+        the first removed on; {} when ``indices`` names no shape of the layer (then
+        nothing can be said: e.g. napari's "a shape was added" index -1).
+    """
+    removed = sorted(set(indices))
+    if not removed or removed[0] < 0 or removed[-1] >= n_shapes:
+        return {}
+    gone = set(removed)
+    return {
+        index + 1: None if index in gone else index + 1 - bisect_left(removed, index)
+        for index in range(removed[0], n_shapes)
+    }

@@ -66,6 +66,7 @@ class RoiMasksWidget(DockWidget):
             is_overlay=self.overlays.owns,
             on_selected=self._on_layer_selection,
             on_click=self._on_click,
+            on_added=self._write_decisions,  # napari gives new shapes the last one's decision
         )
 
         self._layer_box = ComboBox(
