@@ -9,22 +9,25 @@ the ROI layer's metadata, so File > Save writes them with the ROIs.
 With "live" on, every edit of the ROI layer (paint, fill, erase, undo, redo,
 data replaced; shapes added, moved or deleted) updates only the rings it can
 reach. The user's own layers are never changed, but for their metadata and
-features.
+features. *Export table (CSV)…* writes the rows the table shows.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
-from napari.utils.notifications import show_info, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout
+from qtpy.QtWidgets import QFileDialog, QFrame, QScrollArea, QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
 from ..io.image_size import first_image_holding, rois_extent, size_text
 from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_options_from_metadata
+from ..io.roi_table_csv import write_roi_table_csv
 from ..layers import (
     DECISION_COLUMNS,
     LayerConversionError,
@@ -117,6 +120,12 @@ class RoiMasksWidget(DockWidget):
             lambda: self.source,
             recoloured=self._on_recoloured,
         )
+        self._export_table = PushButton(text="Export table (CSV)…")
+        self._export_table.tooltip = (
+            "Write the rows the table shows, in its order (its Show filter and sort: choose "
+            "'all ROIs' for every ROI), as CSV: id, decision, reason, decided_at, probability, "
+            "mask_group, area, exclusion"
+        )
         # the settings scroll when the dock is short; the curation controls and rows enough of
         # the table to triage stay in view
         scroll = QScrollArea()
@@ -136,6 +145,7 @@ class RoiMasksWidget(DockWidget):
         layout.addWidget(self.session.widget.native)
         layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
+        layout.addWidget(self._export_table.native)
 
         self._layer_box.changed.connect(self._on_layer_chosen)
         self._use_frame.changed.connect(self._on_use_frame)
@@ -143,6 +153,7 @@ class RoiMasksWidget(DockWidget):
         self._live.changed.connect(self._on_live)
         self._rebuild_button.changed.connect(lambda: self.rebuild(explicit=True))
         self._convert.changed.connect(lambda: self.copy_rois_to_new_layer())
+        self._export_table.changed.connect(lambda: self.export_table_csv())
         self._connections = [
             (self.model.rois_changed, self._on_rois_changed),
             (self.model.settings_changed, self._on_settings_changed),
@@ -267,6 +278,47 @@ class RoiMasksWidget(DockWidget):
                 "keeps the label of the shape drawn last"
             )
         return unwrap(self.viewer.add_labels(labels, name=f"{layer.name} as labels"))
+
+    def export_table_csv(self, path=None, *, overwrite: bool = False) -> Path | None:
+        """Write the rows the table shows, in its order (its filter and sort), as CSV, atomically
+        (see :mod:`napari_roimasks.io.roi_table_csv` for the columns).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Without it, a file dialog asks (and asks before replacing a file).
+        overwrite : bool
+            Replace ``path`` if it exists.
+
+        Returns
+        -------
+        Path or None
+            The file written; None when nothing was (no ROIs, cancelled, or an error,
+            which a notification names).
+        """
+        if self.model.rings is None:
+            show_warning("No ROIs to export: choose an ROI layer first")
+            return None
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Export the ROI table", "rois.csv", "CSV (*.csv)"
+            )
+            if not chosen:
+                return None
+            path, overwrite = chosen, True  # the dialog asked before replacing a file
+        path = Path(path)
+        keys = self.table.view.keys
+        entries = {entry.id: entry for entry in self.model.roi_set().rois}
+        exclusions = {key: self.model.summary(key).exclusions for key in keys}
+        try:
+            write_roi_table_csv(
+                path, [entries[k] for k in keys], exclusions=exclusions, overwrite=overwrite
+            )
+        except OSError as error:  # the system's words, not the temporary file's name
+            show_error(f"Table not exported to {path}: {error.strerror or error}")
+            return None
+        show_info(f"{len(keys)} ROIs written to {path}")
+        return path
 
     def select_roi(self, key) -> None:
         """Select an ROI in its layer and centre the view on it."""
