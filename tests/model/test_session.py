@@ -285,3 +285,61 @@ def test_kill_9_at_random_moments_leaves_the_last_saved_state_whole(tmp_path):
         unsaved = [when for number, when in steps.values() if number > step]
         if unsaved:  # the oldest change not on disk was made at most 2 s before the kill
             assert killed_at - min(unsaved) <= 2.0
+
+
+def test_the_traces_file_is_written_when_traces_change_not_at_each_decision(model, tmp_path):
+    from napari_roimasks.io.session_file import traces_path_for
+
+    with_traces(model)
+    path = tmp_path / "s.session.roimasks.h5"
+    autosave = Autosave(model, path)
+    model.decide([1], Decision.CELL)
+    assert autosave.flush(timeout=30)
+    traces_file = traces_path_for(path)
+    first = traces_file.stat()
+    model.decide([2], Decision.NOT_CELL)
+    assert autosave.flush(timeout=30)
+    again = traces_file.stat()
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    assert read_session(path).rois.rois[1].decision is Decision.NOT_CELL
+    with_traces(model, movie="dask:movie-new")  # extracted again: a new traces file
+    assert autosave.flush(timeout=30)
+    assert traces_file.stat().st_ino != first.st_ino
+    assert read_session(path).traces.movie == "dask:movie-new"
+    autosave.close()
+
+
+def test_traces_the_session_was_not_written_with_are_never_taken(model, tmp_path):
+    from napari_roimasks.io.session_file import traces_path_for
+
+    with_traces(model)
+    path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
+    # a kill between the two writes: a newer traces file beside an older session
+    other = RoiModel()
+    other.set_rois_from_labels(square_labels(3))
+    with_traces(other, movie="dask:movie-other")
+    write_session(tmp_path / "t.session.roimasks.h5", session_contents(other))
+    traces_path_for(tmp_path / "t.session.roimasks.h5").replace(traces_path_for(path))
+    saved = read_session(path)
+    assert saved.traces is None
+    assert saved.traces_problem == "s.session-traces.h5 holds other traces than the session's"
+    traces_path_for(path).unlink()
+    assert read_session(path).traces_problem == "its traces file s.session-traces.h5 is missing"
+    assert [e.id for e in read_session(path).rois.rois] == model.roi_keys()  # the rest is read
+
+
+def test_a_session_set_aside_keeps_its_traces(model, tmp_path):
+    from napari_roimasks.io.session_file import set_aside, traces_path_for
+
+    with_traces(model)
+    model.decide([1], Decision.CELL)
+    path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
+    kept = set_aside(path)
+    assert not path.exists() and not traces_path_for(path).exists()
+    assert kept.name.startswith("s.session-") and kept.name.endswith(".roimasks.h5")
+    saved = read_session(kept)
+    assert saved.traces is not None and saved.traces_problem is None
+    assert saved.rois.rois[0].decision is Decision.CELL
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [kept.name, kept.name.replace(".roimasks.h5", "-traces.h5")]
+    )

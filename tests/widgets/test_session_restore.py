@@ -78,7 +78,8 @@ def test_decisions_made_by_keys_are_autosaved_beside_the_roi_file(make_napari_vi
         lambda: {k: saved_decisions(session).get(k) for k in made} == made, timeout=10000
     )
     assert set(saved_decisions(session)) == set(dock.model.roi_keys())
-    assert dock.session._status.value.startswith(f"Autosaved to {session.name} at ")
+    assert dock.session._status.value == f"Autosaved to {session.name}"
+    assert dock.session._status.tooltip.startswith("Last saved at ")
     saved = read_session(session)
     assert saved.movie_path is None  # the Traces dock was not open: no movie chosen
     assert saved.rois.border == dock.model.border
@@ -257,3 +258,12 @@ def test_kill_9_of_the_viewer_mid_curation_leaves_the_last_saved_state(files):
             later = [float(s[3]) for s in steps]
         if later:
             assert killed_at - min(later) <= 2.0
+
+
+def test_closing_the_viewer_writes_the_last_decision(make_napari_viewer, files):
+    movie, rois, session = files
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    made = decide_by_keys(viewer, dock)
+    viewer.close()  # at once: before the autosave's timer
+    assert {k: saved_decisions(session)[k] for k in made} == made

@@ -10,12 +10,21 @@ options, the image size), so any reader of ROIs opens it, plus:
   extracted from, "" when none), ``cell_diameter`` (the summary images'
   setting), ``contamination_ratio`` and ``fit_contamination_ratio`` (how the
   neuropil correction chooses r);
-- optionally the group ``traces``: ``ids`` (as in ``rois/ids``), ``roi`` and
-  ``neuropil`` ((n, frames) float64), ``fitted_r`` ((n,) float64) and
-  ``fingerprints`` ((n, 16) uint8: what each ROI's traces were read from), with the
-  attribute ``movie`` (the movie's token, see
-  :func:`napari_roimasks.model.traces.movie_token`). Traces whose fingerprint
-  still matches the reopened movie and ROI need no re-extraction.
+- optionally the extracted traces, as the link ``traces`` (an HDF5 external link, which
+  h5py and HDF5 tools follow) to the group ``traces`` of ``<name>.session-traces.h5``
+  beside it: ``ids`` (as in ``rois/ids``), ``roi`` and ``neuropil`` ((n, frames)
+  float64), ``fitted_r`` ((n,) float64) and ``fingerprints`` ((n, 16) uint8: what each
+  ROI's traces were read from), with the attributes ``movie`` (the movie's token, see
+  :func:`napari_roimasks.model.traces.movie_token`) and ``digest``. The session's
+  ``session`` attributes ``traces_file`` and ``traces_digest`` name the traces it
+  was written with: traces of another digest (a kill between the two files' writes)
+  are never taken for its own. Traces whose fingerprint still matches the reopened
+  movie and ROI need no re-extraction.
+
+Why two files: traces change only when they are extracted, decisions at every
+key press. The session (ROIs, decisions, settings: kilobytes) is rewritten at
+each autosave, the traces file (500 ROIs x 30,000 frames: 240 MB) only when
+the traces change. Each file is replaced atomically.
 
 The session of a movie or ROI file ``<dir>/<name>.<suffixes>`` is
 ``<dir>/<name>.session.roimasks.h5`` (:func:`session_path_for`).
@@ -23,6 +32,8 @@ The session of a movie or ROI file ``<dir>/<name>.<suffixes>`` is
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -44,10 +55,12 @@ __all__ = [
     "read_session",
     "session_path_for",
     "set_aside",
+    "traces_path_for",
     "write_session",
 ]
 
 SESSION_SUFFIX = ".session.roimasks.h5"
+TRACES_SUFFIX = ".session-traces.h5"
 #: Rows of traces written per call: h5py holds its lock (and Python's) for one call, so a
 #: short call keeps the viewer's own reads of an HDF5 movie responsive during an autosave.
 _ROWS_PER_WRITE = 64
@@ -68,6 +81,16 @@ class SavedTraces:
 
     movie: str
     traces: dict = field(repr=False)
+
+    @property
+    def digest(self) -> str:
+        """Identifies these traces: their movie and each ROI's key and fingerprint (the same
+        fingerprint, the same numbers: extraction is exact)."""
+        digest = hashlib.blake2b(self.movie.encode(), digest_size=16)
+        for key, (fingerprint, *_rest) in self.traces.items():
+            digest.update(repr(key).encode())
+            digest.update(fingerprint)
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,9 @@ class SessionContents:
         True: r is fitted per ROI instead.
     traces : SavedTraces or None
         The extracted traces, when kept.
+    traces_problem : str or None
+        Why the traces the session was written with were not read (their file is missing,
+        or holds other traces); None when read or never kept.
     saved_at : datetime or None
         When the file was written (timezone-aware).
     revision : int
@@ -103,6 +129,7 @@ class SessionContents:
     contamination_ratio: float = DEFAULT_CONTAMINATION_RATIO
     fit_contamination_ratio: bool = False
     traces: SavedTraces | None = None
+    traces_problem: str | None = None
     saved_at: datetime | None = None
     revision: int = 0
 
@@ -122,9 +149,17 @@ def session_path_for(path) -> Path:
     return path.with_name(path.name.split(".")[0] + SESSION_SUFFIX)
 
 
+def traces_path_for(path) -> Path:
+    """The traces file of a session file: ``<name>.session-traces.h5`` beside it."""
+    path = Path(os.fspath(path))
+    name = path.name[: -len(SESSION_SUFFIX)] if is_session_file(path) else path.stem
+    return path.with_name(name + TRACES_SUFFIX)
+
+
 def set_aside(path) -> Path:
     """Keep a session file under a name of its own, ``<name>.session-<time>.roimasks.h5``
     (its last change's time), so that a new session can take its place; nothing is deleted.
+    Its traces file goes with it, as ``<name>.session-<time>-traces.h5``.
 
     Returns
     -------
@@ -134,21 +169,49 @@ def set_aside(path) -> Path:
     Raises
     ------
     OSError
-        When it cannot be renamed (it stays where it was).
+        When it cannot be renamed (it stays where it was, whole).
     """
+    import shutil
+    import tempfile
+
     path = Path(os.fspath(path))
     stem = path.name[: -len(SESSION_SUFFIX)]
     when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 1000):
-        extra = "" if n == 1 else f"-{n}"
-        kept = path.with_name(f"{stem}.session-{when}{extra}.roimasks.h5")
-        try:
-            os.link(path, kept)  # never replaces a file of that name
-        except FileExistsError:
-            continue
-        path.unlink()
-        return kept
-    raise FileExistsError(f"{path}: too many sessions set aside beside it")
+    traces = traces_path_for(path)
+    handle, copy = tempfile.mkstemp(prefix=f".{stem}.", suffix=".roimasks.h5", dir=path.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(path, copy)
+        for n in range(1, 1000):
+            name = f"{stem}.session-{when}{'' if n == 1 else f'-{n}'}"
+            kept = path.with_name(f"{name}.roimasks.h5")
+            kept_traces = path.with_name(f"{name}-traces.h5")
+            if not (kept.exists() or kept_traces.exists()):
+                break
+        else:
+            raise FileExistsError(f"{path}: too many sessions set aside beside it")
+        if traces.exists():
+            _point_to_traces(Path(copy), kept_traces.name)
+        os.link(copy, kept)  # never replaces a file of that name
+    finally:
+        os.unlink(copy)
+    if traces.exists():
+        os.replace(traces, kept_traces)
+    path.unlink()
+    return kept
+
+
+def _point_to_traces(session: Path, name: str) -> None:
+    """Make a session file's traces link and its ``traces_file`` name another traces file."""
+    import h5py
+
+    with h5py.File(session, "r+") as h5:
+        if "traces_file" not in h5["session"].attrs:
+            return
+        h5["session"].attrs["traces_file"] = name
+        if h5.get("traces", getlink=True) is not None:
+            del h5["traces"]
+        h5["traces"] = h5py.ExternalLink(name, "/traces")
 
 
 def is_session_file(path) -> bool:
@@ -175,7 +238,20 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
     """
     import h5py
 
-    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
+    traces = session.traces if session.traces is not None and session.traces.traces else None
+    if traces is not None:
+        digest = traces.digest
+        traces_path = traces_path_for(path)
+        if _traces_digest(traces_path) != digest:  # first: the session then names them
+            with (
+                atomic_path(traces_path, overwrite=True) as temporary,
+                h5py.File(temporary, "w") as h5,
+            ):
+                _write_traces(h5, traces, digest)
+    # built in memory, then written in one call that lets go of Python's lock: h5py holds
+    # it in every call, and a write that waits for a busy disk would stall the viewer
+    image = io.BytesIO()
+    with h5py.File(image, "w") as h5:
         write_rois_into(h5, session.rois)
         attrs = h5.create_group("session").attrs
         saved_at = session.saved_at or datetime.now().astimezone()
@@ -188,16 +264,32 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
         )
         attrs["contamination_ratio"] = float(session.contamination_ratio)
         attrs["fit_contamination_ratio"] = bool(session.fit_contamination_ratio)
-        if session.traces is not None and session.traces.traces:
-            _write_traces(h5, session.traces)
+        if traces is not None:
+            attrs["traces_file"] = traces_path.name
+            attrs["traces_digest"] = digest
+            h5["traces"] = h5py.ExternalLink(traces_path.name, "/traces")
+    with atomic_path(path, overwrite=overwrite) as temporary, open(temporary, "wb") as file:
+        file.write(image.getbuffer())
     return Path(path)
 
 
-def _write_traces(h5, saved: SavedTraces) -> None:
+def _traces_digest(path: Path) -> str | None:
+    """The digest a traces file holds; None for no file, or one that is not a traces file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return _text(h5["traces"].attrs["digest"])
+    except (OSError, KeyError):
+        return None
+
+
+def _write_traces(h5, saved: SavedTraces, digest: str) -> None:
     keys = list(saved.traces)
     n_frames = len(saved.traces[keys[0]][1])
     group = h5.create_group("traces")
     group.attrs["movie"] = saved.movie
+    group.attrs["digest"] = digest
     group["ids"] = np.array([str(k).encode() for k in keys], dtype="S")
     group["fingerprints"] = np.array(
         [np.frombuffer(saved.traces[k][0], np.uint8) for k in keys], dtype=np.uint8
@@ -225,11 +317,13 @@ def read_session(path) -> SessionContents:
     try:
         with h5py.File(path, "r") as h5:
             attrs = dict(h5["session"].attrs) if "session" in h5 else {}
-            traces = _read_traces(h5["traces"], rois) if "traces" in h5 else None
     except OSError as error:
         raise RoiFileError(f"{path}: its session cannot be read ({error})") from None
-    except (KeyError, ValueError, TypeError) as error:
-        raise RoiFileError(f"{path}: an inconsistent session file ({error})") from None
+    traces, problem = None, None
+    if "traces_file" in attrs:
+        traces, problem = _read_traces_file(
+            path.with_name(_text(attrs["traces_file"])), _text(attrs.get("traces_digest")), rois
+        )
     try:
         saved_at = attrs.get("saved_at")
         diameter = float(attrs.get("cell_diameter", math.nan))
@@ -243,11 +337,28 @@ def read_session(path) -> SessionContents:
             ),
             fit_contamination_ratio=bool(attrs.get("fit_contamination_ratio", False)),
             traces=traces,
+            traces_problem=problem,
             saved_at=datetime.fromisoformat(_text(saved_at)) if saved_at is not None else None,
             revision=int(attrs.get("revision", 0)),
         )
     except (ValueError, TypeError) as error:
         raise RoiFileError(f"{path}: an inconsistent session file ({error})") from None
+
+
+def _read_traces_file(path: Path, digest: str, rois: RoiSet) -> tuple:
+    """``(SavedTraces or None, problem or None)``: a session's traces, if its file holds them."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            group = h5["traces"]
+            if _text(group.attrs.get("digest")) != digest:
+                return None, f"{path.name} holds other traces than the session's"
+            return _read_traces(group, rois), None
+    except FileNotFoundError:
+        return None, f"its traces file {path.name} is missing"
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        return None, f"its traces file {path.name} cannot be read ({error})"
 
 
 def _read_traces(group, rois: RoiSet) -> SavedTraces:

@@ -202,10 +202,11 @@ class RoiModel:
         """The session as a :class:`RoiSet` to save: ROIs with their decisions, border, ring
         options, image size."""
         self._require_rois()
-        entries = [self._entry(key) for key in self.roi_keys()]
+        entries = [self.roi_entry(key) for key in self.roi_keys()]
         return RoiSet(entries, self.border, self.image_shape, self.ring_options)
 
-    def _entry(self, key) -> RoiEntry:
+    def roi_entry(self, key) -> RoiEntry:
+        """One ROI as a file keeps it: its pixels, decision, reason, time and probability."""
         record = self.decisions.get(key)
         return RoiEntry(
             key,

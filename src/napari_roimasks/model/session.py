@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.summary_images import DEFAULT_CELL_DIAMETER
+from ..io.roi_set import RoiSet
 from ..io.session_file import SavedTraces, SessionContents, write_session
 from .traces import Correction, RoiTraces
 
@@ -37,7 +38,9 @@ __all__ = [
 AUTOSAVE_DELAY = 0.5
 
 
-def session_contents(model, *, keep_traces: bool = True, revision: int = 0) -> SessionContents:
+def session_contents(
+    model, *, keep_traces: bool = True, revision: int = 0, entries=None, traces=None
+) -> SessionContents:
     """What a session file of ``model`` holds now: a snapshot, safe to write from another thread.
 
     It shares the model's masks and traces (which the model replaces, never changes in
@@ -48,24 +51,35 @@ def session_contents(model, *, keep_traces: bool = True, revision: int = 0) -> S
     model : RoiModel
         With ROIs (:meth:`~RoiModel.set_rois` or another way).
     keep_traces : bool, optional
-        Include the extracted traces and their fingerprints (reopening needs no extraction).
+        Include the extracted traces and their fingerprints (reopening needs no extraction);
+        they are written to the session's traces file only when they changed.
     revision : int, optional
         How many changes the caller has seen (written to the file).
+    entries : mapping of key -> RoiEntry, optional
+        ROIs as :meth:`RoiModel.roi_entry` gave them and still gives them (an autosave
+        keeps them between snapshots); the others are asked for.
+    traces : SavedTraces, optional
+        The model's traces, as this function gave them and they still are.
     """
-    traces = None
-    if keep_traces and model.traces and model.trace_movie is not None:
-        keys = [k for k in model.roi_keys() if k in model.traces]
+    entries = entries or {}
+    rois = RoiSet(
+        [entries.get(key) or model.roi_entry(key) for key in model.roi_keys()],
+        model.border,
+        model.image_shape,
+        model.ring_options,
+    )
+    if not keep_traces:
+        traces = None
+    elif traces is None and model.traces and model.trace_movie is not None:
+        # every ROI's traces, a deleted one's too: its paint undo brings it back, and the
+        # traces file is rewritten only when extraction changes them
         traces = SavedTraces(
             model.trace_movie,
-            {
-                k: (t.fingerprint, t.roi, t.neuropil, t.fitted_r)
-                for k in keys
-                for t in (model.traces[k],)
-            },
+            {k: (t.fingerprint, t.roi, t.neuropil, t.fitted_r) for k, t in model.traces.items()},
         )
     path, dataset = model.movie_file or (None, None)
     return SessionContents(
-        model.roi_set(),
+        rois,
         movie_path=path,
         movie_dataset=dataset,
         cell_diameter=model.cell_diameter,
@@ -179,16 +193,21 @@ class Autosave:
         self._written = 0  # the revision on disk
         self._attempted = 0  # the revision last written or given up on
         self._closing = False
+        # what the last snapshot took from the model and is still so: a snapshot then makes
+        # few new objects (each one promoted to the oldest generation brings Python's full
+        # garbage collection, a pause of the whole viewer, closer)
+        self._entries: dict = {}
+        self._traces: SavedTraces | None = None
         self._signals = [
-            model.rois_changed,
-            model.settings_changed,
-            model.traces_changed,
-            model.correction_changed,
-            model.decisions_changed,
-            model.movie_changed,
+            (model.rois_changed, self._rois_changed),
+            (model.settings_changed, self.changed),
+            (model.traces_changed, self._traces_changed),
+            (model.correction_changed, self.changed),
+            (model.decisions_changed, self._rois_changed),
+            (model.movie_changed, self.changed),
         ]
-        for signal in self._signals:
-            signal.connect(self.changed)
+        for signal, callback in self._signals:
+            signal.connect(callback)
         self._thread = threading.Thread(
             target=self._write_loop, name="napari-roimasks autosave", daemon=True
         )
@@ -199,6 +218,18 @@ class Autosave:
         """Whether changes were made that are not on disk yet."""
         with self._condition:
             return self._written < self.revision
+
+    def _rois_changed(self, keys) -> None:
+        if keys is None:
+            self._entries.clear()
+        else:
+            for key in keys:
+                self._entries.pop(key, None)
+        self.changed()
+
+    def _traces_changed(self, _keys) -> None:
+        self._traces = None
+        self.changed()
 
     def changed(self, *_args) -> None:
         """Count a change and see that it is written (the model's events call this)."""
@@ -217,8 +248,14 @@ class Autosave:
         if self.model.rings is None:  # no ROIs yet: nothing to keep
             return
         contents = session_contents(
-            self.model, keep_traces=self.keep_traces, revision=self.revision
+            self.model,
+            keep_traces=self.keep_traces,
+            revision=self.revision,
+            entries=self._entries,
+            traces=self._traces,
         )
+        self._entries = {entry.id: entry for entry in contents.rois.rois}
+        self._traces = contents.traces
         self._snapshot_revision = self.revision
         with self._condition:
             self._pending = contents
@@ -243,8 +280,8 @@ class Autosave:
     def close(self, timeout: float | None = 10.0) -> bool:
         """Flush, then stop following the model and end the writing thread."""
         done = self.flush(timeout)
-        for signal in self._signals:
-            signal.disconnect(self.changed)
+        for signal, callback in self._signals:
+            signal.disconnect(callback)
         with self._condition:
             self._closing = True
             self._condition.notify_all()

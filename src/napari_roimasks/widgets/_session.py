@@ -204,6 +204,10 @@ class SessionControls:
             self._show_offer(None)
             self._set_source(rois[0])  # the dock reads the ROIs, decisions and settings
         restore_session_extras(self.model, session)
+        if session.traces_problem is not None:
+            show_warning(
+                f"{path.name}: traces not restored, {session.traces_problem}: extract again"
+            )
         self._open_movie(session)
         self._start_autosave(path)
         decided = sum(r.decision.value != "unlabeled" for r in session.rois.rois)
@@ -270,7 +274,10 @@ class SessionControls:
         if self.autosave is None or saved.path != self.autosave.path:
             return
         self._last_failure = ""
-        self._status.value = f"Autosaved to {saved.path.name} at {saved.saved_at:%H:%M:%S}"
+        # the same text at every save (a new text re-lays out the window: a visible stall);
+        # the time goes in the tooltip
+        self._status.value = f"Autosaved to {saved.path.name}"
+        self._status.tooltip = f"Last saved at {saved.saved_at:%H:%M:%S}"
 
     def _on_failed(self, message: str) -> None:
         self._status.value = "Autosave failed: see the notification"
