@@ -267,3 +267,28 @@ def test_closing_the_viewer_writes_the_last_decision(make_napari_viewer, files):
     made = decide_by_keys(viewer, dock)
     viewer.close()  # at once: before the autosave's timer
     assert {k: saved_decisions(session)[k] for k in made} == made
+
+
+def test_rois_drawn_on_a_movie_are_kept_in_the_movies_session_and_offered_with_it(
+    make_napari_viewer, qtbot, files
+):
+    movie, rois, _ = files
+    session = movie.with_name("mouse.session.roimasks.h5")
+    drawn = np.load(rois)
+    first = make_napari_viewer()
+    first.open(str(movie), plugin=PLUGIN)
+    first.add_labels(drawn, name="my ROIs")  # painted in the viewer: no file of their own
+    _, dock = first.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    assert dock.session.autosave.path == session
+    made = decide_by_keys(first, dock)
+    first.close()
+    assert {k: saved_decisions(session)[k] for k in made} == made
+
+    viewer = make_napari_viewer()
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    viewer.open(str(movie), plugin=PLUGIN)  # the movie alone, dock already open
+    assert dock.session.offered == session
+    dock.session.restore()
+    qtbot.waitUntil(lambda: dock.session.autosave is not None, timeout=10000)
+    assert {k: dock.model.summary(k).decision for k in made} == made
+    np.testing.assert_array_equal(np.asarray(dock.source.data), drawn)
