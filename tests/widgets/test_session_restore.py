@@ -96,6 +96,7 @@ def test_reopening_offers_the_session_and_restore_brings_everything_back(
     qtbot.waitUntil(lambda: not traces.running and bool(dock.model.traces), timeout=30000)
     made = decide_by_keys(first, dock)
     dock.model.decide([3], Decision.NOT_CELL, reason="dim")
+    traces.images._diameter.value = 9.0  # the summary images' setting, as the user types it
     before_rows = table(dock)
     assert dock.session.autosave.flush(timeout=30)
     saved = read_session(session)
@@ -117,6 +118,9 @@ def test_reopening_offers_the_session_and_restore_brings_everything_back(
     assert dock.source.metadata["path"] == str(session)
     assert {k: dock.model.summary(k).decision for k in made} == made
     assert dock.model.summary(3).reason == "dim"
+    assert dock.model.cell_diameter == 9.0
+    _, traces = viewer.window.add_plugin_dock_widget(PLUGIN, "Traces")
+    assert traces.images._diameter.value == 9.0
     assert table(dock) == before_rows  # the same rows, traces current: no re-extraction
     assert {row.trace for row in dock.model.rows()} == {"current"}
     movies = [layer for layer in viewer.layers if layer.metadata.get("path") == str(movie)]

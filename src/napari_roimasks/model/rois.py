@@ -21,7 +21,7 @@ from ..core.exclusions import exclusions, masks_to_read
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
-from ..core.summary_images import DEFAULT_CELL_DIAMETER
+from ..core.summary_images import DEFAULT_CELL_DIAMETER, check_cell_diameter
 from ..io.roi_set import Decision, RoiEntry, RoiSet
 from .decisions import Decisions, RoiDecision
 from .traces import (
@@ -73,6 +73,8 @@ class RoiModel:
         The neuropil correction (fixed or fitted r) changed.
     movie_changed()
         The movie to extract from (its token or its file) changed.
+    cell_diameter_changed(diameter)
+        The summary images' cell diameter changed.
     selection_changed(keys)
         The ROIs the user selected (in the table or the viewer) changed.
     decisions_changed(keys)
@@ -87,6 +89,7 @@ class RoiModel:
     selection_changed = Signal(object)
     decisions_changed = Signal(object)
     movie_changed = Signal()
+    cell_diameter_changed = Signal(float)
 
     def __init__(self) -> None:
         self.border = MotionBorder()
@@ -316,6 +319,19 @@ class RoiModel:
             apply(self.rings)
             self._changed(None)
         self.settings_changed.emit()  # after the rows: a listener reads the new exclusions
+
+    def set_cell_diameter(self, diameter: float) -> None:
+        """The cell diameter the summary images' enhanced mean uses (suite2p's ``diameter``).
+
+        Raises
+        ------
+        ValueError
+            Unless it is a finite number >= 0 (0: suite2p's default); nothing is changed.
+        """
+        diameter = check_cell_diameter(diameter)
+        if diameter != self.cell_diameter:
+            self.cell_diameter = diameter
+            self.cell_diameter_changed.emit(diameter)
 
     def set_correction(self, correction: Correction) -> None:
         """Change how the neuropil correction picks r (plots and features follow)."""

@@ -107,7 +107,7 @@ def restore_session_extras(model, session: SessionContents) -> None:
     """What a session holds beyond its ROIs: the correction, the cell diameter and the traces
     (of the ROIs the model has; their fingerprints tell whether they are current)."""
     model.set_correction(Correction(session.fit_contamination_ratio, session.contamination_ratio))
-    model.cell_diameter = session.cell_diameter or DEFAULT_CELL_DIAMETER
+    model.set_cell_diameter(session.cell_diameter or DEFAULT_CELL_DIAMETER)
     if session.movie_path is not None and model.movie_file is None:
         model.movie_file = (session.movie_path, session.movie_dataset)
     if session.traces is not None:
@@ -205,6 +205,7 @@ class Autosave:
             (model.correction_changed, self.changed),
             (model.decisions_changed, self._rois_changed),
             (model.movie_changed, self.changed),
+            (model.cell_diameter_changed, self.changed),
         ]
         for signal, callback in self._signals:
             signal.connect(callback)

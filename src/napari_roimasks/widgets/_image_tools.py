@@ -22,7 +22,7 @@ import threading
 from functools import partial
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -87,6 +87,13 @@ class ImageTools:
             "Mean, max, std, local correlation and enhanced mean of the movie, in one pass, as "
             "image layers under the ROIs (only the correlation image shown)"
         )
+        self._diameter = FloatSpinBox(
+            label="cell diameter", value=model.cell_diameter, min=1.0, max=500.0, step=1.0
+        )
+        self._diameter.tooltip = (
+            "In pixels: the enhanced mean image's filter (suite2p's 'diameter'); the session "
+            "keeps it"
+        )
         self._suite2p = PushButton(text="Load suite2p images", enabled=False)
         self._roi_map = PushButton(text="ROI correlation map")
         self._roi_map.tooltip = (
@@ -106,6 +113,7 @@ class ImageTools:
         #: the controls, for the dock to place
         self.widgets = [
             Container(widgets=[self._summary, self._suite2p], layout="horizontal", labels=False),
+            self._diameter,
             Container(widgets=[self._roi_map], layout="horizontal", labels=False),
             self._help,
             Container(
@@ -116,10 +124,12 @@ class ImageTools:
         self._suite2p.changed.connect(lambda: self.load_suite2p_images())
         self._roi_map.changed.connect(lambda: self.roi_correlation_map())
         self._clear_pixel.changed.connect(lambda: self.clear_pixel_trace())
+        self._diameter.changed.connect(self.model.set_cell_diameter)
         self._connections = [
             (self.viewer.layers.events.inserted, self.find_suite2p),
             (self.viewer.layers.events.removed, self.find_suite2p),
             (self.model.rois_changed, self._on_rois_changed),
+            (self.model.cell_diameter_changed, self._show_cell_diameter),
         ]
         connect_all(self._connections)
         self.viewer.mouse_drag_callbacks.append(self._on_mouse)
@@ -247,6 +257,10 @@ class ImageTools:
         job = partial(summary_job, cell_diameter=self.model.cell_diameter)
         self._start("summary images", job, (movie.data,), movie.data.shape[0], show)
         return True
+
+    def _show_cell_diameter(self, diameter: float) -> None:
+        with self._diameter.changed.blocked():
+            self._diameter.value = diameter
 
     # -- suite2p's images --------------------------------------------------------------------------
     def suite2p_ops(self):
