@@ -36,6 +36,7 @@ __all__ = [
     "roi_crops_from_shapes_layer",
     "roi_masks_from_layer",
     "shape_crop",
+    "update_roi_features",
     "write_roi_features",
 ]
 
@@ -282,6 +283,8 @@ FEATURE_COLUMNS = ("mean_F", "mean_Fneu", "r", "exclusion")
 #: The columns that carry each ROI's curation (what File > Save writes where the format can).
 DECISION_COLUMNS = ("decision", "reason", "decided_at", "probability")
 _TEXT_COLUMNS = ("exclusion", "decision", "reason", "decided_at")
+#: up to this many rows, cells are set one by one (quicker than pandas' row selection)
+_CELL_BY_CELL = 8
 
 
 def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
@@ -320,6 +323,60 @@ def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
             default = "unlabeled"
         table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
     layer.features = table
+
+
+def update_roi_features(layer, rows: dict, columns=DECISION_COLUMNS) -> bool:
+    """Write ``columns`` of a few ROIs into the rows an ROI layer's ``features`` has for them.
+
+    The cheap form of :func:`write_roi_features` for a change of a few ROIs (a
+    decision): only their cells change, in the layer's table itself, and the
+    label image is not read. The layer's ``features`` event says so.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels or napari.layers.Shapes
+    rows : dict
+        ROI key -> ``{column: value}`` for ``columns``.
+    columns : sequence of str
+
+    Returns
+    -------
+    bool
+        False, and nothing is written, when the table lacks one of ``columns``
+        or a row for one of the keys (e.g. a label painted since it was
+        written): :func:`write_roi_features` writes it whole.
+    """
+    import pandas as pd
+
+    if not rows:
+        return True
+    features = layer.features
+    if any(column not in features.columns for column in columns):
+        return False
+    keys = [int(k) for k in rows]
+    if type(layer).__name__ == "Labels":
+        if "index" not in features.columns:
+            return False
+        index = pd.Index(features["index"])
+        if not index.is_unique:
+            return False
+        positions = index.get_indexer(keys)
+    else:
+        if len(features) != len(layer.data):
+            return False
+        positions = np.array(keys) - 1
+    if np.any(positions < 0) or np.any(positions >= len(features)):
+        return False
+    for column in columns:
+        where = features.columns.get_loc(column)
+        cells = [row[column] for row in rows.values()]
+        if len(cells) <= _CELL_BY_CELL:
+            for position, value in zip(positions.tolist(), cells, strict=True):
+                features.iat[position, where] = value
+        else:
+            features.iloc[positions, where] = cells
+    layer.events.features()
+    return True
 
 
 def decisions_from_features(layer) -> dict:

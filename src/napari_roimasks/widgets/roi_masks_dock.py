@@ -35,6 +35,7 @@ from ..layers import (
     decisions_from_features,
     image_sizes,
     resize_labels,
+    update_roi_features,
     write_roi_features,
 )
 from ..model import RoiDecision, model_for
@@ -503,9 +504,19 @@ class RoiMasksWidget(DockWidget):
         self._write_features()
 
     def _write_decisions(self, keys=None) -> None:
-        """Keep each ROI's decision in the layer's features: File > Save writes them."""
-        if self.source is not None and self.source in self.viewer.layers:
-            write_roi_features(self.source, decision_features(self.model.rows()), DECISION_COLUMNS)
+        """Keep each ROI's decision in the layer's features: File > Save writes them. Only the
+        rows of ``keys`` (None: all) change, when the table has them."""
+        layer = self.source
+        if layer is None or layer not in self.viewer.layers:
+            return
+        if keys is not None:
+            try:
+                changed = decision_features([self.model.summary(k) for k in keys])
+            except KeyError:  # a deleted ROI's decision came back (undo): no row to write
+                changed = None
+            if changed is not None and update_roi_features(layer, changed, DECISION_COLUMNS):
+                return
+        write_roi_features(layer, decision_features(self.model.rows()), DECISION_COLUMNS)
 
     def _write_features(self) -> None:
         if self.source is not None and self.model.traces:
