@@ -82,9 +82,10 @@ class SessionControls:
         self._buttons = Container(
             widgets=[self._restore, self._afresh], layout="horizontal", labels=False
         )
-        self.widget = Container(
-            widgets=[self._offer, self._buttons, self._status, self._keep_traces], labels=False
-        )
+        #: the offer and the autosave line, for the dock to keep in view
+        self.widget = Container(widgets=[self._offer, self._buttons, self._status], labels=False)
+        #: the session's settings, for the dock to place among its own
+        self.options = [self._keep_traces]
         self.widget.native.layout().setContentsMargins(6, 0, 6, 0)
         self._restore.changed.connect(lambda: self.restore())
         self._afresh.changed.connect(lambda: self.start_afresh())
@@ -96,14 +97,14 @@ class SessionControls:
     def anchor(self) -> Path | None:
         """The file the session belongs to: the ROI layer's file, else the movie's; None."""
         source = self._source()
-        path = None if source is None else source.metadata.get("path")
+        path = None if source is None else _file_of(source)
         if path is None:
             movies = [
                 layer
                 for layer in self.viewer.layers
-                if isinstance(layer, Image) and layer.ndim >= 3 and layer.metadata.get("path")
+                if isinstance(layer, Image) and layer.ndim >= 3 and _file_of(layer)
             ]
-            path = movies[0].metadata["path"] if movies else None
+            path = _file_of(movies[0]) if movies else None
         return None if path is None else Path(path)
 
     def follow(self) -> None:
@@ -118,9 +119,7 @@ class SessionControls:
         self._show_offer(None)
         source = self._source()
         if target is None:
-            self._status.value = (
-                "Autosave: off until the ROIs or the movie come from a file (File > Save the ROIs)"
-            )
+            self._status.value = "Autosave: off until the movie or the ROIs come from a file"
             return
         if target.exists() and target not in self._answered:
             if source is not None and is_session_file(anchor):
@@ -290,3 +289,9 @@ class SessionControls:
         self._stop_autosave()
         if self._worker is not None:
             self._worker.quit()
+
+
+def _file_of(layer) -> str | None:
+    """The file a layer was opened from (this plugin's readers record it; napari's own too)."""
+    path = layer.metadata.get("path") or getattr(getattr(layer, "source", None), "path", None)
+    return str(path) if path else None

@@ -97,6 +97,9 @@ class RoiMasksWidget(DockWidget):
             "layer, so you can switch between painting and drawing. The ROI layer is not changed."
         )
         self._status = Label(value="")
+        self.session = SessionControls(
+            napari_viewer, self.model, lambda: self.source, self.set_source
+        )
         controls = Container(
             widgets=[
                 self._layer_box,
@@ -108,6 +111,7 @@ class RoiMasksWidget(DockWidget):
                 self._live,
                 self._rebuild_button,
                 self._convert,
+                *self.session.options,
                 self._status,
             ]
         )
@@ -140,9 +144,6 @@ class RoiMasksWidget(DockWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
-        self.session = SessionControls(
-            napari_viewer, self.model, lambda: self.source, self.set_source
-        )
         layout.addWidget(self.session.widget.native)
         layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
