@@ -575,7 +575,35 @@ def info(args) -> int:
             f"  neuropil rings: outer radius {o.outer_radius}, inner gap {o.inner_gap}, "
             f"min pixels {o.min_pixels}"
         )
+    from .io.session_file import is_session_file
+
+    if is_session_file(path):
+        _info_session(path)
     return 0
+
+
+def _info_session(path: Path) -> None:
+    """What a session file holds beyond its ROIs."""
+    from .io.roi_files import RoiFileError
+    from .io.session_file import read_session
+
+    try:
+        session = read_session(path)
+    except RoiFileError as error:
+        raise InputError(str(error)) from None
+    when = f"{session.saved_at:%Y-%m-%d %H:%M:%S}" if session.saved_at else "unknown"
+    print(f"  session saved at {when}")
+    movie = session.movie_path or "none"
+    if session.movie_dataset:
+        movie += f" (dataset {session.movie_dataset})"
+    print(f"  movie: {movie}")
+    if session.traces is not None:
+        n_frames = len(next(iter(session.traces.traces.values()))[1])
+        print(f"  traces: {len(session.traces.traces)} ROIs x {n_frames} frames")
+    elif session.traces_problem is not None:
+        print(f"  traces: not read, {session.traces_problem}")
+    else:
+        print("  traces: none kept")
 
 
 def _info_summary(path: Path) -> None:
