@@ -220,7 +220,7 @@ class TraceView:
         frame = self._current_frame()
         for line in self._frame_lines:
             line.set_xdata([frame, frame])
-        self.plot.canvas.draw_idle()
+        self.plot.refresh()
 
     def _on_plot_click(self, event) -> None:
         if (
