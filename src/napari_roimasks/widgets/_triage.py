@@ -42,6 +42,11 @@ SHORTCUTS = (
 )
 SHORTCUTS_TEXT = "Keys: " + ", ".join(f"{key} {what}" for key, what in SHORTCUTS)
 
+_NOT_CELLS_TIP = (
+    "How ROIs decided 'not cell' look in the ROI layer (and their rings): as they are, grey, "
+    "or hidden (a Labels layer's label colours, a Shapes layer's face and edge colours). The "
+    "layer's data never changes, and its own colours come back with 'shown'."
+)
 _FILTERS = {
     "all ROIs": None,
     "cells": {Decision.CELL},
@@ -103,10 +108,7 @@ class TriageControls(QWidget):
         )
         self.not_cells_box = QComboBox()
         self.not_cells_box.addItems(list(NOT_CELL_STYLES))
-        self.not_cells_box.setToolTip(
-            "How ROIs decided 'not cell' look in the ROI layer (and their rings): as they are, "
-            "grey, or hidden. The layer's data never changes."
-        )
+        self.not_cells_box.setToolTip(_NOT_CELLS_TIP)
         self.keys_label = QLabel(SHORTCUTS_TEXT)
         self.keys_label.setWordWrap(True)
         self.keys_label.setToolTip(
@@ -262,8 +264,9 @@ class TriageControls(QWidget):
         """The dock's ROIs changed (the table has redrawn): counts and colours follow."""
         self.colours.redraw(keys)
         self.not_cells_box.setEnabled(self.colours.supported)
-        if not self.colours.supported:
-            self.not_cells_box.setToolTip("Not cells are coloured in a Labels ROI layer only")
+        self.not_cells_box.setToolTip(
+            _NOT_CELLS_TIP if self.colours.supported else "Choose an ROI layer first"
+        )
         self.show_state()
 
     def show_state(self) -> None:
