@@ -106,7 +106,8 @@ class _LabelsColours:
         self.layer = layer
         self._own = layer.colormap  # to give back
         self._ours = None  # the colormap we gave it
-        self._colours: dict = {}  # label -> the colour we give it
+        self._colours: dict = {}  # label -> the colour we give it (RGBA tuple)
+        self._arrays: dict = {}  # the same as arrays, as the colormap takes them fastest
 
     def user_replaced(self) -> bool:
         """Whether the user chose another colormap since ours."""
@@ -115,7 +116,7 @@ class _LabelsColours:
     def paint(self, keys, not_cells, colour) -> bool:
         """Colour every ROI of ``keys`` (the others lose their colour); True when the
         colormap changed."""
-        before, self._colours = self._colours, {}
+        before, self._colours, self._arrays = self._colours, {}, {}
         self._fill(keys, not_cells, colour)
         if self._ours is not None and self._colours == before:
             return False
@@ -129,15 +130,18 @@ class _LabelsColours:
         labels = np.array([k for k in keys if isinstance(k, (int, np.integer))], dtype=np.int64)
         own = self._own.map(labels) if labels.size else np.zeros((0, 4))
         changed = False
-        for label, rgba in zip(labels.tolist(), own, strict=True):
-            wanted = colour if label in not_cells else tuple(float(c) for c in rgba)
+        for label, rgba in zip(labels.tolist(), own.astype(np.float32), strict=True):
+            if label in not_cells:
+                rgba = np.array(colour, dtype=np.float32)
+            wanted = tuple(rgba.tolist())
             if self._colours.get(label) != wanted:
                 self._colours[label] = wanted
+                self._arrays[label] = rgba
                 changed = True
         return changed
 
     def _apply(self) -> bool:
-        color_dict = {None: _TRANSPARENT, 0: _TRANSPARENT, **self._colours}
+        color_dict = {None: _TRANSPARENT, 0: _TRANSPARENT, **self._arrays}
         self._ours = DirectLabelColormap(
             color_dict=color_dict, background_value=self._own.background_value
         )
