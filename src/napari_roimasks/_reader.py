@@ -173,6 +173,23 @@ def read_roi_layers(path):
     return [(mask_outlines(crops), meta, "shapes")]
 
 
+def roi_layer_keys(rois, kind: str) -> dict:
+    """Each ROI id's key in the layer :func:`read_roi_layers` makes of ``rois`` (a RoiSet):
+    a Labels layer's label (:func:`_label_values`), a Shapes layer's shape number; ROIs
+    without pixels have no shape and no key.
+
+    Parameters
+    ----------
+    rois : RoiSet
+    kind : {"labels", "shapes"}
+    """
+    if kind == "labels":
+        ids = [r.id for r in rois.rois]
+        return dict(zip(ids, _label_values(ids), strict=True))
+    drawn = [r.id for r in rois.rois if r.crop is not None]
+    return {ident: n for n, ident in enumerate(drawn, start=1)}
+
+
 def _decision_columns(rois) -> dict[str, list]:
     """The ROIs' curation as the layer's features columns (see ``layers.DECISION_COLUMNS``)."""
     from .io.decision_text import decision_fields

@@ -394,10 +394,7 @@ def decisions_from_features(layer) -> dict:
     features = getattr(layer, "features", None)
     if features is None or "decision" not in features.columns:
         return {}
-    if type(layer).__name__ == "Labels" and "index" in features.columns:
-        keys = [int(k) for k in features["index"]]
-    else:
-        keys = list(range(1, len(features) + 1))
+    keys = _feature_keys(layer, features)
 
     def cells(name, default):
         if name not in features.columns:
@@ -416,6 +413,27 @@ def decisions_from_features(layer) -> dict:
         if key != 0:  # napari's background row
             found[key] = read_decision(decision or "unlabeled", reason, when, chance)
     return found
+
+
+def mask_groups_from_features(layer) -> dict:
+    """ROI key -> its ``mask_group`` (an int; -1: none) from an ROI layer's features, keyed as
+    :func:`decisions_from_features` keys them; {} without the column."""
+    features = getattr(layer, "features", None)
+    if features is None or "mask_group" not in features.columns:
+        return {}
+    groups = {}
+    for key, group in zip(_feature_keys(layer, features), features["mask_group"], strict=True):
+        if key != 0 and group == group:  # not the background row, not NaN
+            groups[key] = int(group)
+    return groups
+
+
+def _feature_keys(layer, features) -> list[int]:
+    """The ROI key of each row of a layer's features: a Labels layer's ``index`` column
+    (napari's convention), else row i is ROI i + 1 (a Shapes layer's shape i)."""
+    if type(layer).__name__ == "Labels" and "index" in features.columns:
+        return [int(k) for k in features["index"]]
+    return list(range(1, len(features) + 1))
 
 
 def decision_features(rows) -> dict:

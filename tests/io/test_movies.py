@@ -97,3 +97,21 @@ def test_a_corrupt_first_frame_names_the_file(tmp_path, corrupt_movie):
     path = corrupt_movie(tmp_path / "movie.h5", np.ones((4, 64, 64), np.uint16), 0)
     with pytest.raises(MovieFileError, match=r"movie.h5: the first frame cannot be read"):
         open_movie(path)
+
+
+def test_a_tiff_movie_opened_again_is_the_same_movie_until_the_file_changes(tmp_path):
+    """Traces extracted from a TIFF stay current in a session reopened later (the same
+    name), and never once the file is rewritten (another name)."""
+    import tifffile
+
+    from napari_roimasks.model.traces import movie_token
+
+    path = tmp_path / "m.tif"
+    tifffile.imwrite(path, np.arange(5 * 8 * 8, dtype=np.uint16).reshape(5, 8, 8))
+    first, _ = open_movie(path)
+    again, _ = open_movie(path)
+    assert movie_token(first) == movie_token(again)
+    tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint16))
+    rewritten, _ = open_movie(path)
+    assert movie_token(rewritten) != movie_token(first)
+    assert int(rewritten.sum().compute()) == 0

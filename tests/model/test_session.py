@@ -66,6 +66,12 @@ def with_traces(model, movie="dask:movie-abc", n_frames=50):
 def test_session_names_sit_beside_the_file_they_belong_to(tmp_path):
     assert session_path_for(tmp_path / "mouse1.h5") == tmp_path / "mouse1.session.roimasks.h5"
     assert session_path_for(tmp_path / "rois.roimasks.h5") == tmp_path / "rois.session.roimasks.h5"
+    # dates and days in names keep sessions apart
+    day2, day3 = (session_path_for(tmp_path / f"2023.05.1{d}_mouse1.h5") for d in (2, 9))
+    assert day2.name == "2023.05.12_mouse1.session.roimasks.h5" and day2 != day3
+    assert session_path_for(tmp_path / "m.day2.tif").name == "m.day2.session.roimasks.h5"
+    kept = tmp_path / "rois.session-20261206-051200.roimasks.h5"  # a session set aside
+    assert session_path_for(kept) == tmp_path / "rois.session-20261206-051200.session.roimasks.h5"
     own = tmp_path / "a.session.roimasks.h5"
     assert session_path_for(own) == own and is_session_file(own)
     folder = tmp_path / "plane0"
@@ -178,7 +184,7 @@ def test_a_failed_write_is_reported_and_leaves_the_previous_file(model, tmp_path
     model.decide([2], Decision.CELL)
     assert not autosave.flush(timeout=30)
     assert autosave.unsaved
-    assert failures == [f"{path}: the session was not saved ([Errno 28] No space left on device)"]
+    assert failures == [f"{path}: the session was not saved (No space left on device)"]
     assert path.read_bytes() == before
     monkeypatch.undo()
     model.decide([3], Decision.CELL)  # the next change tries again, and succeeds
@@ -287,62 +293,99 @@ def test_kill_9_at_random_moments_leaves_the_last_saved_state_whole(tmp_path):
             assert killed_at - min(unsaved) <= 2.0
 
 
+def traces_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.session-traces-*.h5"))
+
+
 def test_the_traces_file_is_written_when_traces_change_not_at_each_decision(model, tmp_path):
-    from napari_roimasks.io.session_file import traces_path_for
+    with_traces(model)
+    path = tmp_path / "s.session.roimasks.h5"
+    autosave = Autosave(model, path)
+    model.decide([1], Decision.CELL)
+    assert autosave.flush(timeout=30)
+    [name] = traces_files(tmp_path)
+    first = (tmp_path / name).stat()
+    model.decide([2], Decision.NOT_CELL)
+    assert autosave.flush(timeout=30)
+    again = (tmp_path / name).stat()
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    assert read_session(path).rois.rois[1].decision is Decision.NOT_CELL
+    with_traces(model, movie="dask:movie-new")  # extracted again: a new traces file
+    assert autosave.flush(timeout=30)
+    assert read_session(path).traces.movie == "dask:movie-new"
+    [new] = traces_files(tmp_path)  # the old one, named by no session now, is gone
+    assert new != name
+    autosave.keep_traces = False  # unticked: the traces file goes once the session says so
+    autosave.changed()
+    assert autosave.flush(timeout=30)
+    assert traces_files(tmp_path) == [] and read_session(path).traces is None
+    autosave.close()
+
+
+def test_a_failed_session_write_keeps_the_traces_the_saved_session_names(
+    model, tmp_path, monkeypatch
+):
+    import napari_roimasks.io.session_file as session_file
 
     with_traces(model)
     path = tmp_path / "s.session.roimasks.h5"
     autosave = Autosave(model, path)
     model.decide([1], Decision.CELL)
     assert autosave.flush(timeout=30)
-    traces_file = traces_path_for(path)
-    first = traces_file.stat()
-    model.decide([2], Decision.NOT_CELL)
-    assert autosave.flush(timeout=30)
-    again = traces_file.stat()
-    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
-    assert read_session(path).rois.rois[1].decision is Decision.NOT_CELL
-    with_traces(model, movie="dask:movie-new")  # extracted again: a new traces file
-    assert autosave.flush(timeout=30)
-    assert traces_file.stat().st_ino != first.st_ino
-    assert read_session(path).traces.movie == "dask:movie-new"
+    real = session_file.write_rois_into
+
+    def fails(*args):  # new traces are written, then the session's own write fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_file, "write_rois_into", fails)
+    with_traces(model, movie="dask:movie-new")
+    assert not autosave.flush(timeout=30)
+    monkeypatch.setattr(session_file, "write_rois_into", real)
+    saved = read_session(path)  # the previous session, with its own traces, whole
+    assert saved.traces is not None and saved.traces.movie == "dask:movie-abc"
+    assert saved.rois.rois[0].decision is Decision.CELL
     autosave.close()
 
 
 def test_traces_the_session_was_not_written_with_are_never_taken(model, tmp_path):
-    from napari_roimasks.io.session_file import traces_path_for
-
     with_traces(model)
     path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
-    # a kill between the two writes: a newer traces file beside an older session
+    [name] = traces_files(tmp_path)
     other = RoiModel()
     other.set_rois_from_labels(square_labels(3))
     with_traces(other, movie="dask:movie-other")
     write_session(tmp_path / "t.session.roimasks.h5", session_contents(other))
-    traces_path_for(tmp_path / "t.session.roimasks.h5").replace(traces_path_for(path))
+    [theirs] = [n for n in traces_files(tmp_path) if n.startswith("t.")]
+    (tmp_path / theirs).replace(tmp_path / name)  # another session's traces in its place
     saved = read_session(path)
     assert saved.traces is None
-    assert saved.traces_problem == "s.session-traces.h5 holds other traces than the session's"
-    traces_path_for(path).unlink()
-    assert read_session(path).traces_problem == "its traces file s.session-traces.h5 is missing"
+    assert saved.traces_problem == f"{name} holds other traces than the session's"
+    (tmp_path / name).unlink()
+    assert read_session(path).traces_problem == f"its traces file {name} is missing"
     assert [e.id for e in read_session(path).rois.rois] == model.roi_keys()  # the rest is read
 
 
-def test_a_session_set_aside_keeps_its_traces(model, tmp_path):
-    from napari_roimasks.io.session_file import set_aside, traces_path_for
+def test_a_session_set_aside_keeps_its_traces_and_a_new_one_leaves_them(model, tmp_path):
+    from napari_roimasks.io.session_file import set_aside
 
     with_traces(model)
     model.decide([1], Decision.CELL)
     path = write_session(tmp_path / "s.session.roimasks.h5", session_contents(model))
     kept = set_aside(path)
-    assert not path.exists() and not traces_path_for(path).exists()
+    assert not path.exists()
     assert kept.name.startswith("s.session-") and kept.name.endswith(".roimasks.h5")
+    assert not kept.name.endswith(".session.roimasks.h5")
     saved = read_session(kept)
     assert saved.traces is not None and saved.traces_problem is None
     assert saved.rois.rois[0].decision is Decision.CELL
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [kept.name, kept.name.replace(".roimasks.h5", "-traces.h5")]
-    )
+    # a new session in its place, with other traces: the set-aside one keeps its own
+    autosave = Autosave(model, path)
+    with_traces(model, movie="dask:movie-new")
+    assert autosave.flush(timeout=30)
+    assert read_session(kept).traces.movie == "dask:movie-abc"
+    assert read_session(path).traces.movie == "dask:movie-new"
+    assert len(traces_files(tmp_path)) == 2
+    autosave.close()
 
 
 def test_info_and_convert_read_a_session_file(model, tmp_path):

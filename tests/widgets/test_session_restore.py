@@ -78,7 +78,9 @@ def test_decisions_made_by_keys_are_autosaved_beside_the_roi_file(make_napari_vi
         lambda: {k: saved_decisions(session).get(k) for k in made} == made, timeout=10000
     )
     assert set(saved_decisions(session)) == set(dock.model.roi_keys())
-    assert dock.session._status.value == f"Autosaved to {session.name}"
+    qtbot.waitUntil(  # the writing thread's report reaches the dock through Qt's queue
+        lambda: dock.session._status.value == f"Autosaved to {session.name}", timeout=10000
+    )
     assert dock.session._status.tooltip.startswith("Last saved at ")
     saved = read_session(session)
     assert saved.movie_path is None  # the Traces dock was not open: no movie chosen
@@ -296,3 +298,169 @@ def test_rois_drawn_on_a_movie_are_kept_in_the_movies_session_and_offered_with_i
     qtbot.waitUntil(lambda: dock.session.autosave is not None, timeout=10000)
     assert {k: dock.model.summary(k).decision for k in made} == made
     np.testing.assert_array_equal(np.asarray(dock.source.data), drawn)
+
+
+# -- a session is never written with another layer's work ------------------------------------------
+
+
+def curated_session(make_napari_viewer, files) -> dict:
+    """A session on disk with decisions made by keys; its decisions, as saved."""
+    movie, rois, session = files
+    first = make_napari_viewer()
+    dock = open_files(first, movie, rois)
+    decide_by_keys(first, dock)
+    first.close()
+    return saved_decisions(session)
+
+
+def test_another_layer_chosen_while_the_session_is_read_gets_nothing_of_it(
+    make_napari_viewer, qtbot, files
+):
+    movie, rois, session = files
+    before = curated_session(make_napari_viewer, files)
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    other = viewer.add_labels(np.load(rois)[:, ::-1].copy(), name="other ROIs")
+    dock.session.restore()  # read in the background...
+    dock.set_source(other)  # ...while the curator moves on to another layer
+    qtbot.waitUntil(lambda: dock.session._worker is None, timeout=10000)
+    assert dock.source is other  # and no layer of the session was added
+    assert not [layer for layer in viewer.layers if layer.metadata.get("path") == str(session)]
+    press(viewer, Qt.Key.Key_J)
+    press(viewer, Qt.Key.Key_U)
+    dock.session.stop(wait=True)
+    assert saved_decisions(session) == before
+
+
+def test_the_layer_a_restore_hid_never_writes_over_the_session(make_napari_viewer, qtbot, files):
+    movie, rois, session = files
+    before = curated_session(make_napari_viewer, files)
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    opened = dock.source
+    dock.session.restore()
+    qtbot.waitUntil(lambda: dock.session.autosave is not None, timeout=10000)
+    dock.set_source(opened)  # the hidden file layer, chosen again: it holds the older state
+    assert dock.session.autosave is None
+    assert dock.session._status.value.startswith(f"Autosave: off, {session.name} is kept for ")
+    press(viewer, Qt.Key.Key_J)
+    press(viewer, Qt.Key.Key_U)
+    viewer.close()
+    assert saved_decisions(session) == before
+
+
+def test_a_layer_that_cannot_be_read_gets_no_session(make_napari_viewer, files, tmp_path):
+    movie, rois, session = files
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    decide_by_keys(viewer, dock)
+    stack = viewer.add_labels(np.stack([np.load(rois)] * 2), name="stack")  # 3D: not read
+    stack.metadata["path"] = str(tmp_path / "stack.npy")
+    dock.set_source(stack)
+    assert not dock.curating and dock.session.autosave is None
+    viewer.close()
+    assert not (tmp_path / "stack.session.roimasks.h5").exists()
+    assert saved_decisions(session)[1] is Decision.CELL  # the ROI file's session kept its own
+
+
+def test_a_session_that_failed_to_read_is_never_written_over(
+    make_napari_viewer, qtbot, files, monkeypatch
+):
+    from napari_roimasks.widgets import _session
+
+    movie, rois, session = files
+    curated_session(make_napari_viewer, files)
+    good = session.read_bytes()
+    real = _session.read_session
+
+    def unreadable(path):  # e.g. a network drive that hiccups once
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_session, "read_session", unreadable)
+    monkeypatch.setattr(_session, "show_warning", lambda message: None)
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    opened = dock.source
+    dock.session.restore()
+    qtbot.waitUntil(lambda: dock.session._worker is None, timeout=10000)
+    monkeypatch.setattr(_session, "read_session", real)
+    other = viewer.add_labels(np.load(rois), name="other")
+    dock.set_source(other)
+    dock.set_source(opened)  # back: the offer again, not an autosave over the session
+    assert dock.session.offered == session and dock.session.autosave is None
+    press(viewer, Qt.Key.Key_J)
+    press(viewer, Qt.Key.Key_N)
+    viewer.close()
+    assert session.read_bytes() == good
+
+
+def test_changes_made_while_the_offer_waits_are_kept_in_a_session_of_their_own(
+    make_napari_viewer, files
+):
+    movie, rois, session = files
+    before = curated_session(make_napari_viewer, files)
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    assert dock.session.offered == session
+    press(viewer, Qt.Key.Key_J)
+    press(viewer, Qt.Key.Key_N)  # ROI 1: not cell, before answering the offer
+    viewer.close()
+    assert saved_decisions(session) == before  # the offered session as it was
+    [held] = session.parent.glob("mouse_rois.session-*.roimasks.h5")
+    assert saved_decisions(held)[1] is Decision.NOT_CELL
+
+
+def test_a_restored_shapes_session_keeps_every_roi_pixel_and_its_traces(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """Overlapping ROIs open as a Shapes layer of outlines; the session's own pixels and
+    traces come back on the right ROI (an ROI without pixels draws no shape)."""
+    from napari_roimasks.core import MaskCrop
+    from napari_roimasks.io.roi_set import RoiEntry, RoiSet
+    from napari_roimasks.io.session_file import write_session
+    from napari_roimasks.model import RoiModel, RoiTraces
+    from napari_roimasks.model.session import session_contents
+
+    disc = np.hypot(*np.mgrid[-9:10, -9:10]) <= 9
+    path_like = np.zeros((3, 12), bool)
+    path_like[1, :] = True  # a thin line: its outline holds almost no pixels
+    rois = RoiSet(
+        [
+            RoiEntry(1, MaskCrop(10, 10, disc)),
+            RoiEntry(2, MaskCrop(15, 15, disc), mask_group=4),  # overlaps ROI 1
+            RoiEntry(3, None),  # no pixels
+            RoiEntry(4, MaskCrop(50, 40, path_like)),
+        ],
+        image_shape=(80, 80),
+    )
+    model = RoiModel()
+    model.load(rois)
+    model.decide([4], Decision.CELL, reason="thin")
+    movie = "dask:movie-x"
+    model.set_movie(movie)
+    model.store_traces(
+        movie,
+        {
+            k: RoiTraces(model.fingerprint(k, movie), np.full(5, float(k)), np.zeros(5), 0.5)
+            for k in model.roi_keys()
+        },
+    )
+    session = write_session(tmp_path / "cells.session.roimasks.h5", session_contents(model))
+
+    viewer = make_napari_viewer()
+    viewer.open(str(session), plugin=PLUGIN)
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    qtbot.waitUntil(lambda: bool(dock.model.traces), timeout=10000)
+    assert dock.source.nshapes == 3
+    # shape n is the n-th ROI with pixels: 1, 2, 4
+    for shape, ident in ((1, 1), (2, 2), (3, 4)):
+        np.testing.assert_array_equal(dock.model.roi(shape).pixels, model.roi(ident).pixels)
+        assert dock.model.traces[shape].roi[0] == float(ident)
+        assert dock.model.trace_state(shape) == "current"
+    assert dock.model.summary(3).decision is Decision.CELL
+    assert dock.model.mask_groups == {2: 4}
+    dock.model.decide([1], Decision.NOT_CELL)
+    assert dock.session.autosave.flush(timeout=30)
+    saved = {e.id: e for e in read_session(session).rois.rois}
+    assert int(saved[3].crop.pixels.sum()) == int(path_like.sum())
+    assert saved[2].mask_group == 4

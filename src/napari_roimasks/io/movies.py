@@ -125,17 +125,24 @@ def open_hdf5_movie(path, dataset: str | None = None):
 
 
 def _hdf5_movie_name(path: Path, source) -> str:
-    """The dask name of a dataset of an HDF5 file, as it is now.
+    """The dask name of a dataset of an HDF5 file, as it is now (see :func:`_movie_name`)."""
+    return _movie_name(path, source.name)
+
+
+def _movie_name(path: Path, part: str) -> str:
+    """The dask name of a movie in a file (``part``: its dataset), as the file is now.
 
     Dask and napari cache chunks by this name: two datasets of one file, or a
     file rewritten at the same path, must not share one, else one's cached
-    frames are served for the other's.
+    frames are served for the other's. The same file opened again (another
+    day, another process) gets the same name, so traces extracted from it stay
+    current in a restored session.
     """
     from dask.base import tokenize
 
     status = os.stat(path)
     identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-    return f"movie-{tokenize(str(path.resolve()), source.name, identity)}"
+    return f"movie-{tokenize(str(path.resolve()), part, identity)}"
 
 
 def _check_is_file(path: Path) -> None:
@@ -210,7 +217,7 @@ def _tiff_frames(path: Path):
             f"{path}: a colour (RGB) image of axes {axes}; expected a (frames, rows, columns) movie"
         )
     if hasattr(array, "shape"):
-        return da.from_zarr(array)
+        return da.from_zarr(array, name=_movie_name(path, "tiff"))
     raise MovieFileError(
         f"{path}: a multi-resolution TIFF; expected one (frames, rows, columns) series"
     )

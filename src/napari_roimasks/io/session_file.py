@@ -11,22 +11,24 @@ options, the image size), so any reader of ROIs opens it, plus:
   setting), ``contamination_ratio`` and ``fit_contamination_ratio`` (how the
   neuropil correction chooses r);
 - optionally the extracted traces, as the link ``traces`` (an HDF5 external link, which
-  h5py and HDF5 tools follow) to the group ``traces`` of ``<name>.session-traces.h5``
-  beside it: ``ids`` (as in ``rois/ids``), ``roi`` and ``neuropil`` ((n, frames)
-  float64), ``fitted_r`` ((n,) float64) and ``fingerprints`` ((n, 16) uint8: what each
-  ROI's traces were read from), with the attributes ``movie`` (the movie's token, see
+  h5py and HDF5 tools follow) to the group ``traces`` of
+  ``<name>.session-traces-<digest>.h5`` beside it (:func:`traces_path_for`): ``ids``
+  (as in ``rois/ids``), ``roi`` and ``neuropil`` ((n, frames) float64), ``fitted_r``
+  ((n,) float64) and ``fingerprints`` ((n, 16) uint8: what each ROI's traces were read
+  from), with the attributes ``movie`` (the movie's token, see
   :func:`napari_roimasks.model.traces.movie_token`) and ``digest``. The session's
   ``session`` attributes ``traces_file`` and ``traces_digest`` name the traces it
-  was written with: traces of another digest (a kill between the two files' writes)
-  are never taken for its own. Traces whose fingerprint still matches the reopened
-  movie and ROI need no re-extraction.
+  was written with: traces of another digest are never taken for its own. A traces
+  file is named after its digest, so new traces never replace the file an earlier
+  session (the previous save, a session set aside) still names. Traces whose
+  fingerprint still matches the reopened movie and ROI need no re-extraction.
 
 Why two files: traces change only when they are extracted, decisions at every
 key press. The session (ROIs, decisions, settings: kilobytes) is rewritten at
 each autosave, the traces file (500 ROIs x 30,000 frames: 240 MB) only when
 the traces change. Each file is replaced atomically.
 
-The session of a movie or ROI file ``<dir>/<name>.<suffixes>`` is
+The session of a movie or ROI file ``<dir>/<name>.<suffix>`` is
 ``<dir>/<name>.session.roimasks.h5`` (:func:`session_path_for`).
 """
 
@@ -38,12 +40,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
-from .atomic import atomic_path
+from .atomic import atomic_path, write_atomically
 from .formats.roimasks_h5 import read_roimasks_h5, write_rois_into
 from .roi_set import RoiFileError, RoiSet, id_from_text
 
@@ -55,12 +58,14 @@ __all__ = [
     "read_session",
     "session_path_for",
     "set_aside",
+    "traces_files_named",
     "traces_path_for",
     "write_session",
 ]
 
 SESSION_SUFFIX = ".session.roimasks.h5"
-TRACES_SUFFIX = ".session-traces.h5"
+ROIMASKS_SUFFIX = ".roimasks.h5"
+TRACES_MARK = ".session-traces-"
 #: Rows of traces written per call: h5py holds its lock (and Python's) for one call, so a
 #: short call keeps the viewer's own reads of an HDF5 movie responsive during an autosave.
 _ROWS_PER_WRITE = 64
@@ -82,7 +87,7 @@ class SavedTraces:
     movie: str
     traces: dict = field(repr=False)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Identifies these traces: their movie and each ROI's key and fingerprint (the same
         fingerprint, the same numbers: extraction is exact)."""
@@ -137,29 +142,39 @@ class SessionContents:
 def session_path_for(path) -> Path:
     """Where the session of a movie or ROI file is kept: beside it, named after it.
 
-    ``movie.h5`` and ``rois.roimasks.h5`` in one folder give ``movie.session.roimasks.h5``
-    and ``rois.session.roimasks.h5``; a session file is its own session; a folder (e.g.
-    suite2p's ``plane0``) keeps ``curation.session.roimasks.h5`` inside it.
+    The file's name less its last suffix (``.roimasks.h5`` counts as one) names it:
+    ``mouse1.day2.h5`` gives ``mouse1.day2.session.roimasks.h5``, ``rois.roimasks.h5``
+    gives ``rois.session.roimasks.h5``; a session file is its own session; a folder
+    (e.g. suite2p's ``plane0``) keeps ``curation.session.roimasks.h5`` inside it.
     """
     path = Path(os.fspath(path))
     if is_session_file(path):
         return path
     if path.is_dir():
         return path / f"curation{SESSION_SUFFIX}"
-    return path.with_name(path.name.split(".")[0] + SESSION_SUFFIX)
+    return path.with_name(_stem(path) + SESSION_SUFFIX)
 
 
-def traces_path_for(path) -> Path:
-    """The traces file of a session file: ``<name>.session-traces.h5`` beside it."""
+def _stem(path: Path) -> str:
+    """A file's name less its suffix (``.roimasks.h5`` and ``.session.roimasks.h5`` whole)."""
+    name = path.name
+    for suffix in (SESSION_SUFFIX, ROIMASKS_SUFFIX):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def traces_path_for(path, digest: str) -> Path:
+    """The traces file of a session file for traces of ``digest``:
+    ``<name>.session-traces-<digest's first 16 characters>.h5`` beside it."""
     path = Path(os.fspath(path))
-    name = path.name[: -len(SESSION_SUFFIX)] if is_session_file(path) else path.stem
-    return path.with_name(name + TRACES_SUFFIX)
+    return path.with_name(f"{_stem(path)}{TRACES_MARK}{digest[:16]}.h5")
 
 
 def set_aside(path) -> Path:
     """Keep a session file under a name of its own, ``<name>.session-<time>.roimasks.h5``
     (its last change's time), so that a new session can take its place; nothing is deleted.
-    Its traces file goes with it, as ``<name>.session-<time>-traces.h5``.
+    The traces file it names stays where it is (a new session writes its own).
 
     Returns
     -------
@@ -172,46 +187,38 @@ def set_aside(path) -> Path:
         When it cannot be renamed (it stays where it was, whole).
     """
     import shutil
-    import tempfile
 
     path = Path(os.fspath(path))
-    stem = path.name[: -len(SESSION_SUFFIX)]
+    stem = _stem(path)
     when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-    traces = traces_path_for(path)
-    handle, copy = tempfile.mkstemp(prefix=f".{stem}.", suffix=".roimasks.h5", dir=path.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(path, copy)
-        for n in range(1, 1000):
-            name = f"{stem}.session-{when}{'' if n == 1 else f'-{n}'}"
-            kept = path.with_name(f"{name}.roimasks.h5")
-            kept_traces = path.with_name(f"{name}-traces.h5")
-            if not (kept.exists() or kept_traces.exists()):
-                break
-        else:
-            raise FileExistsError(f"{path}: too many sessions set aside beside it")
-        if traces.exists():
-            _point_to_traces(Path(copy), kept_traces.name)
-        os.link(copy, kept)  # never replaces a file of that name
-    finally:
-        os.unlink(copy)
-    if traces.exists():
-        os.replace(traces, kept_traces)
-    path.unlink()
-    return kept
+    for n in range(1, 1000):
+        kept = path.with_name(f"{stem}.session-{when}{'' if n == 1 else f'-{n}'}{ROIMASKS_SUFFIX}")
+        try:
+            with open(path, "rb") as source:
+                write_atomically(kept, lambda out: shutil.copyfileobj(source, out))
+        except FileExistsError:
+            continue
+        path.unlink()
+        return kept
+    raise FileExistsError(f"{path}: too many sessions set aside beside it")
 
 
-def _point_to_traces(session: Path, name: str) -> None:
-    """Make a session file's traces link and its ``traces_file`` name another traces file."""
+def traces_files_named(folder, *, besides=()) -> set[str]:
+    """The traces files the session files in ``folder`` name (except those in ``besides``)."""
     import h5py
 
-    with h5py.File(session, "r+") as h5:
-        if "traces_file" not in h5["session"].attrs:
-            return
-        h5["session"].attrs["traces_file"] = name
-        if h5.get("traces", getlink=True) is not None:
-            del h5["traces"]
-        h5["traces"] = h5py.ExternalLink(name, "/traces")
+    named = set()
+    skip = {Path(p).name for p in besides}
+    for candidate in Path(folder).glob(f"*{ROIMASKS_SUFFIX}"):
+        if candidate.name in skip:
+            continue
+        try:
+            with h5py.File(candidate, "r") as h5:
+                if "session" in h5:
+                    named.add(_text(h5["session"].attrs.get("traces_file")))
+        except OSError:
+            continue
+    return named - {""}
 
 
 def is_session_file(path) -> bool:
@@ -241,7 +248,7 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
     traces = session.traces if session.traces is not None and session.traces.traces else None
     if traces is not None:
         digest = traces.digest
-        traces_path = traces_path_for(path)
+        traces_path = traces_path_for(path, digest)
         if _traces_digest(traces_path) != digest:  # first: the session then names them
             with (
                 atomic_path(traces_path, overwrite=True) as temporary,

@@ -111,6 +111,8 @@ class RoiModel:
         #: its layer's ``unique_id``): other views name and place their layers after it
         self.source_id: str | None = None
         self._summaries: dict = {}  # key -> RoiSummary, kept current
+        #: each ROI's group (AllenSDK's ``mask_group``) by key, as its file gave it; -1: none
+        self.mask_groups: dict = {}
         #: every ROI's decision by key, kept while an ROI is deleted (a paint undo brings it back)
         self.decisions = Decisions()
 
@@ -189,17 +191,34 @@ class RoiModel:
         """
         if rois.image_shape is None:
             raise ValueError("the ROIs need the image size to be curated; this file has none")
-        self._replace_rois(
-            {entry.id: entry.crop for entry in rois.rois},
-            rois.image_shape,
-            None,
-            border=rois.border,
-            ring_options=rois.ring_options,
-            decisions=(
-                {e.id: RoiDecision(e.decision, e.reason, e.decided_at) for e in rois.rois},
-                {e.id: e.probability for e in rois.rois},
-            ),
+        groups = self.mask_groups
+        self.mask_groups = {e.id: e.mask_group for e in rois.rois if e.mask_group != -1}
+        try:
+            self._replace_rois(
+                {entry.id: entry.crop for entry in rois.rois},
+                rois.image_shape,
+                None,
+                border=rois.border,
+                ring_options=rois.ring_options,
+                decisions=(
+                    {e.id: RoiDecision(e.decision, e.reason, e.decided_at) for e in rois.rois},
+                    {e.id: e.probability for e in rois.rois},
+                ),
+            )
+        except Exception:
+            self.mask_groups = groups
+            raise
+
+    def set_mask_groups(self, groups: Mapping) -> None:
+        """Each ROI's group (AllenSDK's ``mask_group``; -1: none) by key, as the ROI layer
+        arrived with them (a file's); files the session writes keep them."""
+        old, self.mask_groups = (
+            self.mask_groups,
+            {key: int(g) for key, g in groups.items() if int(g) != -1},
         )
+        keys = (set(old) | set(self.mask_groups)) & set(self._summaries)
+        if keys:  # the views (and the autosave) hear of ROIs whose group changed
+            self.rois_changed.emit(keys)
 
     def roi_set(self) -> RoiSet:
         """The session as a :class:`RoiSet` to save: ROIs with their decisions, border, ring
@@ -218,6 +237,7 @@ class RoiModel:
             reason=record.reason,
             decided_at=record.decided_at,
             probability=self.decisions.probability(key),
+            mask_group=self.mask_groups.get(key, -1),
         )
 
     def labels_edited(self, labels: np.ndarray) -> set:
@@ -456,6 +476,10 @@ class RoiModel:
             See :meth:`Decisions.renumber` (nothing is changed).
         """
         changed = self.decisions.renumber(mapping)
+        moved_groups = {k: self.mask_groups.pop(k) for k in list(mapping) if k in self.mask_groups}
+        self.mask_groups.update(
+            {mapping[k]: g for k, g in moved_groups.items() if mapping[k] is not None}
+        )
         moved = {key: self.traces.pop(key) for key in list(mapping) if key in self.traces}
         self.traces.update({mapping[k]: t for k, t in moved.items() if mapping[k] is not None})
         traced = set(moved) | ({mapping[k] for k in moved} - {None})

@@ -21,13 +21,20 @@ from pathlib import Path
 
 from ..core.summary_images import DEFAULT_CELL_DIAMETER
 from ..io.roi_set import RoiSet
-from ..io.session_file import SavedTraces, SessionContents, write_session
+from ..io.session_file import (
+    SavedTraces,
+    SessionContents,
+    traces_files_named,
+    traces_path_for,
+    write_session,
+)
 from .traces import Correction, RoiTraces
 
 __all__ = [
     "AUTOSAVE_DELAY",
     "Autosave",
     "SessionSaved",
+    "failure_reason",
     "restore_session",
     "restore_session_extras",
     "session_contents",
@@ -103,23 +110,30 @@ def restore_session(model, session: SessionContents) -> None:
     restore_session_extras(model, session)
 
 
-def restore_session_extras(model, session: SessionContents) -> None:
+def restore_session_extras(model, session: SessionContents, keys=None) -> None:
     """What a session holds beyond its ROIs: the correction, the cell diameter and the traces
-    (of the ROIs the model has; their fingerprints tell whether they are current)."""
+    (of the ROIs the model has; their fingerprints tell whether they are current).
+
+    Parameters
+    ----------
+    model : RoiModel
+    session : SessionContents
+    keys : mapping, optional
+        The model's key of each session ROI id, when they differ (an ROI layer numbers its
+        ROIs its own way); ids without a key get no traces. None: the same keys.
+    """
     model.set_correction(Correction(session.fit_contamination_ratio, session.contamination_ratio))
     model.set_cell_diameter(session.cell_diameter or DEFAULT_CELL_DIAMETER)
     if session.movie_path is not None and model.movie_file is None:
         model.movie_file = (session.movie_path, session.movie_dataset)
     if session.traces is not None:
         present = set(model.roi_keys())
-        model.store_traces(
-            session.traces.movie,
-            {
-                key: RoiTraces(fingerprint, roi, neuropil, fitted_r)
-                for key, (fingerprint, roi, neuropil, fitted_r) in session.traces.traces.items()
-                if key in present
-            },
-        )
+        found = {}
+        for ident, (fingerprint, roi, neuropil, fitted_r) in session.traces.traces.items():
+            key = ident if keys is None else keys.get(ident)
+            if key in present:
+                found[key] = RoiTraces(fingerprint, roi, neuropil, fitted_r)
+        model.store_traces(session.traces.movie, found)
 
 
 @dataclass(frozen=True)
@@ -198,6 +212,8 @@ class Autosave:
         # garbage collection, a pause of the whole viewer, closer)
         self._entries: dict = {}
         self._traces: SavedTraces | None = None
+        self._traces_file: str | None = None  # the traces file the session on disk names
+        self._traces_file_known = False
         self._signals = [
             (model.rois_changed, self._rois_changed),
             (model.settings_changed, self.changed),
@@ -278,16 +294,47 @@ class Autosave:
             )
             return self._written >= self.revision or self.model.rings is None
 
-    def close(self, timeout: float | None = 10.0) -> bool:
-        """Flush, then stop following the model and end the writing thread."""
-        done = self.flush(timeout)
+    def close(self, *, wait: bool = True, timeout: float | None = 10.0) -> bool:
+        """Stop following the model; what is unsaved is snapshot now and written.
+
+        Parameters
+        ----------
+        wait : bool, optional
+            Wait until it is on disk (the viewer closes). False: the writing thread finishes
+            on its own (another layer is curated: the viewer goes on at once).
+        timeout : float, optional
+            The longest wait, in seconds.
+
+        Returns
+        -------
+        bool
+            With ``wait``: True when every change is on disk; without: True.
+        """
+        self.snapshot()
         for signal, callback in self._signals:
             signal.disconnect(callback)
         with self._condition:
             self._closing = True
             self._condition.notify_all()
+        if not wait:
+            return True
         self._thread.join(timeout)
-        return done
+        with self._condition:
+            return self._written >= self._snapshot_revision
+
+    def _forget_traces_file(self, contents: SessionContents) -> None:
+        """Remove the traces file the session named before, once no session file names it
+        (a session set aside keeps its own)."""
+        traces = contents.traces
+        named = None if traces is None else traces_path_for(self.path, traces.digest).name
+        old, self._traces_file = self._traces_file, named
+        if old is None or old == named:
+            return
+        try:
+            if old not in traces_files_named(self.path.parent, besides=[self.path]):
+                (self.path.parent / old).unlink(missing_ok=True)
+        except OSError:  # kept: a file left over is no harm
+            pass
 
     def _write_loop(self) -> None:
         while True:
@@ -297,15 +344,44 @@ class Autosave:
             if contents is None:
                 return
             try:
+                if not self._traces_file_known:
+                    self._traces_file = _traces_file_named(self.path)
+                    self._traces_file_known = True
                 write_session(self.path, contents, overwrite=True)
             except Exception as error:  # a full disk, a folder made read-only, ...
                 written = False
-                self._on_failed(f"{self.path}: the session was not saved ({error})")
+                self._on_failed(f"{self.path}: the session was not saved ({failure_reason(error)})")
             else:
                 written = True
+                self._forget_traces_file(contents)
                 self._on_saved(SessionSaved(self.path, contents.revision, contents.saved_at))
             with self._condition:
                 self._attempted = max(self._attempted, contents.revision)
                 if written:
                     self._written = max(self._written, contents.revision)
                 self._condition.notify_all()
+
+
+def _traces_file_named(path: Path) -> str | None:
+    """The traces file a session file names; None without one (or without the file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5["session"].attrs.get("traces_file") if "session" in h5 else None
+    except OSError:
+        return None
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def failure_reason(error: Exception) -> str:
+    """An error in a few words: the system's own for a file error (without a temporary's name)."""
+    import errno
+
+    if isinstance(error, OSError) and error.strerror:
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"its folder cannot be written: {error.strerror}"
+        return error.strerror
+    return str(error)

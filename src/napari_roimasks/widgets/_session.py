@@ -9,6 +9,7 @@ The model's :class:`~napari_roimasks.model.session.Autosave` does the writing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +20,17 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from .._reader import roi_layer_keys
 from ..io.movies import MovieFileError
 from ..io.roi_set import RoiFileError
-from ..io.session_file import is_session_file, read_session, session_path_for, set_aside
-from ..model.session import Autosave, restore_session_extras
+from ..io.session_file import (
+    SESSION_SUFFIX,
+    is_session_file,
+    read_session,
+    session_path_for,
+    set_aside,
+)
+from ..model.session import Autosave, failure_reason, restore_session_extras
 from ._napari import unwrap
 
 __all__ = ["SessionControls"]
@@ -46,16 +54,22 @@ class SessionControls:
         The ROI layer being curated.
     set_source : callable(layer)
         Curate another layer (the restored one).
+    curating : callable() -> bool
+        Whether the model holds that layer's ROIs (its read did not fail).
     """
 
-    def __init__(self, viewer, model, source, set_source):
+    def __init__(self, viewer, model, source, set_source, curating):
         self.viewer = viewer
         self.model = model
         self._source = source
         self._set_source = set_source
+        self._curating = curating
         self.autosave: Autosave | None = None
         self.offered: Path | None = None  # a session on disk the user has not answered about
+        self._holding: Autosave | None = None  # where changes go while the offer waits
         self._answered: set[Path] = set()  # sessions restored or set aside in this viewer
+        self._owners: dict[Path, str] = {}  # session -> the layer it is kept for (unique_id)
+        self._closed = False
         self._worker = None
         self._reports = _Reports()
         self._reports.saved.connect(self._on_saved)
@@ -108,31 +122,61 @@ class SessionControls:
         return None if path is None else Path(path)
 
     def follow(self) -> None:
-        """Follow the ROI layer and the open files: autosave to their session, or offer it."""
+        """Follow the ROI layer and the open files: autosave to their session, or offer it.
+
+        A session is kept for one layer: another layer whose file names the same session
+        (the layer a restore hid, a second layer painted on one movie) gets no autosave.
+        """
+        if self._closed:
+            return
         anchor = self.anchor()
         target = None if anchor is None else session_path_for(anchor)
-        if self.autosave is not None and self.autosave.path == target:
+        source = self._source()
+        curated = source is not None and self._curating()
+        owner = None if source is None else source.unique_id
+        if (
+            self.autosave is not None
+            and self.autosave.path == target
+            and curated
+            and self._owners.get(target) == owner
+        ):
             return
         if self.offered is not None and self.offered == target:
+            if curated and self._holding is None:
+                self._hold()
             return
-        self._stop_autosave()  # writes the last changes to the session they belong to
+        self.stop()
         self._show_offer(None)
-        source = self._source()
         if target is None:
             self._status.value = "Autosave: off until the movie or the ROIs come from a file"
             return
         if target.exists() and target not in self._answered:
-            if source is not None and is_session_file(anchor):
-                # the user opened the session itself: bring back the rest
-                self._answered.add(target)
-                self._read(target, restore_layer=False)
+            if is_session_file(anchor):  # the session itself was opened: the rest of it
+                if self._worker is not None:
+                    return  # being read
+                if curated:
+                    self._read(target, restore_layer=False)
+                else:
+                    self._status.value = "Autosave: starts once the ROI layer is read"
             else:
                 self._show_offer(target)
+                if curated:
+                    self._hold()
             return
-        if source is None:
-            self._status.value = "Autosave: starts with the ROI layer"
+        if not curated:
+            self._status.value = "Autosave: starts once the ROI layer is read"
             return
+        holder = self._owners.get(target)
+        if holder is not None and holder != owner and self._layer(holder) is not None:
+            self._status.value = (
+                f"Autosave: off, {target.name} is kept for {self._layer(holder).name!r}"
+            )
+            return
+        self._owners[target] = owner
         self._start_autosave(target)
+
+    def _layer(self, unique_id):
+        return next((layer for layer in self.viewer.layers if layer.unique_id == unique_id), None)
 
     # -- the offer ----------------------------------------------------------------------------
     def _show_offer(self, path: Path | None) -> None:
@@ -142,14 +186,29 @@ class SessionControls:
         if visible:
             when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             self._offer.value = f"An autosaved session of this file exists ({path.name}, {when})"
-            self._status.value = "Autosave waits until you restore it or start afresh"
+            self._status.value = "Until you choose, changes are kept in a session of their own"
+
+    def _hold(self) -> None:
+        """While the offer waits, changes go to a session of their own beside it (written at
+        the first change): the offered session stays as it is, and nothing is lost."""
+        path = self.offered
+        stem = path.name[: -len(SESSION_SUFFIX)]
+        now = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._holding = self._autosave_to(path.with_name(f"{stem}.session-{now}.roimasks.h5"))
+
+    def _let_go_of_holding(self, *, wait: bool) -> Path | None:
+        """Stop the offer's own session; its file when changes went there."""
+        holding, self._holding = self._holding, None
+        if holding is None:
+            return None
+        changed = holding.revision > 0
+        holding.close(wait=wait)
+        return holding.path if changed else None
 
     def restore(self) -> None:
         """Restore the offered session (read in the background)."""
         if self.offered is not None:
-            path = self.offered
-            self._answered.add(path)
-            self._read(path, restore_layer=True)
+            self._read(self.offered, restore_layer=True)
 
     def start_afresh(self) -> None:
         """Keep the offered session under another name and autosave this one in its place."""
@@ -159,38 +218,62 @@ class SessionControls:
         try:
             kept = set_aside(path)
         except OSError as error:
-            show_warning(f"{path}: the earlier session could not be kept aside ({error})")
+            show_warning(
+                f"{path}: the earlier session could not be kept aside ({failure_reason(error)})"
+            )
             return
         self._answered.add(path)
         show_info(f"The earlier session is kept as {kept.name}")
         self._show_offer(None)
-        self._start_autosave(path)
+        held = self._let_go_of_holding(wait=True)
+        if held is not None and held.exists():
+            with contextlib.suppress(OSError):  # what was kept meanwhile becomes the session
+                os.replace(held, path)
+        self.follow()
 
     def _read(self, path: Path, *, restore_layer: bool) -> None:
         self._status.value = f"Reading the session {path.name}…"
         self._restore.enabled = self._afresh.enabled = False
+        source = self._source()
+        asked = (path, restore_layer, None if source is None else source.unique_id)
         worker = create_worker(
             read_session,
             path,
             _start_thread=False,
             _connect={
-                "returned": lambda session: self._restored(path, session, restore_layer),
+                "returned": lambda session: self._restored(asked, session),
                 "errored": lambda error: self._read_failed(path, error),
             },
         )
         self._worker = worker
         worker.start()
 
+    def _still_asked(self, asked) -> bool:
+        """Whether the dock still shows what it showed when the read was asked for."""
+        path, restore_layer, source_id = asked
+        source = self._source()
+        if self._closed or (None if source is None else source.unique_id) != source_id:
+            return False
+        return self.offered == path if restore_layer else True
+
     def _read_failed(self, path: Path, error) -> None:
         self._worker = None
         self._restore.enabled = self._afresh.enabled = True
         message = str(error) if isinstance(error, RoiFileError) else f"{path}: {error}"
         show_warning(f"Session not restored: {message}")
-        self._status.value = "Session not restored; autosave waits (Start afresh keeps it aside)"
+        if not self._closed:
+            self._status.value = "Session not restored; Start afresh keeps it aside"
 
-    def _restored(self, path: Path, session, restore_layer: bool) -> None:
+    def _restored(self, asked, session) -> None:
         self._worker = None
         self._restore.enabled = self._afresh.enabled = True
+        path, restore_layer, _ = asked
+        if not self._still_asked(asked):  # another layer, or the dock closed, meanwhile
+            if not self._closed:
+                self._status.value = f"{path.name} was read for another layer: not restored"
+                self.follow()
+            return
+        self._answered.add(path)
         if restore_layer:
             earlier = self._source()
             layers = self.viewer.open(str(path), plugin="napari-roimasks")
@@ -198,17 +281,29 @@ class SessionControls:
             if not rois:
                 show_warning(f"Session not restored: {path} holds no ROIs")
                 return
+            self._show_offer(None)
+            held = self._let_go_of_holding(wait=False)
             if earlier is not None and earlier is not rois[0]:
                 earlier.visible = False
-            self._show_offer(None)
-            self._set_source(rois[0])  # the dock reads the ROIs, decisions and settings
-        restore_session_extras(self.model, session)
+            self._set_source(rois[0])  # the dock reads the ROIs, decisions, groups, settings
+            if held is not None:
+                show_info(f"The changes made before restoring are kept in {held.name}")
+        layer = self._source()
+        kind = "shapes" if isinstance(layer, Shapes) else "labels"
+        keys = roi_layer_keys(session.rois, kind)
+        if kind == "shapes":  # outlines drawn back lose pixels: the model keeps the session's
+            crops = {keys[e.id]: e.crop for e in session.rois.rois if e.id in keys}
+            self.model.update_rois(crops)
+        restore_session_extras(self.model, session, keys)
         if session.traces_problem is not None:
             show_warning(
                 f"{path.name}: traces not restored, {session.traces_problem}: extract again"
             )
+        unshown = len(session.rois.rois) - len(keys) if kind == "shapes" else 0
+        if unshown:
+            show_warning(f"{path.name}: {unshown} ROIs without pixels are not shown as shapes")
         self._open_movie(session)
-        self._start_autosave(path)
+        self.follow()
         decided = sum(r.decision.value != "unlabeled" for r in session.rois.rois)
         show_info(
             f"Session restored from {path.name}: {len(session.rois.rois)} ROIs, {decided} decided"
@@ -242,11 +337,8 @@ class SessionControls:
         self.viewer.layers.move(self.viewer.layers.index(layer), 0)  # under the ROIs
 
     # -- the autosave -------------------------------------------------------------------------
-    def _start_autosave(self, path: Path) -> None:
-        if self.autosave is not None and self.autosave.path == path:
-            return
-        self._stop_autosave()
-        self.autosave = Autosave(
+    def _autosave_to(self, path: Path) -> Autosave:
+        return Autosave(
             self.model,
             path,
             schedule=lambda delay, callback: QTimer.singleShot(round(delay * 1000), callback),
@@ -254,23 +346,31 @@ class SessionControls:
             on_saved=self._reports.saved.emit,
             on_failed=self._reports.failed.emit,
         )
+
+    def _start_autosave(self, path: Path) -> None:
+        self.autosave = self._autosave_to(path)
         self._status.value = f"Autosave: {path.name}"
         if not path.exists() and self.model.rings is not None:
             self.autosave.changed()  # the session exists from its start
 
-    def _stop_autosave(self) -> None:
-        if self.autosave is not None:
-            if not self.autosave.close():
-                show_warning(f"{self.autosave.path}: the last changes could not be saved")
-            self.autosave = None
+    def stop(self, *, wait: bool = False) -> None:
+        """Stop autosaving: what is unsaved is snapshot now and written (``wait``: before this
+        returns, as when the viewer closes; else in the background)."""
+        autosave, self.autosave = self.autosave, None
+        if autosave is not None and not autosave.close(wait=wait) and wait:
+            show_warning(f"{autosave.path}: the last changes could not be saved")
+        self._let_go_of_holding(wait=wait)
 
     def _on_keep_traces(self, on: bool) -> None:
-        if self.autosave is not None:
-            self.autosave.keep_traces = on
-            self.autosave.changed()
+        for autosave in (self.autosave, self._holding):
+            if autosave is not None:
+                autosave.keep_traces = on
+                autosave.changed()
 
     def _on_saved(self, saved) -> None:
         if self.autosave is None or saved.path != self.autosave.path:
+            if self._holding is not None and saved.path == self._holding.path:
+                self._status.value = f"Changes kept in {saved.path.name} until you choose"
             return
         self._last_failure = ""
         # the same text at every save (a new text re-lays out the window: a visible stall);
@@ -286,7 +386,8 @@ class SessionControls:
 
     def close(self) -> None:
         """Write what is unsaved and stop (the dock closes)."""
-        self._stop_autosave()
+        self._closed = True
+        self.stop(wait=True)
         if self._worker is not None:
             self._worker.quit()
 

@@ -34,6 +34,7 @@ from ..layers import (
     decision_features,
     decisions_from_features,
     image_sizes,
+    mask_groups_from_features,
     resize_labels,
     update_roi_features,
     write_roi_features,
@@ -97,8 +98,9 @@ class RoiMasksWidget(DockWidget):
             "layer, so you can switch between painting and drawing. The ROI layer is not changed."
         )
         self._status = Label(value="")
+        self._read_from = None  # the layer whose ROIs the model holds (its unique_id)
         self.session = SessionControls(
-            napari_viewer, self.model, lambda: self.source, self.set_source
+            napari_viewer, self.model, lambda: self.source, self.set_source, lambda: self.curating
         )
         controls = Container(
             widgets=[
@@ -208,7 +210,13 @@ class RoiMasksWidget(DockWidget):
         if problem is not None:
             self._show_problem(f"Rings not updated: {problem}")
             return False
+        self._read_from = self.source.unique_id
         return True
+
+    @property
+    def curating(self) -> bool:
+        """Whether the model holds the ROI layer's ROIs (its last read did not fail)."""
+        return self.source is not None and self._read_from == self.source.unique_id
 
     def movie_size_offer(self) -> tuple[str, tuple[int, int]] | None:
         """The movie or image (name, (rows, columns)) the ROI layer should be resized to; None
@@ -402,11 +410,11 @@ class RoiMasksWidget(DockWidget):
             return
         self.link.stop()
         self.model.source_id = None if layer is None else layer.unique_id
+        self.session.stop()  # the last changes go to the session they belong to
         if layer is None:
             self.session.follow()
             return
         self.link.follow(layer)
-        self.session.follow()  # before the layer is read: its changes go to its own session
         settings = self._layer_settings(layer)
         if not (settings and self.rebuild(**settings)):
             if settings:
@@ -415,9 +423,13 @@ class RoiMasksWidget(DockWidget):
                 )
             self.rebuild()
         self._take_layer_decisions(layer)
+        self.session.follow()  # after the read: a layer that cannot be read gets no session
 
     def _take_layer_decisions(self, layer) -> None:
-        """The decisions a layer arrived with (its features, e.g. opened from a file)."""
+        """The decisions and groups a layer arrived with (its features, e.g. opened from a
+        file)."""
+        if layer is self.source:
+            self.model.set_mask_groups(mask_groups_from_features(layer))
         try:
             found = decisions_from_features(layer)
         except ValueError as error:
