@@ -412,3 +412,27 @@ def test_info_and_convert_read_a_session_file(model, tmp_path):
     converted = run("convert", path, "-o", tmp_path / "cells.zip", "--only", "cells")
     assert converted.returncode == 0, converted.stderr
     assert [r.id for r in read_rois(tmp_path / "cells.zip").rois] == [1, 3]
+
+
+def test_two_programs_on_one_session_never_write_over_each_other(model, tmp_path):
+    path = tmp_path / "s.session.roimasks.h5"
+    failures = []
+    ours = Autosave(model, path, on_failed=failures.append)
+    model.decide([1], Decision.CELL)
+    assert ours.flush(timeout=30)
+    other = RoiModel()  # another viewer, on the same file
+    other.set_rois_from_labels(square_labels())
+    other.decide([2], Decision.NOT_CELL)
+    write_session(path, session_contents(other))
+    theirs = path.read_bytes()
+    model.decide([3], Decision.CELL)
+    assert ours.flush(timeout=30)
+    assert path.read_bytes() == theirs  # left as the other program wrote it
+    assert ours.path != path and ours.path.parent == tmp_path
+    assert failures == [
+        f"{path}: changed by another program since this viewer saved it; it is left as it is, "
+        f"and this session's changes now go to {ours.path.name}"
+    ]
+    mine = {r.id: r.decision for r in read_session(ours.path).rois.rois}
+    assert mine[1] is Decision.CELL and mine[3] is Decision.CELL
+    ours.close()

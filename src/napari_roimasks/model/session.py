@@ -194,7 +194,10 @@ class Autosave:
         on_failed: Callable[[str], None] | None = None,
     ):
         self.model = model
-        self.path = Path(path)
+        #: the session file asked for; ``path``: where it is written (another file beside it
+        #: once another program wrote this one)
+        self.target = Path(path)
+        self.path = self.target
         self.keep_traces = keep_traces
         self._schedule, self._delay = schedule, delay
         self._on_saved = on_saved or (lambda saved: None)
@@ -213,6 +216,7 @@ class Autosave:
         self._entries: dict = {}
         self._traces: SavedTraces | None = None
         self._traces_file: str | None = None  # the traces file the session on disk names
+        self._on_disk = _identity(self.path)  # the file as this autosave last saw it
         self._traces_file_known = False
         self._signals = [
             (model.rois_changed, self._rois_changed),
@@ -322,6 +326,18 @@ class Autosave:
         with self._condition:
             return self._written >= self._snapshot_revision
 
+    def _divert(self) -> None:
+        """Another program (another viewer) wrote the session file since this one did: keep
+        its file, and go on in a file of this session's own beside it."""
+        stem = self.path.name[: -len(".session.roimasks.h5")] or self.path.stem
+        now = datetime.now().strftime("%Y%m%d-%H%M%S")
+        theirs, self.path = self.path, self.path.with_name(f"{stem}.session-{now}.roimasks.h5")
+        self._on_disk, self._traces_file, self._traces_file_known = None, None, True
+        self._on_failed(
+            f"{theirs}: changed by another program since this viewer saved it; it is left as it "
+            f"is, and this session's changes now go to {self.path.name}"
+        )
+
     def _forget_traces_file(self, contents: SessionContents) -> None:
         """Remove the traces file the session named before, once no session file names it
         (a session set aside keeps its own)."""
@@ -344,6 +360,8 @@ class Autosave:
             if contents is None:
                 return
             try:
+                if _identity(self.path) != self._on_disk:
+                    self._divert()
                 if not self._traces_file_known:
                     self._traces_file = _traces_file_named(self.path)
                     self._traces_file_known = True
@@ -353,6 +371,7 @@ class Autosave:
                 self._on_failed(f"{self.path}: the session was not saved ({failure_reason(error)})")
             else:
                 written = True
+                self._on_disk = _identity(self.path)
                 self._forget_traces_file(contents)
                 self._on_saved(SessionSaved(self.path, contents.revision, contents.saved_at))
             with self._condition:
@@ -385,3 +404,12 @@ def failure_reason(error: Exception) -> str:
             return f"its folder cannot be written: {error.strerror}"
         return error.strerror
     return str(error)
+
+
+def _identity(path: Path):
+    """What tells a file apart from another written in its place; None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)

@@ -136,7 +136,7 @@ class SessionControls:
         owner = None if source is None else source.unique_id
         if (
             self.autosave is not None
-            and self.autosave.path == target
+            and self.autosave.target == target
             and curated
             and self._owners.get(target) == owner
         ):
