@@ -71,7 +71,7 @@ def _run(folder: Path, seconds: float, autosave_on: bool) -> dict:
         raise RuntimeError("the dock did not start autosaving")
     autosave.flush(60)
     if not autosave_on:
-        dock.session._stop_autosave()
+        dock.session.stop(wait=True)
 
     snapshots, writes, changes, saved_at = [], [], {}, {}
     real_snapshot, real_write = session_module.session_contents, session_module.write_session
@@ -135,13 +135,14 @@ def _run(folder: Path, seconds: float, autosave_on: bool) -> dict:
     ticker.stop()
     if autosave_on:
         dock.session.autosave.flush(60)
-    traces_gaps = np.diff(ticks[traces_ticks_from:]) * 1e3
+    traces_ticks = ticks[traces_ticks_from:]
+    traces_gaps = np.diff(traces_ticks) * 1e3
     ticks = ticks[:traces_ticks_from]
     session_module.session_contents, session_module.write_session = real_snapshot, real_write
     size = path.with_name(path.stem + ".session.roimasks.h5")
     file_mb = size.stat().st_size / 1e6 if size.exists() else 0.0
-    traces_file = size.with_name(path.stem + ".session-traces.h5")
-    traces_mb = traces_file.stat().st_size / 1e6 if traces_file.exists() else 0.0
+    traces_files = list(size.parent.glob(path.stem + ".session-traces-*.h5"))
+    traces_mb = sum(f.stat().st_size for f in traces_files) / 1e6
     viewer.close()
     gaps = np.diff(ticks) * 1e3
     # a change is on disk with the first write of a revision >= its own
@@ -158,6 +159,7 @@ def _run(folder: Path, seconds: float, autosave_on: bool) -> dict:
         "file_mb": file_mb,
         "traces_mb": traces_mb,
         "traces_gaps_ms": traces_gaps,
+        "traces_ticks": np.array(traces_ticks),
         "traces_write_ms": np.array(writes[traces_written:]) * 1e3,
     }
 

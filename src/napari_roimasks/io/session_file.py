@@ -250,11 +250,8 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
         digest = traces.digest
         traces_path = traces_path_for(path, digest)
         if _traces_digest(traces_path) != digest:  # first: the session then names them
-            with (
-                atomic_path(traces_path, overwrite=True) as temporary,
-                h5py.File(temporary, "w") as h5,
-            ):
-                _write_traces(h5, traces, digest)
+            with atomic_path(traces_path, overwrite=True) as temporary:
+                _write_traces(temporary, traces, digest)
     # built in memory, then written in one call that lets go of Python's lock: h5py holds
     # it in every call, and a write that waits for a busy disk would stall the viewer
     image = io.BytesIO()
@@ -291,22 +288,41 @@ def _traces_digest(path: Path) -> str | None:
         return None
 
 
-def _write_traces(h5, saved: SavedTraces, digest: str) -> None:
+def _write_traces(path: Path, saved: SavedTraces, digest: str) -> None:
+    """Write a traces file: h5py lays it out (the traces' space reserved, not filled), then
+    the traces' bytes go to their places with ``os.pwrite``, which lets go of Python's lock
+    (h5py holds it in every call: a write that waits for a busy disk would stall the viewer)."""
+    import h5py
+
     keys = list(saved.traces)
     n_frames = len(saved.traces[keys[0]][1])
-    group = h5.create_group("traces")
-    group.attrs["movie"] = saved.movie
-    group.attrs["digest"] = digest
-    group["ids"] = np.array([str(k).encode() for k in keys], dtype="S")
-    group["fingerprints"] = np.array(
-        [np.frombuffer(saved.traces[k][0], np.uint8) for k in keys], dtype=np.uint8
-    ).reshape(len(keys), -1)
-    group["fitted_r"] = np.array([saved.traces[k][3] for k in keys], dtype=np.float64)
-    for column, name in ((1, "roi"), (2, "neuropil")):
-        dataset = group.create_dataset(name, (len(keys), n_frames), dtype=np.float64)
-        for start in range(0, len(keys), _ROWS_PER_WRITE):
-            rows = keys[start : start + _ROWS_PER_WRITE]
-            dataset[start : start + len(rows)] = np.stack([saved.traces[k][column] for k in rows])
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("traces")
+        group.attrs["movie"] = saved.movie
+        group.attrs["digest"] = digest
+        group["ids"] = np.array([str(k).encode() for k in keys], dtype="S")
+        group["fingerprints"] = np.array(
+            [np.frombuffer(saved.traces[k][0], np.uint8) for k in keys], dtype=np.uint8
+        ).reshape(len(keys), -1)
+        group["fitted_r"] = np.array([saved.traces[k][3] for k in keys], dtype=np.float64)
+        offsets = {}
+        for name in ("roi", "neuropil"):
+            layout = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            layout.set_layout(h5py.h5d.CONTIGUOUS)
+            layout.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+            layout.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+            space = h5py.h5s.create_simple((len(keys), n_frames))
+            dataset = h5py.h5d.create(
+                group.id, name.encode(), h5py.h5t.IEEE_F64LE, space, dcpl=layout
+            )
+            offsets[name] = dataset.get_offset()
+    row_bytes = n_frames * 8
+    with open(path, "r+b") as file:
+        for column, name in ((1, "roi"), (2, "neuropil")):
+            for start in range(0, len(keys), _ROWS_PER_WRITE):
+                rows = keys[start : start + _ROWS_PER_WRITE]
+                block = np.stack([saved.traces[k][column] for k in rows]).astype("<f8")
+                os.pwrite(file.fileno(), block.tobytes(), offsets[name] + start * row_bytes)
 
 
 def read_session(path) -> SessionContents:
