@@ -160,3 +160,33 @@ def test_convert_writes_decisions_as_suite2ps_iscell(session, tmp_path):
                "--only", "cells")  # fmt: skip
     assert some.returncode == 2
     assert "--only cells: iscell.npy holds a row for every ROI" in some.stderr
+
+
+def test_info_and_convert_read_a_session_file(tmp_path):
+    """A curator's session is an ROI file to the command line: info says what it keeps,
+    convert --only cells exports the cells."""
+    from napari_roimasks.io.session_file import SavedTraces, SessionContents, write_session
+
+    labels = np.zeros((64, 64), np.int32)
+    for i in range(6):
+        labels[4 + 10 * i : 10 + 10 * i, 4:10] = i + 1
+    rois = decided(labels, cells={1, 3}, not_cells=set())
+    traces = {e.id: (bytes(16), np.zeros(50), np.zeros(50), 0.7) for e in rois.rois}
+    path = write_session(
+        tmp_path / "a.session.roimasks.h5",
+        SessionContents(
+            rois,
+            movie_path="/data/movie.h5",
+            movie_dataset="data",
+            traces=SavedTraces("dask:movie-abc", traces),
+        ),
+    )
+    info = run("info", path)
+    assert info.returncode == 0, info.stderr
+    lines = info.stdout.splitlines()
+    assert "  movie: /data/movie.h5 (dataset data)" in lines
+    assert "  traces: 6 ROIs x 50 frames" in lines
+    assert "  decisions: 2 cell, 0 not_cell, 4 unlabeled" in lines
+    converted = run("convert", path, "-o", tmp_path / "cells.zip", "--only", "cells")
+    assert converted.returncode == 0, converted.stderr
+    assert [r.id for r in read_rois(tmp_path / "cells.zip").rois] == [1, 3]

@@ -388,32 +388,6 @@ def test_a_session_set_aside_keeps_its_traces_and_a_new_one_leaves_them(model, t
     autosave.close()
 
 
-def test_info_and_convert_read_a_session_file(model, tmp_path):
-    """A curator's session is an ROI file to the command line: info says what it keeps,
-    convert --only cells exports the cells."""
-    with_traces(model)
-    model.decide([1, 3], Decision.CELL)
-    path = write_session(tmp_path / "a.session.roimasks.h5", session_contents(model))
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "napari_roimasks.cli", *map(str, args)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    info = run("info", path)
-    assert info.returncode == 0, info.stderr
-    lines = info.stdout.splitlines()
-    assert "  movie: /data/movie.h5 (dataset data)" in lines
-    assert "  traces: 6 ROIs x 50 frames" in lines
-    assert "  decisions: 2 cell, 0 not_cell, 4 unlabeled" in lines
-    converted = run("convert", path, "-o", tmp_path / "cells.zip", "--only", "cells")
-    assert converted.returncode == 0, converted.stderr
-    assert [r.id for r in read_rois(tmp_path / "cells.zip").rois] == [1, 3]
-
-
 def test_two_programs_on_one_session_never_write_over_each_other(model, tmp_path):
     path = tmp_path / "s.session.roimasks.h5"
     failures = []
