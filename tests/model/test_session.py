@@ -410,3 +410,39 @@ def test_two_programs_on_one_session_never_write_over_each_other(model, tmp_path
     mine = {r.id: r.decision for r in read_session(ours.path).rois.rois}
     assert mine[1] is Decision.CELL and mine[3] is Decision.CELL
     ours.close()
+
+
+def test_a_decision_never_waits_for_a_traces_file_being_written(model, tmp_path, monkeypatch):
+    """Traces have a writer of their own: while a big traces file is written (after an
+    extraction), decisions reach the disk, naming the traces already there."""
+    import napari_roimasks.model.session as session_module
+
+    with_traces(model)
+    path = tmp_path / "s.session.roimasks.h5"
+    saved = []
+    autosave = Autosave(model, path, on_saved=lambda s: saved.append(s.revision))
+    model.decide([1], Decision.CELL)
+    assert autosave.flush(timeout=30)
+    release, started = threading.Event(), threading.Event()
+    real = session_module.write_traces_file
+
+    def slow(*args):  # the disk is slow: this write waits until the test lets it go
+        started.set()
+        assert release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(session_module, "write_traces_file", slow)
+    with_traces(model, movie="dask:movie-new")  # new traces: their file is being written
+    assert started.wait(30)
+    model.decide([2], Decision.NOT_CELL)
+    revision = autosave.revision
+    deadline = time.monotonic() + 30
+    while max(saved, default=0) < revision and time.monotonic() < deadline:
+        release.wait(0.01)  # waits for the session's save report, not for a race to settle
+    on_disk = read_session(path)
+    assert on_disk.revision == revision and on_disk.rois.rois[1].decision is Decision.NOT_CELL
+    assert on_disk.traces.movie == "dask:movie-abc"  # the traces already there, whole
+    release.set()
+    assert autosave.flush(timeout=30)
+    assert read_session(path).traces.movie == "dask:movie-new"
+    autosave.close()

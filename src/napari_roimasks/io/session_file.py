@@ -59,8 +59,10 @@ __all__ = [
     "session_path_for",
     "set_aside",
     "traces_files_named",
+    "traces_on_disk",
     "traces_path_for",
     "write_session",
+    "write_traces_file",
 ]
 
 SESSION_SUFFIX = ".session.roimasks.h5"
@@ -226,7 +228,9 @@ def is_session_file(path) -> bool:
     return os.fspath(path).lower().endswith(SESSION_SUFFIX)
 
 
-def write_session(path, session: SessionContents, *, overwrite: bool = True) -> Path:
+def write_session(
+    path, session: SessionContents, *, overwrite: bool = True, write_traces: bool = True
+) -> Path:
     """Write a session file atomically: a reader sees the previous file or this one, whole.
 
     Parameters
@@ -235,6 +239,9 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
     session : SessionContents
     overwrite : bool, optional
         Replace an existing file (an autosave does).
+    write_traces : bool, optional
+        Write the traces file first unless it is there (:func:`write_traces_file`). False:
+        the caller wrote it, and the session only names it.
 
     Raises
     ------
@@ -249,9 +256,8 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
     if traces is not None:
         digest = traces.digest
         traces_path = traces_path_for(path, digest)
-        if _traces_digest(traces_path) != digest:  # first: the session then names them
-            with atomic_path(traces_path, overwrite=True) as temporary:
-                _write_traces(temporary, traces, digest)
+        if write_traces:  # first: the session then names them
+            write_traces_file(path, traces)
     # built in memory, then written in one call that lets go of Python's lock: h5py holds
     # it in every call, and a write that waits for a busy disk would stall the viewer
     image = io.BytesIO()
@@ -275,6 +281,21 @@ def write_session(path, session: SessionContents, *, overwrite: bool = True) -> 
     with atomic_path(path, overwrite=overwrite) as temporary, open(temporary, "wb") as file:
         file.write(image.getbuffer())
     return Path(path)
+
+
+def write_traces_file(path, traces: SavedTraces) -> Path:
+    """Write the traces file of the session file ``path`` for ``traces``, atomically, unless
+    a file of theirs is there already; returns it."""
+    traces_path = traces_path_for(path, traces.digest)
+    if not traces_on_disk(path, traces):
+        with atomic_path(traces_path, overwrite=True) as temporary:
+            _write_traces(temporary, traces, traces.digest)
+    return traces_path
+
+
+def traces_on_disk(path, traces: SavedTraces) -> bool:
+    """Whether the traces file of the session file ``path`` for ``traces`` is there, whole."""
+    return _traces_digest(traces_path_for(path, traces.digest)) == traces.digest
 
 
 def _traces_digest(path: Path) -> str | None:

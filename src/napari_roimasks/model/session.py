@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,8 +25,10 @@ from ..io.session_file import (
     SavedTraces,
     SessionContents,
     traces_files_named,
+    traces_on_disk,
     traces_path_for,
     write_session,
+    write_traces_file,
 )
 from .traces import Correction, RoiTraces
 
@@ -217,6 +219,12 @@ class Autosave:
         self._traces: SavedTraces | None = None
         self._traces_file: str | None = None  # the traces file the session on disk names
         self._on_disk = _identity(self.path)  # the file as this autosave last saw it
+        # traces are written by a thread of their own: a decision never waits for them
+        self._traces_named: SavedTraces | None = None  # the newest traces whose file is there
+        self._traces_wanted: SavedTraces | None = None  # traces for their thread to write
+        self._traces_busy = False
+        self._writing = False
+        self._latest: SessionContents | None = None  # the last snapshot handed over
         self._traces_file_known = False
         self._signals = [
             (model.rois_changed, self._rois_changed),
@@ -233,6 +241,10 @@ class Autosave:
             target=self._write_loop, name="napari-roimasks autosave", daemon=True
         )
         self._thread.start()
+        self._traces_thread = threading.Thread(
+            target=self._traces_loop, name="napari-roimasks autosave traces", daemon=True
+        )
+        self._traces_thread.start()
 
     @property
     def unsaved(self) -> bool:
@@ -279,7 +291,7 @@ class Autosave:
         self._traces = contents.traces
         self._snapshot_revision = self.revision
         with self._condition:
-            self._pending = contents
+            self._pending = self._latest = contents
             self._condition.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -294,9 +306,14 @@ class Autosave:
         target = self._snapshot_revision
         with self._condition:
             self._condition.wait_for(
-                lambda: self._attempted >= target or not self._thread.is_alive(), timeout
+                lambda: (self._attempted >= target and self._idle()) or not self._thread.is_alive(),
+                timeout,
             )
             return self._written >= self.revision or self.model.rings is None
+
+    def _idle(self) -> bool:
+        """Nothing waits to be written, traces included (call it holding the lock)."""
+        return not (self._pending or self._writing or self._traces_busy or self._traces_wanted)
 
     def close(self, *, wait: bool = True, timeout: float | None = 10.0) -> bool:
         """Stop following the model; what is unsaved is snapshot now and written.
@@ -323,6 +340,7 @@ class Autosave:
         if not wait:
             return True
         self._thread.join(timeout)
+        self._traces_thread.join(timeout)
         with self._condition:
             return self._written >= self._snapshot_revision
 
@@ -333,6 +351,7 @@ class Autosave:
         now = datetime.now().strftime("%Y%m%d-%H%M%S")
         theirs, self.path = self.path, self.path.with_name(f"{stem}.session-{now}.roimasks.h5")
         self._on_disk, self._traces_file, self._traces_file_known = None, None, True
+        self._traces_named = None  # its traces file is named after it: written anew
         self._on_failed(
             f"{theirs}: changed by another program since this viewer saved it; it is left as it "
             f"is, and this session's changes now go to {self.path.name}"
@@ -353,10 +372,16 @@ class Autosave:
             pass
 
     def _write_loop(self) -> None:
+        def ready():
+            return self._pending is not None or (
+                self._closing and not (self._traces_busy or self._traces_wanted)
+            )
+
         while True:
             with self._condition:
-                self._condition.wait_for(lambda: self._pending is not None or self._closing)
+                self._condition.wait_for(ready)
                 contents, self._pending = self._pending, None
+                self._writing = contents is not None
             if contents is None:
                 return
             try:
@@ -365,7 +390,8 @@ class Autosave:
                 if not self._traces_file_known:
                     self._traces_file = _traces_file_named(self.path)
                     self._traces_file_known = True
-                write_session(self.path, contents, overwrite=True)
+                contents = self._with_traces_on_disk(contents)
+                write_session(self.path, contents, overwrite=True, write_traces=False)
             except Exception as error:  # a full disk, a folder made read-only, ...
                 written = False
                 self._on_failed(f"{self.path}: the session was not saved ({failure_reason(error)})")
@@ -375,9 +401,50 @@ class Autosave:
                 self._forget_traces_file(contents)
                 self._on_saved(SessionSaved(self.path, contents.revision, contents.saved_at))
             with self._condition:
+                self._writing = False
                 self._attempted = max(self._attempted, contents.revision)
                 if written:
                     self._written = max(self._written, contents.revision)
+                self._condition.notify_all()
+
+    def _with_traces_on_disk(self, contents: SessionContents) -> SessionContents:
+        """``contents`` naming the newest traces whose file is there; newer traces go to
+        their own thread, and the session names them once they are written."""
+        traces = contents.traces
+        if traces is None or not traces.traces:
+            return contents
+        named = self._traces_named
+        if named is not None and named.digest == traces.digest:
+            return contents
+        if traces_on_disk(self.path, traces):  # e.g. a restored session's own
+            self._traces_named = traces
+            return contents
+        with self._condition:
+            self._traces_wanted = traces
+            self._condition.notify_all()
+        return replace(contents, traces=named)
+
+    def _traces_loop(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._traces_wanted is not None or self._closing)
+                traces, self._traces_wanted = self._traces_wanted, None
+                self._traces_busy = traces is not None
+            if traces is None:
+                return
+            try:
+                write_traces_file(self.path, traces)
+            except Exception as error:
+                done = False
+                self._on_failed(f"{self.path}: the traces were not saved ({failure_reason(error)})")
+            else:
+                done = True
+            with self._condition:
+                self._traces_busy = False
+                if done:
+                    self._traces_named = traces
+                    if self._pending is None and self._latest is not None:
+                        self._pending = self._latest  # the session now names them
                 self._condition.notify_all()
 
 
