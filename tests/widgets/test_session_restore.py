@@ -464,3 +464,24 @@ def test_a_restored_shapes_session_keeps_every_roi_pixel_and_its_traces(
     saved = {e.id: e for e in read_session(session).rois.rois}
     assert int(saved[3].crop.pixels.sum()) == int(path_like.sum())
     assert saved[2].mask_group == 4
+
+
+def test_the_same_file_opened_twice_never_takes_the_session_of_the_first(
+    make_napari_viewer, qtbot, files
+):
+    movie, rois, session = files
+    viewer = make_napari_viewer()
+    dock = open_files(viewer, movie, rois)
+    first = dock.source
+    made = decide_by_keys(viewer, dock)
+    [second] = viewer.open(str(rois), plugin=PLUGIN)  # the file again: its older state
+    dock.set_source(second)
+    assert dock.session.autosave is None and dock.session.offered is None
+    assert dock.session._status.value == f"Autosave: off, {session.name} is kept for 'mouse_rois'"
+    dock.set_source(first)
+    assert dock.session.autosave.target == session
+    viewer.layers.remove(first)  # the curated layer is gone: the file's layer is offered it
+    dock.set_source(second)
+    assert dock.session.offered == session
+    viewer.close()
+    assert {k: saved_decisions(session)[k] for k in made} == made

@@ -150,6 +150,11 @@ class SessionControls:
         if target is None:
             self._status.value = "Autosave: off until the movie or the ROIs come from a file"
             return
+        holder = self._owners.get(target)
+        if holder is not None and holder != owner and self._layer(holder) is None:
+            # the layer it was kept for is gone: a layer opened again is offered it
+            del self._owners[target]
+            self._answered.discard(target)
         if target.exists() and target not in self._answered:
             if is_session_file(anchor):  # the session itself was opened: the rest of it
                 if self._worker is not None:
@@ -167,12 +172,13 @@ class SessionControls:
             self._status.value = "Autosave: starts once the ROI layer is read"
             return
         holder = self._owners.get(target)
-        if holder is not None and holder != owner and self._layer(holder) is not None:
+        if holder is not None and holder != owner:
             self._status.value = (
                 f"Autosave: off, {target.name} is kept for {self._layer(holder).name!r}"
             )
             return
         self._owners[target] = owner
+        self._answered.add(target)  # this viewer's own session: never offered to it again
         self._start_autosave(target)
 
     def _layer(self, unique_id):
