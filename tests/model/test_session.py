@@ -196,8 +196,9 @@ def test_a_failed_write_is_reported_and_leaves_the_previous_file(model, tmp_path
 
 # -- kill -9 at random moments --------------------------------------------------------------------
 
-#: The curation the killed process runs: decisions on 40 ROIs, one every few ms, with a
-#: line for each step (its number and time) and for each save (the revision on disk).
+#: The curation the killed process runs: decisions on 40 ROIs, each once the test says go
+#: (a line on its input), with a line for each step (its number and time) and for each save
+#: (the revision on disk); the saving thread runs free meanwhile.
 CURATION = textwrap.dedent(
     """
     import os, sys, time
@@ -218,7 +219,7 @@ CURATION = textwrap.dedent(
     for i, (keys, decision) in enumerate(curation_steps()):
         model.decide(keys, decision)
         say("step", i + 1, autosave.revision - base, time.monotonic())
-        time.sleep(0.004)
+        sys.stdin.readline()
     autosave.close()
     say("done")
     """
@@ -255,22 +256,28 @@ def test_kill_9_at_random_moments_leaves_the_last_saved_state_whole(tmp_path):
     for attempt in range(8):
         path = tmp_path / f"run{attempt}.session.roimasks.h5"
         script = CURATION.format(tests=tests, path=str(path))
-        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         lines, steps, saved = [], {}, 0
-        reader = threading.Thread(target=lines.extend, args=(child.stdout,), daemon=True)
-        reader.start()
         target_step = rng.randrange(5, 300)  # kill once this step has been made
-        while True:
-            if child.poll() is not None:
-                break
-            done = [line.split() for line in list(lines) if line.startswith("step")]
-            if done and int(done[-1][1]) >= target_step:
+        for line in child.stdout:  # each line as the child writes it
+            lines.append(line)
+            if not line.startswith("step"):
+                continue
+            if int(line.split()[1]) >= target_step:  # the saving thread is wherever it is
                 child.send_signal(signal.SIGKILL)
                 killed_at = time.monotonic()
                 break
-            time.sleep(0.001)  # polling the child's output; the kill moment is random anyway
+            child.stdin.write("\n")  # go on
+            child.stdin.flush()
         child.wait()
-        reader.join(5)
+        lines.extend(child.stdout.read().splitlines(keepends=True))  # what it wrote before
+        child.stdin.close()
+        child.stdout.close()
         assert child.returncode == -signal.SIGKILL, "".join(lines)
         base = next(int(line.split()[1]) for line in lines if line.startswith("base"))
         for line in lines:
@@ -419,8 +426,14 @@ def test_a_decision_never_waits_for_a_traces_file_being_written(model, tmp_path,
 
     with_traces(model)
     path = tmp_path / "s.session.roimasks.h5"
-    saved = []
-    autosave = Autosave(model, path, on_saved=lambda s: saved.append(s.revision))
+    saved, reported = [], threading.Condition()
+
+    def report(save):  # the writing thread's report of each save
+        with reported:
+            saved.append(save.revision)
+            reported.notify_all()
+
+    autosave = Autosave(model, path, on_saved=report)
     model.decide([1], Decision.CELL)
     assert autosave.flush(timeout=30)
     release, started = threading.Event(), threading.Event()
@@ -436,9 +449,8 @@ def test_a_decision_never_waits_for_a_traces_file_being_written(model, tmp_path,
     assert started.wait(30)
     model.decide([2], Decision.NOT_CELL)
     revision = autosave.revision
-    deadline = time.monotonic() + 30
-    while max(saved, default=0) < revision and time.monotonic() < deadline:
-        release.wait(0.01)  # waits for the session's save report, not for a race to settle
+    with reported:  # the decision's save, while the traces file is still being written
+        assert reported.wait_for(lambda: max(saved, default=0) >= revision, timeout=30)
     on_disk = read_session(path)
     assert on_disk.revision == revision and on_disk.rois.rois[1].decision is Decision.NOT_CELL
     assert on_disk.traces.movie == "dask:movie-abc"  # the traces already there, whole

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -237,17 +236,16 @@ def test_kill_9_of_the_viewer_mid_curation_leaves_the_last_saved_state(files):
             [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
         )
         lines = []
-        reader = threading.Thread(target=lines.extend, args=(child.stdout,), daemon=True)
-        reader.start()
         kill_after = rng.randrange(20, 120)  # steps
-        while child.poll() is None:
-            if sum(line.startswith("step") for line in list(lines)) >= kill_after:
-                child.send_signal(signal.SIGKILL)
+        for line in child.stdout:  # each line as the viewer writes it
+            lines.append(line)
+            if sum(line.startswith("step") for line in lines) >= kill_after:
+                child.send_signal(signal.SIGKILL)  # the saving thread is wherever it is
                 killed_at = time.monotonic()
                 break
-            time.sleep(0.005)  # polling the child's output; the kill moment is random anyway
         child.wait()
-        reader.join(5)
+        lines.extend(child.stdout.read().splitlines(keepends=True))
+        child.stdout.close()
         assert child.returncode == -signal.SIGKILL, "".join(lines)[-2000:]
         steps = [line.split() for line in lines if line.startswith("step")]
         saved = [int(line.split()[1]) for line in lines if line.startswith("saved")]

@@ -55,7 +55,9 @@ __all__ = [
     "SavedTraces",
     "SessionContents",
     "is_session_file",
+    "named_traces_file",
     "read_session",
+    "session_beside",
     "session_path_for",
     "set_aside",
     "traces_files_named",
@@ -191,36 +193,61 @@ def set_aside(path) -> Path:
     import shutil
 
     path = Path(os.fspath(path))
-    stem = _stem(path)
-    when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 1000):
-        kept = path.with_name(f"{stem}.session-{when}{'' if n == 1 else f'-{n}'}{ROIMASKS_SUFFIX}")
+    when = datetime.fromtimestamp(path.stat().st_mtime)
+    while True:
+        kept = session_beside(path, when)
         try:
             with open(path, "rb") as source:
                 write_atomically(kept, lambda out: shutil.copyfileobj(source, out))
-        except FileExistsError:
+        except FileExistsError:  # taken meanwhile: the next free name
             continue
         path.unlink()
         return kept
-    raise FileExistsError(f"{path}: too many sessions set aside beside it")
+
+
+def session_beside(path, when: datetime) -> Path:
+    """A free name for a session of its own beside the session file ``path``:
+    ``<name>.session-<when>.roimasks.h5`` (``-2``, ``-3``, ... when taken). A session set
+    aside, one kept while an offer waits, and one another program's writes sent aside all
+    take such a name, which no movie or ROI file names as its session.
+
+    Raises
+    ------
+    FileExistsError
+        When a thousand such names are taken.
+    """
+    path = Path(os.fspath(path))
+    stamp = when.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        kept = path.with_name(
+            f"{_stem(path)}.session-{stamp}{'' if n == 1 else f'-{n}'}{ROIMASKS_SUFFIX}"
+        )
+        if not kept.exists():
+            return kept
+    raise FileExistsError(f"{path}: too many sessions kept beside it")
+
+
+def named_traces_file(path) -> str | None:
+    """The traces file a session file names; None without one (or without the file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5["session"].attrs.get("traces_file") if "session" in h5 else None
+    except OSError:
+        return None
+    return _text(value) or None
 
 
 def traces_files_named(folder, *, besides=()) -> set[str]:
     """The traces files the session files in ``folder`` name (except those in ``besides``)."""
-    import h5py
-
-    named = set()
     skip = {Path(p).name for p in besides}
-    for candidate in Path(folder).glob(f"*{ROIMASKS_SUFFIX}"):
-        if candidate.name in skip:
-            continue
-        try:
-            with h5py.File(candidate, "r") as h5:
-                if "session" in h5:
-                    named.add(_text(h5["session"].attrs.get("traces_file")))
-        except OSError:
-            continue
-    return named - {""}
+    named = (
+        named_traces_file(candidate)
+        for candidate in Path(folder).glob(f"*{ROIMASKS_SUFFIX}")
+        if candidate.name not in skip
+    )
+    return {name for name in named if name}
 
 
 def is_session_file(path) -> bool:

@@ -24,6 +24,8 @@ from ..io.roi_set import RoiSet
 from ..io.session_file import (
     SavedTraces,
     SessionContents,
+    named_traces_file,
+    session_beside,
     traces_files_named,
     traces_on_disk,
     traces_path_for,
@@ -347,9 +349,7 @@ class Autosave:
     def _divert(self) -> None:
         """Another program (another viewer) wrote the session file since this one did: keep
         its file, and go on in a file of this session's own beside it."""
-        stem = self.path.name[: -len(".session.roimasks.h5")] or self.path.stem
-        now = datetime.now().strftime("%Y%m%d-%H%M%S")
-        theirs, self.path = self.path, self.path.with_name(f"{stem}.session-{now}.roimasks.h5")
+        theirs, self.path = self.path, session_beside(self.path, datetime.now())
         self._on_disk, self._traces_file, self._traces_file_known = None, None, True
         self._traces_named = None  # its traces file is named after it: written anew
         self._on_failed(
@@ -388,7 +388,7 @@ class Autosave:
                 if _identity(self.path) != self._on_disk:
                     self._divert()
                 if not self._traces_file_known:
-                    self._traces_file = _traces_file_named(self.path)
+                    self._traces_file = named_traces_file(self.path)
                     self._traces_file_known = True
                 contents = self._with_traces_on_disk(contents)
                 write_session(self.path, contents, overwrite=True, write_traces=False)
@@ -446,20 +446,6 @@ class Autosave:
                     if self._pending is None and self._latest is not None:
                         self._pending = self._latest  # the session now names them
                 self._condition.notify_all()
-
-
-def _traces_file_named(path: Path) -> str | None:
-    """The traces file a session file names; None without one (or without the file)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as h5:
-            value = h5["session"].attrs.get("traces_file") if "session" in h5 else None
-    except OSError:
-        return None
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def failure_reason(error: Exception) -> str:

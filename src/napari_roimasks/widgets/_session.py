@@ -24,9 +24,9 @@ from .._reader import roi_layer_keys
 from ..io.movies import MovieFileError
 from ..io.roi_set import RoiFileError
 from ..io.session_file import (
-    SESSION_SUFFIX,
     is_session_file,
     read_session,
+    session_beside,
     session_path_for,
     set_aside,
 )
@@ -197,10 +197,7 @@ class SessionControls:
     def _hold(self) -> None:
         """While the offer waits, changes go to a session of their own beside it (written at
         the first change): the offered session stays as it is, and nothing is lost."""
-        path = self.offered
-        stem = path.name[: -len(SESSION_SUFFIX)]
-        now = datetime.now().strftime("%Y%m%d-%H%M%S")
-        self._holding = self._autosave_to(path.with_name(f"{stem}.session-{now}.roimasks.h5"))
+        self._holding = self._autosave_to(session_beside(self.offered, datetime.now()))
 
     def _let_go_of_holding(self, *, wait: bool) -> Path | None:
         """Stop the offer's own session; its file when changes went there."""
