@@ -58,3 +58,23 @@ def corrupt_movie():
 def rng():
     """A seeded random generator, so that every run sees the same data."""
     return np.random.default_rng(20261124)
+
+
+@pytest.fixture
+def random_masks():
+    """make(rng, n_masks, image_shape): masks of 1 to 144 pixels anywhere in the image,
+    overlapping one another."""
+    from napari_roimasks.core.masks import MaskCrop
+
+    def make(rng, n_masks, image_shape):
+        masks = []
+        for _ in range(n_masks):
+            rows, columns = rng.integers(1, 13, size=2)
+            top = rng.integers(0, image_shape[0] - rows + 1)
+            left = rng.integers(0, image_shape[1] - columns + 1)
+            pixels = rng.random((rows, columns)) < 0.6
+            pixels.flat[rng.integers(pixels.size)] = True  # at least one pixel
+            masks.append(MaskCrop(int(top), int(left), pixels))
+        return masks
+
+    return make

@@ -24,6 +24,7 @@ import numpy as np
 
 from .core.border import MotionBorder
 from .core.exclusions import EMPTY_NEUROPIL, EMPTY_ROI, MOTION_BORDER, overlaps_motion_border
+from .core.kept import LastBuilt, content_digest
 from .core.masks import MaskCrop, bounding_box, crop_to_box, pixel_list_plane
 from .core.neuropil import allen_neuropil_crop, neuropil_region
 from .core.traces import check_frame_source, extract_traces
@@ -440,7 +441,7 @@ def validate_mask(mask) -> list[dict]:
     """
     _check_mask(mask, "mask")
     exclusions = []
-    if "zero_pixels" in mask.flags or mask.mask is None or not np.any(mask.mask):
+    if "zero_pixels" in mask.flags or mask.mask is None or not np.asarray(mask.mask).any():
         if isinstance(mask, NeuropilMask):
             reason = EMPTY_NEUROPIL
         elif isinstance(mask, RoiMask):
@@ -511,6 +512,24 @@ def calculate_traces(stack, mask_list, block_size=1000):
     return traces, exclusions
 
 
+#: The last few ROI sets' neuropil masks (read, never changed, here): the same ROIs and border
+#: called again, e.g. on another movie of the session, do not build their rings again.
+_NEUROPIL_BUILT: LastBuilt[list] = LastBuilt(4)
+
+
+def _rois_digest(rois, border) -> bytes:
+    """A digest of everything a set of ROIs' neuropil masks are built from."""
+    parts = [tuple(float(b) for b in border)]
+    for roi in rois:
+        mask = None if roi.mask is None else np.asarray(roi.mask) != 0
+        parts += [
+            (roi.img_rows, roi.img_cols, roi.x, roi.y, roi.width, roi.height),
+            (roi.label, roi.mask_group, sorted(roi.flags)),
+            mask,
+        ]
+    return content_digest(parts)
+
+
 def calculate_roi_and_neuropil_traces(movie_h5, roi_mask_list, motion_border):
     """ROI and neuropil traces of an HDF5 movie, reading the movie once.
 
@@ -543,7 +562,10 @@ def calculate_roi_and_neuropil_traces(movie_h5, roi_mask_list, motion_border):
         frames = movie_file["data"]
         n_frames, image_h, image_w = check_frame_source(frames)
         _union_of_rois(roi_mask_list, image_h, image_w)  # checks every ROI against the movie
-        neuropil_masks = create_neuropil_masks(roi_mask_list, motion_border)
+        neuropil_masks = _NEUROPIL_BUILT.get(
+            _rois_digest(roi_mask_list, motion_border),
+            lambda: create_neuropil_masks(roi_mask_list, motion_border),
+        )
         logger.info(
             "calculating %d traces (ROI + neuropil) over %d frames",
             2 * len(roi_mask_list),

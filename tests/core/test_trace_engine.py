@@ -84,22 +84,9 @@ def test_threads_do_not_change_a_number(rng, threads):
     np.testing.assert_array_equal(extract_traces(movie, [CROSS, CORNER], threads=threads), expected)
 
 
-def random_masks(rng, n_masks, image_shape):
-    """Masks of 1 to 144 pixels anywhere in the image, overlapping one another."""
-    masks = []
-    for _ in range(n_masks):
-        rows, columns = rng.integers(1, 13, size=2)
-        top = rng.integers(0, image_shape[0] - rows + 1)
-        left = rng.integers(0, image_shape[1] - columns + 1)
-        pixels = rng.random((rows, columns)) < 0.6
-        pixels.flat[rng.integers(pixels.size)] = True  # at least one pixel
-        masks.append(MaskCrop(int(top), int(left), pixels))
-    return masks
-
-
 @pytest.mark.parametrize("threads", [3, 4])
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32])
-def test_threads_summing_an_integer_movie_give_its_exact_means(rng, threads, dtype):
+def test_threads_summing_an_integer_movie_give_its_exact_means(rng, random_masks, threads, dtype):
     # integer movies are summed through a running sum per frame kept in scratch memory, which
     # each thread needs for itself; the default thread count on a 2-core machine is 1, so the
     # threads are asked for here, with blocks of 24 frames: 6 or more frames for each thread

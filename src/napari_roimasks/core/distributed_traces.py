@@ -24,7 +24,7 @@ import numpy as np
 
 from .masks import MaskCrop
 from .summary_images import DEFAULT_CELL_DIAMETER, SummaryImages, SummarySums
-from .traces import MaskRuns, accumulator_dtype, as_kernel_input, run_steps
+from .traces import MaskRuns, accumulator_dtype, as_kernel_input, run_steps, sum_masks, sum_scratch
 
 #: Bytes of frames a task reads: large enough that the scheduler's per-task cost
 #: is small next to the reading and summing.
@@ -207,24 +207,21 @@ def _sum_block(
         With it: the frames' :meth:`SummarySums.state` (plain arrays, which Dask
         can count and spill).
     """
-    from ._sum_runs import sum_runs_by_prefix, sum_runs_directly
-
     data = _open_movie(path, dataset)
     frame_bytes = int(np.prod(data.shape[1:])) * data.dtype.itemsize
     chunk = (data.chunks or (1,))[0]
     per_read = min(stop - start, max(chunk, READ_BYTES // max(frame_bytes, 1) // chunk * chunk))
     accumulator = accumulator_dtype(data.dtype)
     thread = threading.get_ident()
-    key = (thread, per_read, *data.shape[1:], data.dtype.str)
+    key = (thread, per_read, n_masks, *data.shape[1:], data.dtype.str)
     if key not in _buffers:
         for old in [k for k in _buffers if k[0] == thread]:
             del _buffers[old]  # one read shape at a time is the common case: one buffer per thread
         _buffers[key] = (
             np.empty((per_read, *data.shape[1:]), dtype=data.dtype),
-            np.empty(frame_bytes // data.dtype.itemsize + 1, dtype=accumulator),
+            sum_scratch(data.shape[2], n_masks, accumulator),
         )
     buffer, scratch = _buffers[key]
-    kernel = sum_runs_directly if accumulator.kind == "f" else sum_runs_by_prefix
     sums = np.zeros((stop - start, n_masks), dtype=accumulator)
     summary = None
     if summary_shift is not None:
@@ -235,16 +232,7 @@ def _sum_block(
         block = as_kernel_input(buffer[:n])
         if runs is not None and len(runs.begin):
             offset = first - start
-            kernel(
-                block.reshape(n, -1),
-                0,
-                n,
-                runs.begin,
-                runs.end,
-                runs.owner,
-                sums[offset : offset + n],
-                scratch,
-            )
+            sum_masks(block, runs, sums[offset : offset + n].T, scratch)
         if summary is not None:
             summary.add(block)
     return sums if summary is None else (sums, summary.state())

@@ -8,11 +8,19 @@ to every :class:`BlockSink` (the trace sums, the summary images' sums, or
 both); their work on a block runs in parallel on the machine's cores. So
 extracting traces and computing the summary images together reads the movie
 once.
+
+An HDF5 movie in a plain layout (see :mod:`~napari_roimasks.core.hdf5_chunks`)
+is read straight from its file's chunks instead, by every worker thread, a
+small piece at a time: a :class:`FrameSink` (the trace sums) adds each piece
+while it is still in the processor's cache, and the other sinks get the whole
+block once its pieces are in.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
@@ -24,6 +32,7 @@ __all__ = [
     "DEFAULT_BLOCK_BYTES",
     "BlockSink",
     "ExtractionCancelled",
+    "FrameSink",
     "as_kernel_input",
     "check_frame_source",
     "default_threads",
@@ -37,6 +46,15 @@ __all__ = [
 #: progress and cancel responsive.
 DEFAULT_BLOCK_BYTES = 32 * 2**20
 
+#: Largest piece a worker reads straight from an HDF5 file before summing it: small enough
+#: to stay in the processor's cache (but at least :data:`PIECE_FRAMES` and a whole
+#: compressed chunk).
+PIECE_BYTES = 2**20
+
+#: Fewest frames in a piece: the trace loop sums this many frames at once
+#: (``_sum_runs.FRAMES_AT_ONCE``, which must divide it; a test checks).
+PIECE_FRAMES = 8
+
 
 class ExtractionCancelled(RuntimeError):
     """Raised when the caller asked a pass over the movie to stop; nothing is returned."""
@@ -49,8 +67,24 @@ class BlockSink(Protocol):
         """Work on frames ``start:start + len(block)``, split into tasks that may run in
         parallel (compiled loops that release the GIL). ``block`` is reused after them."""
 
-    def block_done(self, start: int, block: np.ndarray) -> None:
-        """Called once every task of the block has finished."""
+    def block_done(self, start: int, block: np.ndarray | None) -> None:
+        """Called once every task of the block has finished; ``block`` is None when the pass
+        fed the block's frames piece by piece (to :class:`FrameSink` only)."""
+
+
+class FrameSink(BlockSink, Protocol):
+    """A :class:`BlockSink` whose work on a frame does not depend on the block's other frames:
+    it can be fed pieces of a block, by several threads at once (each its own frames)."""
+
+    def prepare(self) -> None:
+        """Load what the work needs (compiled loops); called in a thread while frames are read."""
+
+    def begin_block(self, start: int, n_frames: int, workers: int) -> None:
+        """Frames ``start:start + n_frames`` are coming, from threads numbered ``0:workers``."""
+
+    def add_frames(self, start: int, frames: np.ndarray, worker: int) -> None:
+        """Work on frames ``start:start + len(frames)`` (kernel input, see :func:`as_kernel_input`),
+        in thread number ``worker``; ``frames`` is reused afterwards."""
 
 
 def check_frame_source(frames, image_shape: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -176,6 +210,12 @@ def frame_pass(
     threads : int, optional
         Threads that run the sinks' tasks (default :func:`default_threads`).
     """
+    from .hdf5_chunks import direct_reads
+
+    direct = direct_reads(frames)
+    if direct is not None:
+        yield from _direct_pass(direct, sinks, per_block, threads or default_threads())
+        return
     n_frames = int(frames.shape[0])
     reader = _BlockReader(frames, per_block)
     starts = list(range(0, n_frames, per_block))
@@ -184,6 +224,10 @@ def frame_pass(
         ThreadPoolExecutor(threads or default_threads()) as pool,
     ):
         pending = read_ahead.submit(reader.read, 0, min(per_block, n_frames), 0) if starts else None
+        # the compiled loops load (numba: a good part of a second) while the first block is read
+        for sink in sinks:
+            if hasattr(sink, "prepare"):
+                pool.submit(sink.prepare)
         for k, start in enumerate(starts):
             stop = min(start + per_block, n_frames)
             block = pending.result()
@@ -198,6 +242,80 @@ def frame_pass(
             for sink in sinks:
                 sink.block_done(start, block)
             yield stop, n_frames
+
+
+def _direct_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int):
+    """:func:`frame_pass` for a movie read straight from its HDF5 chunks (see there).
+
+    Every worker reads pieces of the block (``threads + 1`` workers: the core the read
+    ahead would take reads here too, at most one per core), and each piece goes to the
+    :class:`FrameSink` sinks at once; the other sinks get the whole block afterwards.
+    """
+    n_frames, n_rows, n_columns = reads.shape
+    piecewise = [sink for sink in sinks if hasattr(sink, "add_frames")]
+    whole = [sink for sink in sinks if not hasattr(sink, "add_frames")]
+    workers = max(1, min(threads + 1, max(os.cpu_count() or 1, threads)))
+    piece = _piece_frames(reads, per_block)
+    block = np.empty((per_block, n_rows, n_columns), dtype=reads.dtype) if whole else None
+    buffers = [None] * workers
+    with ThreadPoolExecutor(workers) as pool:
+        for sink in sinks:
+            if hasattr(sink, "prepare"):
+                pool.submit(sink.prepare)
+
+        def read_pieces(worker: int, pieces, lock: threading.Lock) -> None:
+            while True:
+                with lock:
+                    first, last = next(pieces, (None, None))
+                if first is None:
+                    return
+                if block is not None:
+                    out = block[first - start : last - start]
+                else:
+                    if buffers[worker] is None:
+                        buffers[worker] = np.empty((piece, n_rows, n_columns), reads.dtype)
+                    out = buffers[worker][: last - first]
+                reads.read(out, first, last)
+                frames = as_kernel_input(out)
+                for sink in piecewise:
+                    sink.add_frames(first, frames, worker)
+
+        for start in range(0, n_frames, per_block):
+            stop = min(start + per_block, n_frames)
+            for sink in piecewise:
+                sink.begin_block(start, stop - start, workers)
+            pieces = iter(_pieces(start, stop, piece, reads.alignment))
+            lock = threading.Lock()
+            for done in [pool.submit(read_pieces, k, pieces, lock) for k in range(workers)]:
+                done.result()
+            kernel_block = None if block is None else as_kernel_input(block[: stop - start])
+            tasks = [task for sink in whole for task in sink.tasks(start, kernel_block)]
+            for done in [pool.submit(task) for task in tasks]:
+                done.result()
+            for sink in sinks:
+                sink.block_done(start, kernel_block)
+            yield stop, n_frames
+
+
+def _piece_frames(reads, per_block: int) -> int:
+    """Frames a worker reads at once: about :data:`PIECE_BYTES`, at least :data:`PIECE_FRAMES`
+    and a whole compressed chunk."""
+    fit = max(PIECE_FRAMES, PIECE_BYTES // max(reads.frame_bytes, 1))
+    align = reads.alignment
+    return int(min(per_block, max(align, fit // align * align)))
+
+
+def _pieces(start: int, stop: int, piece: int, align: int) -> list[tuple[int, int]]:
+    """Frames ``start:stop`` cut into ranges of at most ``piece`` frames that end at multiples of
+    ``align`` where they can (a compressed chunk is then decoded by one worker only)."""
+    bounds = [start]
+    while bounds[-1] < stop:
+        here = bounds[-1]
+        end = min(stop, here + piece)
+        if end < stop and end // align * align > here:
+            end = end // align * align
+        bounds.append(end)
+    return list(itertools.pairwise(bounds))
 
 
 def run_steps(steps, progress=None, should_stop=None, *, unit: str = "frame"):
