@@ -224,10 +224,7 @@ def frame_pass(
         ThreadPoolExecutor(threads or default_threads()) as pool,
     ):
         pending = read_ahead.submit(reader.read, 0, min(per_block, n_frames), 0) if starts else None
-        # the compiled loops load (numba: a good part of a second) while the first block is read
-        for sink in sinks:
-            if hasattr(sink, "prepare"):
-                pool.submit(sink.prepare)
+        _prepare(pool, sinks)
         for k, start in enumerate(starts):
             stop = min(start + per_block, n_frames)
             block = pending.result()
@@ -235,12 +232,7 @@ def frame_pass(
                 pending = read_ahead.submit(
                     reader.read, stop, min(stop + per_block, n_frames), (k + 1) % 2
                 )
-            tasks = [task for sink in sinks for task in sink.tasks(start, block)]
-            # the compiled loops release the GIL, so the tasks run in parallel
-            for done in [pool.submit(task) for task in tasks]:
-                done.result()
-            for sink in sinks:
-                sink.block_done(start, block)
+            _finish_block(pool, sinks, sinks, start, block)
             yield stop, n_frames
 
 
@@ -259,9 +251,7 @@ def _direct_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int
     block = np.empty((per_block, n_rows, n_columns), dtype=reads.dtype) if whole else None
     buffers = [None] * workers
     with ThreadPoolExecutor(workers) as pool:
-        for sink in sinks:
-            if hasattr(sink, "prepare"):
-                pool.submit(sink.prepare)
+        _prepare(pool, sinks)
 
         def read_pieces(worker: int, pieces, lock: threading.Lock) -> None:
             while True:
@@ -289,12 +279,26 @@ def _direct_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int
             for done in [pool.submit(read_pieces, k, pieces, lock) for k in range(workers)]:
                 done.result()
             kernel_block = None if block is None else as_kernel_input(block[: stop - start])
-            tasks = [task for sink in whole for task in sink.tasks(start, kernel_block)]
-            for done in [pool.submit(task) for task in tasks]:
-                done.result()
-            for sink in sinks:
-                sink.block_done(start, kernel_block)
+            _finish_block(pool, sinks, whole, start, kernel_block)
             yield stop, n_frames
+
+
+def _prepare(pool: ThreadPoolExecutor, sinks: Sequence[BlockSink]) -> None:
+    """Let the sinks load their compiled loops (numba: a good part of a second) in the pool
+    while the first frames are read."""
+    for sink in sinks:
+        if hasattr(sink, "prepare"):
+            pool.submit(sink.prepare)
+
+
+def _finish_block(pool, sinks, fed_whole, start: int, block) -> None:
+    """Run the tasks of the sinks fed the whole block (their compiled loops release the GIL,
+    so the tasks run in parallel), then tell every sink the block is done."""
+    tasks = [task for sink in fed_whole for task in sink.tasks(start, block)]
+    for done in [pool.submit(task) for task in tasks]:
+        done.result()
+    for sink in sinks:
+        sink.block_done(start, block)
 
 
 def _piece_frames(reads, per_block: int) -> int:

@@ -354,14 +354,12 @@ def roi_metrics(
 
     Parameters
     ----------
-    masks, rings : sequence of MaskCrop or None
-        Each ROI and its neuropil ring.
+    masks, rings, correlation, mean
+        As :func:`image_metrics` takes them.
     border : MotionBorder
     image_shape : (rows, columns)
     corrected : (n_rois, n_frames) ndarray, optional
         The corrected traces; without them the trace metrics are NaN.
-    correlation, mean : (rows, columns) ndarray, optional
-        The summary images.
 
     Returns
     -------
