@@ -205,13 +205,25 @@ class Decisions:
         reason = None if reason is None else _reason(reason)
         return self._apply(
             keys,
-            lambda old: (decision, old.reason if reason is None else reason),
+            lambda key, old: (decision, old.reason if reason is None else reason),
         )
+
+    def decide_each(self, choices: Mapping[Hashable, tuple[Decision | str, str]]) -> set:
+        """Give each ROI its own decision and reason, in one undo step (e.g. suggestions the
+        curator accepted at once).
+
+        Raises
+        ------
+        ValueError
+            For a decision other than cell, not_cell or unlabeled.
+        """
+        wanted = {key: (_decision(d), _reason(r)) for key, (d, r) in choices.items()}
+        return self._apply(wanted, lambda key, old: wanted[key])
 
     def set_reason(self, keys: Iterable, reason: str) -> set:
         """Give ``keys`` a reason ("" clears it), keeping their decisions (one undo step)."""
         reason = _reason(reason)
-        return self._apply(keys, lambda old: (old.decision, reason))
+        return self._apply(keys, lambda key, old: (old.decision, reason))
 
     def undo(self) -> set:
         """Undo the last action: its ROIs get back their decision, reason and time."""
@@ -289,7 +301,7 @@ class Decisions:
         changes = []
         for key in dict.fromkeys(keys):  # each key once, in the caller's order
             old = self.get(key)
-            decision, reason = change(old)
+            decision, reason = change(key, old)
             if (decision, reason) == (old.decision, old.reason):
                 continue
             now = now or _aware(self._clock())
