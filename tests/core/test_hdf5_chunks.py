@@ -130,3 +130,38 @@ def test_pieces_hold_whole_groups_of_the_frames_the_trace_loop_sums_at_once():
     from napari_roimasks.core.frame_pass import PIECE_FRAMES
 
     assert PIECE_FRAMES % FRAMES_AT_ONCE == 0
+
+
+def test_closing_the_file_during_a_pass_changes_no_number(tmp_path, random_masks, movie):
+    # the engine reads the file through its own descriptor: a file opened meanwhile that gets
+    # the closed file's descriptor number is never read in its place
+    path = write_movie(tmp_path / "movie.h5", movie, chunks=(1, 20, 17))
+    write_movie(tmp_path / "other.h5", movie + 1, chunks=(1, 20, 17))
+    masks = random_masks(np.random.default_rng(3), 10, SHAPE[1:])
+    handle = h5py.File(path, "r")
+    opened = []
+
+    def close_and_open_another(done, total):
+        if not opened:
+            handle.close()
+            opened.append(h5py.File(tmp_path / "other.h5", "r"))
+
+    try:
+        traces = extract_traces(
+            handle["data"], masks, block_size=5, progress=close_and_open_another
+        )
+    finally:
+        for other in opened:
+            other.close()
+    np.testing.assert_array_equal(traces, extract_traces(movie, masks), strict=True)
+
+
+def test_a_file_cut_short_names_the_frames_it_cannot_read(tmp_path, random_masks, movie):
+    path = write_movie(tmp_path / "movie.h5", movie)  # contiguous: the frames are the file's end
+    with h5py.File(path, "r") as f:
+        reads = direct_reads(f["data"])
+        with open(path, "r+b") as raw:
+            raw.truncate(int(reads.offsets[0]) + 5 * reads.frame_bytes)
+        out = np.empty((10, *SHAPE[1:]), dtype=reads.dtype)
+        with pytest.raises(OSError, match=r"frames 0-9 cannot be read \(the file ends"):
+            reads.read(out, 0, 10)

@@ -216,6 +216,11 @@ def frame_pass(
     if direct is not None:
         yield from _direct_pass(direct, sinks, per_block, threads or default_threads())
         return
+    if _summed_in_place(frames, sinks):
+        yield from _pieces_pass(
+            _FramesInMemory(frames), sinks, per_block, threads or default_threads()
+        )
+        return
     n_frames = int(frames.shape[0])
     reader = _BlockReader(frames, per_block)
     starts = list(range(0, n_frames, per_block))
@@ -243,7 +248,49 @@ def _direct_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int
     ahead would take reads here too, at most one per core), and each piece goes to the
     :class:`FrameSink` sinks at once; the other sinks get the whole block afterwards.
     """
+    reads = reads.opened_again()
+    try:
+        yield from _pieces_pass(reads, sinks, per_block, threads)
+    finally:
+        reads.close()
+
+
+def _summed_in_place(frames, sinks: Sequence[BlockSink]) -> bool:
+    """Whether the sinks can work on ``frames`` where they lie: a numpy array or memory map
+    the compiled loops take as it is, fed to sinks that take pieces of frames."""
+    return (
+        isinstance(frames, np.ndarray)
+        and frames.ndim == 3
+        and all(hasattr(sink, "add_frames") for sink in sinks)
+        and as_kernel_input(frames[:0]).dtype == frames.dtype
+        and frames[:1].flags.c_contiguous
+        and frames.flags.c_contiguous
+    )
+
+
+class _FramesInMemory:
+    """A movie in memory (or memory-mapped) as :func:`_pieces_pass` reads it: each piece is a
+    view of its frames, summed by the worker that takes it, with no copy."""
+
+    alignment = 1
+
+    def __init__(self, frames: np.ndarray):
+        self.frames = frames
+        self.shape = frames.shape
+        self.dtype = frames.dtype
+        self.frame_bytes = frames[0].nbytes if len(frames) else 0
+
+    def view(self, first: int, last: int) -> np.ndarray:
+        return self.frames[first:last]
+
+
+def _pieces_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int):
+    """Every worker takes pieces of each block in turn, reads them (``reads.read``, or a view:
+    ``reads.view``) and feeds them to the sinks that take pieces; the other sinks get the
+    whole block afterwards."""
     n_frames, n_rows, n_columns = reads.shape
+    # blocks of whole compressed chunks: each chunk is decompressed once
+    per_block = max(reads.alignment, per_block // reads.alignment * reads.alignment)
     piecewise = [sink for sink in sinks if hasattr(sink, "add_frames")]
     whole = [sink for sink in sinks if not hasattr(sink, "add_frames")]
     workers = max(1, min(threads + 1, max(os.cpu_count() or 1, threads)))
@@ -259,6 +306,10 @@ def _direct_pass(reads, sinks: Sequence[BlockSink], per_block: int, threads: int
                     first, last = next(pieces, (None, None))
                 if first is None:
                     return
+                if block is None and hasattr(reads, "view"):
+                    for sink in piecewise:
+                        sink.add_frames(first, reads.view(first, last), worker)
+                    continue
                 if block is not None:
                     out = block[first - start : last - start]
                 else:

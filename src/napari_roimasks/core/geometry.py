@@ -9,8 +9,6 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
-from skimage.draw import polygon2mask
-from skimage.measure import find_contours
 
 from .masks import MaskCrop
 
@@ -77,6 +75,8 @@ def rasterise_shape(vertices, shape_type: str, edge_width: float, image_shape) -
         return None
     top, left, bottom, right = window
     if shape_type in ("polygon", "rectangle"):
+        from skimage.draw import polygon2mask  # here: scikit-image takes long to import
+
         pixels = polygon2mask((bottom - top, right - left), vertices - (top, left))
     else:
         rows, columns = np.mgrid[top:bottom, left:right]
@@ -134,6 +134,8 @@ def mask_outlines(masks) -> list[np.ndarray]:
     back exactly for a mask in one piece without holes. A mask in several
     pieces gives its largest piece's outline.
     """
+    from skimage.measure import find_contours  # here: scikit-image takes long to import
+
     outlines = []
     for mask in masks:
         crop = _as_crop(mask)

@@ -14,6 +14,7 @@ disk) it returns None, and the caller reads through h5py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zlib
 from dataclasses import dataclass
@@ -75,8 +76,26 @@ class DirectReads:
         Raises
         ------
         OSError
-            When the file is cut short or a chunk cannot be decompressed.
+            When the file is cut short or a chunk cannot be decompressed (naming the frames).
         """
+        try:
+            self._read(out, start, stop)
+        except OSError as error:
+            if str(error).startswith("chunk "):  # it names its frames already
+                raise
+            raise OSError(f"frames {start}-{stop - 1} cannot be read ({error})") from error
+
+    def opened_again(self) -> DirectReads:
+        """The same reads through a descriptor of their own (``os.dup``): closing the h5py file
+        during a pass then cannot make the pass read another file that takes its number. Close
+        it with :meth:`close`."""
+        return dataclasses.replace(self, fd=os.dup(self.fd))
+
+    def close(self) -> None:
+        """Close the descriptor (one from :meth:`opened_again`)."""
+        os.close(self.fd)
+
+    def _read(self, out: np.ndarray, start: int, stop: int) -> None:
         frame_bytes = self.frame_bytes
         raw = out.reshape(-1).view(np.uint8)
         first_chunk, last_chunk = start // self.chunk_frames, (stop - 1) // self.chunk_frames
@@ -110,10 +129,7 @@ class DirectReads:
         while done < length:
             got = os.preadv(self.fd, [view[done:]], offset + done)
             if got == 0:
-                raise OSError(
-                    f"the file ends before byte {offset + length} (cut short?); "
-                    f"frames there cannot be read"
-                )
+                raise OSError(f"the file ends before byte {offset + length} (cut short?)")
             done += got
 
     def _decoded_chunk(self, chunk: int) -> np.ndarray:
@@ -122,6 +138,8 @@ class DirectReads:
         stored = np.empty(size, dtype=np.uint8)
         self._read_bytes(stored, int(self.offsets[chunk]), 0, size)
         full = self.chunk_frames * self.frame_bytes
+        first = chunk * self.chunk_frames
+        where = f"chunk {chunk} (frames {first}-{first + self.chunk_frames - 1})"
         data = stored
         for applied, code in reversed(list(zip(self.filters[chunk], self.pipeline, strict=True))):
             if not applied:
@@ -130,18 +148,13 @@ class DirectReads:
                 try:
                     data = np.frombuffer(zlib.decompress(data, 15, full), dtype=np.uint8)
                 except zlib.error as error:
-                    raise OSError(
-                        f"chunk {chunk} (frames {chunk * self.chunk_frames}-"
-                        f"{(chunk + 1) * self.chunk_frames - 1}) cannot be decompressed ({error})"
-                    ) from None
+                    raise OSError(f"{where} cannot be decompressed ({error})") from None
             else:  # shuffle: the first bytes of every value, then the second bytes, ...
                 size = self.dtype.itemsize
                 if len(data) == full and size > 1:
                     data = np.ascontiguousarray(data.reshape(size, -1).T).reshape(-1)
         if len(data) != full:
-            raise OSError(
-                f"chunk {chunk} holds {len(data)} bytes once decompressed, expected {full}"
-            )
+            raise OSError(f"{where} holds {len(data)} bytes once decompressed, expected {full}")
         return data
 
 
@@ -159,6 +172,8 @@ def direct_reads(frames) -> DirectReads | None:
     try:
         import h5py
     except ImportError:  # pragma: no cover - a dependency
+        return None
+    if not hasattr(os, "preadv"):  # pragma: no cover - Windows: h5py reads
         return None
     if not isinstance(frames, h5py.Dataset) or frames.ndim != 3 or 0 in frames.shape:
         return None

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-from scipy import ndimage
 
 from .border import UsableArea
 from .masks import MaskCrop, bounding_box, clip_box_to_usable_area, crop_to_box
@@ -81,17 +80,31 @@ def _region_at(roi: MaskCrop, occupied: np.ndarray, radius: int, inner_gap: int)
     bottom, right = min(roi.bottom + radius, image_h), min(roi.right + radius, image_w)
     window = np.zeros((bottom - top, right - left), dtype=np.uint8)
     window[roi.top - top : roi.bottom - top, roi.left - left : roi.right - left] = roi.pixels
-    # radius dilations by a 3x3 square equal one by a (2r+1) square; the
-    # maximum filter is separable, so this costs two 1D passes over the window
-    region = ndimage.maximum_filter(window, size=2 * radius + 1, mode="constant", cval=0) != 0
+    # radius dilations by a 3x3 square equal one by a (2r+1) square
+    region = _grown(window, radius)
     if inner_gap:
-        region &= (
-            ndimage.maximum_filter(window, size=2 * inner_gap + 1, mode="constant", cval=0) == 0
-        )
+        region &= ~_grown(window, inner_gap)
     region &= (
         occupied[top:bottom, left:right] <= 0
     )  # "not occupied", as AllenSDK's `ring > combined`
     return MaskCrop(top, left, region)
+
+
+def _grown(mask: np.ndarray, reach: int) -> np.ndarray:
+    """(rows, columns) bool: the pixels within ``reach`` rows and columns of a pixel of ``mask``
+    (a dilation by a (2 reach + 1) square, nothing beyond the edges; scipy's
+    ``maximum_filter(mask, 2 * reach + 1, mode="constant") != 0``), in two passes of
+    running counts."""
+    grown = np.asarray(mask) != 0
+    for axis in (0, 1):
+        n = grown.shape[axis]
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (reach + 1, reach)  # one more zero in front: the counts start at 0
+        counts = np.cumsum(np.pad(grown, pad), axis=axis, dtype=np.int32)
+        ahead = np.take(counts, np.arange(2 * reach + 1, n + 2 * reach + 1), axis=axis)
+        behind = np.take(counts, np.arange(n), axis=axis)
+        grown = ahead > behind
+    return grown
 
 
 def _usable_count(region: MaskCrop, usable: UsableArea | None) -> int:

@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
-from scipy.linalg import solve_banded
 
 __all__ = [
     "DEFAULT_CONTAMINATION_RATIO",
@@ -79,6 +77,8 @@ def estimate_contamination_ratio(
     ContaminationFit
         NaN r and error when fewer than ``2 * folds`` finite frames remain.
     """
+    from scipy.linalg import solve_banded  # here: scipy takes long to import
+
     f = np.asarray(roi_trace, dtype=float)
     fneu = np.asarray(neuropil_trace, dtype=float)
     if f.shape != fneu.shape or f.ndim != 1:
@@ -155,6 +155,8 @@ def delta_f_over_f(
     (n_frames,) float64 ndarray
         NaN where F0 <= 0 (no meaningful ratio), and where the trace is NaN.
     """
+    from scipy import ndimage  # here: scipy takes long to import
+
     f = np.asarray(trace, dtype=float)
     if int(window) < 1:
         raise ValueError(f"the dF/F baseline window must be at least 1 frame, got {window}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
-from scipy import ndimage
 
 from .border import MotionBorder
 from .masks import MaskCrop
@@ -48,11 +47,31 @@ def roi_crops_from_labels(labels: np.ndarray) -> dict[int, MaskCrop]:
         if values[0] != 0:  # no background: index 0 is a label too
             values, compact = np.concatenate([[0], values]), compact + 1
     crops = {}
-    for index, found in enumerate(ndimage.find_objects(compact), start=1):
-        if found is not None:
-            label = index if values is None else int(values[index])
-            crops[label] = MaskCrop(found[0].start, found[1].start, compact[found] == index)
+    for index, (top, left, bottom, right) in _label_boxes(compact).items():
+        label = index if values is None else int(values[index])
+        window = compact[top:bottom, left:right]
+        crops[label] = MaskCrop(top, left, window == index)
     return crops
+
+
+def _label_boxes(labels: np.ndarray) -> dict[int, tuple[int, int, int, int]]:
+    """Each label's box ``(top, left, bottom, right)`` (exclusive ends), by label, ascending
+    (scipy's ``find_objects`` without scipy, which takes long to import)."""
+    rows, columns = np.nonzero(labels)
+    if rows.size == 0:
+        return {}
+    values = labels[rows, columns]
+    order = np.argsort(values, kind="stable")
+    values, rows, columns = values[order], rows[order], columns[order]
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    # rows come sorted within each label (np.nonzero's order, kept by the stable sort)
+    tops, bottoms = rows[starts], rows[np.r_[starts[1:], rows.size] - 1] + 1
+    lefts = np.minimum.reduceat(columns, starts)
+    rights = np.maximum.reduceat(columns, starts) + 1
+    return {
+        int(v): (int(t), int(lf), int(b), int(rt))
+        for v, t, lf, b, rt in zip(values[starts], tops, lefts, bottoms, rights, strict=True)
+    }
 
 
 def _label_image(labels) -> np.ndarray:
