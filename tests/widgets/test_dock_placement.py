@@ -49,3 +49,31 @@ def test_a_place_the_user_chose_before_is_kept(make_napari_viewer, qtbot, positi
     dock, widget, window = open_traces(viewer, qtbot)
     QApplication.processEvents()  # a move queued (singleShot 0) would run here: none must be
     assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_at_the_default_window_size_no_setting_is_cut_and_nine_table_rows_show(
+    make_napari_viewer, qtbot, positions
+):
+    import numpy as np
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window.resize(1400, 900)
+    layer = viewer.add_labels(np.arange(40 * 40, dtype=np.int32).reshape(40, 40) % 50)
+    _, rois = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    rois.set_source(layer)
+    dock, widget, window = open_traces(viewer, qtbot)
+    qtbot.waitUntil(
+        lambda: window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea, timeout=5000
+    )
+    QApplication.processEvents()
+    area = rois.settings_area
+    for _ in range(2):  # at the top, then scrolled to part of a row (snapped to its top)
+        shown = area.visible_rows()
+        assert len(shown) >= 2
+        # the view ends at the bottom of the last whole row: no row is shown cut
+        assert area.viewport().height() == shown[-1][1]
+        area.verticalScrollBar().setValue(area.verticalScrollBar().singleStep() * 3 + 5)
+        assert area.verticalScrollBar().value() in [top for top, _ in area.row_spans()]
+    table = rois.table
+    rows_in_view = table.viewport().height() / table.verticalHeader().defaultSectionSize()
+    assert rows_in_view >= 9

@@ -332,7 +332,7 @@ def test_alt_click_plots_the_pixels_trace_beside_the_rois_and_replaces_it(sessio
     np.testing.assert_allclose(
         traces.lines[3][1].get_ydata(), movie[:, 99:102, 59:62].reshape(300, -1).mean(axis=1)
     )
-    assert len(traces.view.plot.figure.axes) == 2  # stacked beside the ROI's
+    assert len(traces.view.plot.panels) == 2  # stacked beside the ROI's
 
     traces.images._neighbourhood.value = _image_tools.ONE_PIXEL
     alt_click(viewer, 30, 200)

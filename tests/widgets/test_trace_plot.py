@@ -1,14 +1,20 @@
-"""The Traces plot updated in place: what a new selection shows, drawn quickly, looks exactly
-like the whole figure drawn again (compared as pixels), the layout makes room when tick labels
-grow, and the empty plot comes and goes."""
+"""The Traces plot on screen: what a new selection shows (the exact numbers, in the colours
+the legend gives them, all in view), the frame line, room for wider tick labels, the empty plot,
+the theme, and the mouse (a wheel zooms the frames, a drag pans them, a double click shows all)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from qtpy.QtCore import QPoint, QPointF, Qt
+from qtpy.QtGui import QColor, QWheelEvent
+from qtpy.QtTest import QTest
 from qtpy.QtWidgets import QApplication
 
 from napari_roimasks.model.traces import RoiTraces
+from napari_roimasks.widgets._trace_plot import FRAME_LINE_COLOUR
 
 PLUGIN = "napari-roimasks"
 N_FRAMES = 500
@@ -46,103 +52,121 @@ def plotted(make_napari_viewer):
 
 
 def shown(qtbot, plot, change):
-    """Make a change and wait until the plot has drawn it; the canvas' pixels then, and how
-    many whole draws it took."""
-    whole = []
-    cid = plot.canvas.mpl_connect("draw_event", lambda event: whole.append(event))
+    """Make a change and wait until the plot has painted it; the plot's pixels then."""
     with qtbot.waitSignal(plot.drawn, timeout=10_000):
         change()
     QApplication.processEvents()
-    plot.canvas.mpl_disconnect(cid)
-    return np.asarray(plot.canvas.buffer_rgba()).copy(), len(whole)
+    return plot.grab().toImage()
 
 
-def drawn_whole(plot):
-    plot.canvas.draw()
-    return np.asarray(plot.canvas.buffer_rgba()).copy()
+def colour_pixels(image, colour: str) -> int:
+    """How many pixels of the image have exactly this colour."""
+    rgb = QColor(colour).rgb() & 0xFFFFFF
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint32)
+    pixels = pixels.reshape(height, image.bytesPerLine() // 4)[:, :width]
+    return int(np.count_nonzero((pixels & 0xFFFFFF) == rgb))
 
 
-def test_a_new_roi_is_drawn_in_place_and_looks_like_the_whole_figure_drawn(plotted, qtbot):
+def test_a_new_roi_shows_its_traces_in_their_legend_colours(plotted, qtbot):
     viewer, rois, traces = plotted
     plot = traces.view.plot
     shown(qtbot, plot, lambda: rois.select_roi(1))
-    lines_before = [line for _, line in traces.view.lines]
-    image, whole_draws = shown(qtbot, plot, lambda: rois.select_roi(3))
-    assert whole_draws == 0  # only what changed was drawn again
-    assert [line for _, line in traces.view.lines] == lines_before  # the same lines, new data
+    image = shown(qtbot, plot, lambda: rois.select_roi(3))
     stored = rois.model.traces[3]
     lines = {label: line.get_ydata() for label, line in traces.view.lines}
     np.testing.assert_array_equal(lines["ROI 3 F"], stored.roi)
     np.testing.assert_array_equal(lines["ROI 3 Fneu"], stored.neuropil)
     np.testing.assert_allclose(lines["ROI 3 F - 0.70 Fneu"], stored.roi - 0.7 * stored.neuropil)
-    legend = plot.figure.axes[0].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == list(lines)
-    low, high = plot.figure.axes[0].get_ylim()
+    (panel,) = plot.panels
+    assert [line.label for line in panel.lines] == list(lines)  # the legend's rows
+    low, high = panel.ylim
     assert low < stored.neuropil.min() and high > stored.roi.max()  # all of it in view
-    np.testing.assert_array_equal(image, drawn_whole(plot))
+    for _, line in traces.view.lines:  # every trace is on screen in its colour
+        assert colour_pixels(image, line.colour) > N_FRAMES / 10
 
 
-def test_the_frame_line_moves_without_drawing_it_all(plotted, qtbot):
+def test_the_frame_line_follows_the_slider(plotted, qtbot):
     viewer, rois, traces = plotted
     plot = traces.view.plot
     shown(qtbot, plot, lambda: rois.select_roi(4))
-    image, whole_draws = shown(qtbot, plot, lambda: viewer.dims.set_current_step(0, 0))
-    assert whole_draws == 0
-    np.testing.assert_array_equal(image, drawn_whole(plot))
+    image = shown(qtbot, plot, lambda: viewer.dims.set_current_step(0, 0))
+    assert plot.frame == 0
+    x = round(plot.x_of(0))
+    column = image.copy(x - 1, 0, 3, image.height())
+    rect = plot.panel_rects()[0]
+    assert colour_pixels(column, FRAME_LINE_COLOUR) > rect.height() / 4
 
 
 def test_wider_tick_labels_get_room_and_narrower_give_it_back(plotted, qtbot):
     viewer, rois, traces = plotted
     plot = traces.view.plot
     shown(qtbot, plot, lambda: rois.select_roi(1))
-    left_of_one = plot.figure.axes[0].get_position().x0
-    image, _ = shown(qtbot, plot, lambda: rois.select_roi(2))  # 20000: wider labels
-    axes = plot.figure.axes[0]
-    renderer = plot.canvas.get_renderer()
-    labels = [t for t in axes.get_yticklabels() if t.get_text()]
-    assert any(len(t.get_text()) >= 5 for t in labels)
-    boxes = [t.get_window_extent(renderer) for t in labels]
-    ylabel = axes.yaxis.label.get_window_extent(renderer)
-    assert ylabel.x0 >= 0 and all(ylabel.x1 <= box.x0 for box in boxes)
-    assert axes.get_position().x0 > left_of_one
-    np.testing.assert_array_equal(image, drawn_whole(plot))
+    left_of_one = plot.panel_rects()[0].left()
+    shown(qtbot, plot, lambda: rois.select_roi(2))  # 20000: wider labels
+    assert plot.panel_rects()[0].left() > left_of_one
     shown(qtbot, plot, lambda: rois.select_roi(1))
-    assert plot.figure.axes[0].get_position().x0 == pytest.approx(left_of_one)
+    assert plot.panel_rects()[0].left() == pytest.approx(left_of_one)
 
 
 def test_several_rois_then_none_then_one_again(plotted, qtbot):
     viewer, rois, traces = plotted
     plot = traces.view.plot
-    image, _ = shown(qtbot, plot, lambda: rois.model.set_selection([1, 3, 4]))
-    assert len(plot.figure.axes) == 3
-    assert [a.get_legend().get_texts()[0].get_text() for a in plot.figure.axes] == [
-        "ROI 1 F",
-        "ROI 3 F",
-        "ROI 4 F",
-    ]
-    np.testing.assert_array_equal(image, drawn_whole(plot))
+    shown(qtbot, plot, lambda: rois.model.set_selection([1, 3, 4]))
+    assert [panel.lines[0].label for panel in plot.panels] == ["ROI 1 F", "ROI 3 F", "ROI 4 F"]
+    rects = plot.panel_rects()
+    assert all(a.bottom() < b.top() for a, b in itertools.pairwise(rects))  # stacked
     shown(qtbot, plot, lambda: rois.model.set_selection([]))
-    (axes,) = plot.figure.axes
-    assert not axes.axison and traces.view.lines == []
-    assert [t.get_text() for t in axes.texts] == [
-        "Select an ROI (a row of the ROI table, the label picker, or click it)"
-    ]
-    image, _ = shown(qtbot, plot, lambda: rois.select_roi(4))
-    assert len(plot.figure.axes) == 1 and [label for label, _ in traces.view.lines] == [
+    assert plot.panels == [] and traces.view.lines == []
+    assert plot.message == "Select an ROI (a row of the ROI table, the label picker, or click it)"
+    shown(qtbot, plot, lambda: rois.select_roi(4))
+    assert len(plot.panels) == 1 and [label for label, _ in traces.view.lines] == [
         "ROI 4 F",
         "ROI 4 Fneu",
         "ROI 4 F - 0.70 Fneu",
     ]
-    np.testing.assert_array_equal(image, drawn_whole(plot))
 
 
-def test_a_theme_change_recolours_what_is_drawn_after(plotted, qtbot):
+def test_a_theme_change_recolours_the_plot(plotted, qtbot):
     viewer, rois, traces = plotted
     plot = traces.view.plot
     shown(qtbot, plot, lambda: rois.select_roi(1))
-    viewer.theme = "light"
-    image, _ = shown(qtbot, plot, lambda: rois.select_roi(4))
-    corner = image[2, 2, :3]  # the figure's background
-    assert tuple(corner) == tuple(round(255 * c) for c in plot.figure.get_facecolor()[:3])
-    assert corner.mean() > 128  # light
-    np.testing.assert_array_equal(image, drawn_whole(plot))
+    image = shown(qtbot, plot, lambda: setattr(viewer, "theme", "light"))
+    corner = QColor(image.pixel(2, 2))
+    assert corner.name() == QColor(plot.colours["background"]).name()
+    assert corner.lightness() > 128  # light
+
+
+def test_the_wheel_zooms_the_frames_a_drag_pans_a_double_click_shows_all(plotted, qtbot):
+    viewer, rois, traces = plotted
+    plot = traces.view.plot
+    shown(qtbot, plot, lambda: rois.select_roi(1))
+    everything = plot.xlim
+    centre = plot.panel_rects()[0].center()
+    at = plot.frame_at(centre.x())
+    wheel = QWheelEvent(
+        QPointF(centre),
+        QPointF(plot.mapToGlobal(centre.toPoint())),
+        QPoint(),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(plot, wheel)
+    low, high = plot.xlim
+    assert high - low < 0.7 * (everything[1] - everything[0])  # zoomed in
+    assert low < at < high and plot.frame_at(centre.x()) == pytest.approx(at)  # around the mouse
+
+    start = centre.toPoint()
+    step = viewer.dims.current_step
+    QTest.mousePress(plot, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(plot, start + QPoint(50, 0))
+    QTest.mouseRelease(plot, Qt.MouseButton.LeftButton, pos=start + QPoint(50, 0))
+    panned = plot.xlim
+    assert panned[0] < low and panned[1] - panned[0] == pytest.approx(high - low)  # earlier frames
+    assert viewer.dims.current_step == step  # a drag is no click
+
+    QTest.mouseDClick(plot, Qt.MouseButton.LeftButton, pos=start)
+    assert plot.xlim == everything

@@ -8,7 +8,8 @@ import threading
 import dask.array as da
 import numpy as np
 import pytest
-from matplotlib.backend_bases import MouseEvent
+from qtpy.QtCore import QPoint, Qt
+from qtpy.QtTest import QTest
 
 from napari_roimasks import roi_masks
 from napari_roimasks.core import delta_f_over_f, estimate_contamination_ratio
@@ -86,9 +87,9 @@ def test_several_selected_rois_stack_or_overlay(session, qtbot):
     viewer, rois, traces, layers = session
     extract_and_wait(qtbot, traces)
     traces.model.set_selection([2, 3, 6])
-    assert len(traces.view.plot.figure.axes) == 3
+    assert len(traces.view.plot.panels) == 3
     traces.view._arrange.value = _trace_view.OVERLAY
-    assert len(traces.view.plot.figure.axes) == 1 and len(traces.lines) == 9
+    assert len(traces.view.plot.panels) == 1 and len(traces.lines) == 9
 
 
 def test_frame_line_follows_the_slider_and_a_click_moves_it(session, qtbot):
@@ -97,13 +98,14 @@ def test_frame_line_follows_the_slider_and_a_click_moves_it(session, qtbot):
     rois.select_roi(1)
     assert traces.model.selection == (1,)
     viewer.dims.set_current_step(0, 123)
-    assert all(line.get_xdata()[0] == 123 for line in traces.view._frame_lines)
-    axes = traces.view.plot.figure.axes[0]
-    traces.view.plot.canvas.draw()
-    x, y = axes.transData.transform((210, np.nanmean(traces.model.traces[1].roi)))
-    click = MouseEvent("button_press_event", traces.view.plot.canvas, x, y, button=1)
-    traces.view.plot.canvas.callbacks.process("button_press_event", click)
-    assert viewer.dims.current_step[0] == 210
+    plot = traces.view.plot
+    assert plot.frame == 123
+    viewer.window._qt_window.show()  # the plot has its size
+    middle = plot.panel_rects()[0].center().y()
+    x = round(plot.x_of(210))
+    QTest.mouseClick(plot, Qt.MouseButton.LeftButton, pos=QPoint(x, round(middle)))
+    assert viewer.dims.current_step[0] == round(plot.frame_at(x))
+    assert abs(viewer.dims.current_step[0] - 210) <= 1  # the pixel's frame
 
 
 def test_editing_an_roi_makes_only_its_traces_stale_and_extract_redoes_only_those(session, qtbot):

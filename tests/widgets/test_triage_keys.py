@@ -203,14 +203,14 @@ def test_not_cells_grey_or_hidden_in_the_layer_and_back(sample):
     press(viewer, Qt.Key.Key_N)
     np.testing.assert_allclose(rois.colormap.map(5), own.map(5))  # "shown": left alone
     dock.triage.not_cells_box.setCurrentText("grey")
-    np.testing.assert_allclose(rois.colormap.map(5), GREY)
-    np.testing.assert_allclose(rois.colormap.map(6), own.map(6))
+    np.testing.assert_allclose(rois.colormap.map(5), GREY, atol=1e-3)
+    np.testing.assert_allclose(rois.colormap.map(6), own.map(6), atol=1e-3)
     rings = viewer.layers["ROIs neuropil"]
-    np.testing.assert_allclose(rings.colormap.map(5), GREY)  # its ring too
+    np.testing.assert_allclose(rings.colormap.map(5), GREY, atol=1e-3)  # its ring too
     press(viewer, Qt.Key.Key_N)  # ROI 6: greyed as it is decided
-    np.testing.assert_allclose(rois.colormap.map(6), GREY)
+    np.testing.assert_allclose(rois.colormap.map(6), GREY, atol=1e-3)
     press(viewer, Qt.Key.Key_Z, ALT)
-    np.testing.assert_allclose(rois.colormap.map(6), own.map(6))
+    np.testing.assert_allclose(rois.colormap.map(6), own.map(6), atol=1e-3)
     dock.triage.not_cells_box.setCurrentText("hidden")
     assert rois.colormap.map(5)[3] == 0
     dock.triage.not_cells_box.setCurrentText("shown")

@@ -8,8 +8,13 @@ closes; colours the user chose meanwhile stay theirs. The neuropil rings take
 the ROI layer's colours (see :mod:`._roi_overlays`), so they follow.
 
 A decision recolours only the ROIs it changed: a Labels layer's colours are
-kept by label and a new colormap is made only when one of them changes; a
-Shapes layer's colours are set only when they differ from what it shows.
+kept by label, and a changed colour is changed in napari's colormap in place,
+so napari uploads its small table of colours rather than the whole labels
+image again (a new colormap: about 50 ms a "not cell" under software OpenGL,
+for the ROI layer and its rings). That needs every label's colour distinct:
+each label's colour is moved by less than a screen's colour step (at most
+1/1000, see :func:`_distinct`). A Shapes layer's colours are set only when
+they differ from what it shows.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from napari.layers import Labels, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
 from ..io.roi_set import Decision
+from ._napari import recolour_labels_in_place
 
 GREY = (0.55, 0.55, 0.55, 0.6)
 #: The styles offered, with the colour a not-cell gets (None: its own).
@@ -123,21 +129,30 @@ class _LabelsColours:
         return self._apply()
 
     def paint_some(self, keys, not_cells, colour) -> bool:
-        """Colour the ROIs of ``keys``; True when the colormap changed."""
-        return self._fill(keys, not_cells, colour) and self._apply()
+        """Colour the ROIs of ``keys``; True when the colours changed (in place when the
+        layer's colormap is ours and keeps its table, else in a new colormap)."""
+        changed = self._fill(keys, not_cells, colour)
+        if not changed:
+            return False
+        ours = self._ours is not None and self.layer.colormap is self._ours
+        if ours and recolour_labels_in_place(self.layer, {k: self._arrays[k] for k in changed}):
+            return True
+        return self._apply()
 
-    def _fill(self, keys, not_cells, colour) -> bool:
+    def _fill(self, keys, not_cells, colour) -> list:
+        """Keep the colours of ``keys``' labels; the labels whose colour changed."""
         labels = np.array([k for k in keys if isinstance(k, (int, np.integer))], dtype=np.int64)
         own = self._own.map(labels) if labels.size else np.zeros((0, 4))
-        changed = False
+        changed = []
         for label, rgba in zip(labels.tolist(), own.astype(np.float32), strict=True):
             if label in not_cells:
                 rgba = np.array(colour, dtype=np.float32)
+            rgba = _distinct(rgba, label)
             wanted = tuple(rgba.tolist())
             if self._colours.get(label) != wanted:
                 self._colours[label] = wanted
                 self._arrays[label] = rgba
-                changed = True
+                changed.append(label)
         return changed
 
     def _apply(self) -> bool:
@@ -238,6 +253,16 @@ class _ShapesColours:
             user = ~np.all(np.isclose(ours, now, atol=_CLOSE), axis=1)  # recoloured: theirs
             own[user] = now[user]
             ours[user] = now[user]
+
+
+def _distinct(rgba: np.ndarray, label: int) -> np.ndarray:
+    """``rgba`` moved by a label's own few 1/65536 steps (at most 63 in a channel, less than
+    a screen's colour step of 1/255): every label's colour differs from every other's, so
+    napari keeps one place per label in its table of colours and a colour can change in
+    place (see :func:`~._napari.recolour_labels_in_place`)."""
+    steps = np.array([label % 64, label // 64 % 64, label // 4096 % 64, 0], dtype=np.float32)
+    offset = steps / 65536
+    return np.where(rgba > 0.5, rgba - offset, rgba + offset).astype(np.float32)
 
 
 def _extended(kept, shown):

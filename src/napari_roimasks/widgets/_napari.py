@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import QMainWindow, QWidget
 
@@ -90,3 +91,43 @@ def disconnect_all(connections) -> None:
     """Undo :func:`connect_all`, so a closed dock leaves nothing behind."""
     for signal, callback in connections:
         signal.disconnect(callback)
+
+
+def recolour_labels_in_place(layer, colours: dict) -> bool:
+    """Give labels of ``layer`` (a Labels layer with a ``DirectLabelColormap``) new colours by
+    changing its colormap in place: napari then uploads only the small table of colours, not
+    the labels image again (which a new colormap costs: 20 ms for 512x512 under software
+    OpenGL). Possible only while every label keeps its place in napari's table (every colour
+    distinct); True when done, False when the layer needs a new colormap instead (nothing
+    changed then). Other layers sharing the colormap follow with :func:`colours_changed`.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels
+    colours : dict
+        label -> RGBA (four floats), for labels the colormap holds already.
+    """
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colormap = layer.colormap
+    if not isinstance(colormap, DirectLabelColormap) or not colours:
+        return False
+    table = colormap.color_dict
+    if any(label not in table for label in colours):
+        return False
+    places = colormap._label_mapping_and_color_dict[0]  # napari's private cache: label -> place
+    before = {label: table[label] for label in colours}
+    for label, rgba in colours.items():
+        table[label] = np.asarray(rgba, dtype=before[label].dtype)
+    colormap._clear_cache()
+    if colormap._label_mapping_and_color_dict[0] != places:
+        table.update(before)
+        colormap._clear_cache()
+        return False
+    colours_changed(layer)
+    return True
+
+
+def colours_changed(layer) -> None:
+    """Tell napari that the colours of ``layer``'s colormap changed in place (redraws them)."""
+    layer.events.colormap()

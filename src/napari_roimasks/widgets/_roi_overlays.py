@@ -16,7 +16,7 @@ import numpy as np
 from napari.layers import Labels, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
-from ._napari import unwrap
+from ._napari import colours_changed, unwrap
 
 BORDER_LAYER = "motion border"
 #: ``layer.metadata`` key that marks the layers drawn here: ``"<what>:<ROI layer's unique_id>"``.
@@ -67,8 +67,9 @@ class RoiOverlays:
         if boxes:
             layer.add_rectangles(boxes, **style)
 
-    def draw_rings(self, source) -> None:
-        """Repaint the rings where they changed (all of them for a new layer)."""
+    def draw_rings(self, source, *, recoloured: bool = False) -> None:
+        """Repaint the rings where they changed (all of them for a new layer); ``recoloured``:
+        the ROI layer's colours changed (the rings take them)."""
         rings = self.model.rings
         existing = self._find("rings", source)
         box = rings.take_dirty_box()
@@ -98,7 +99,7 @@ class RoiOverlays:
             # outlines (a ring's inner and outer edge): filled rings hide the picture a
             # curator judges the ROIs on; the layer's contour control (0) fills them again
             layer.contour = 1
-        _match_colours(layer, source)
+        _match_colours(layer, source, recoloured=recoloured)
 
     def draw_excluded(self, source, rows) -> None:
         """Red boxes around the ROIs AllenSDK excludes (``rows``: the table's rows)."""
@@ -144,11 +145,14 @@ def _token(what: str, source) -> str:
     return f"{what}:{'' if source is None else unwrap(source).unique_id}"
 
 
-def _match_colours(rings_layer, source) -> None:
-    """Ring k in ROI k's colour."""
+def _match_colours(rings_layer, source, *, recoloured: bool = False) -> None:
+    """Ring k in ROI k's colour (``recoloured``: the source's colours changed, maybe in
+    its colormap itself, which the rings share)."""
     if isinstance(source, Labels):
         if rings_layer.colormap is not source.colormap:
             rings_layer.colormap = source.colormap
+        elif recoloured:
+            colours_changed(rings_layer)
         return
     colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
     for index, colour in enumerate(np.asarray(source.edge_color)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
-from qtpy.QtGui import QBrush, QColor
+from qtpy.QtGui import QBrush, QColor, QFontMetrics
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.exclusions import EXCLUSION_TEXT
@@ -182,6 +182,11 @@ class RoiTable(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
+        # rows as tall as their text needs (the style's 30 px would leave the dock's settings
+        # two rows at the default window size)
+        row = QFontMetrics(self.font()).height() + 6
+        self.verticalHeader().setMinimumSectionSize(row)
+        self.verticalHeader().setDefaultSectionSize(row)
         header = self.horizontalHeader()
         # sized once per reset (see _fit_columns): sizing every row on every change costs a
         # triage step more than the rest of it
@@ -191,6 +196,23 @@ class RoiTable(QTableView):
         self.setSortingEnabled(True)
         self.clicked.connect(lambda index: on_roi_clicked(self.rows.key_at(index.row())))
         self.selectionModel().selectionChanged.connect(self._on_selection)
+
+    #: rows always in view, however short the dock (see :meth:`minimumSizeHint`)
+    rows_in_view = 0
+
+    def minimumSizeHint(self):
+        """Room for :attr:`rows_in_view` whole rows, under the header and above a horizontal
+        scroll bar (asked at layout time, when the style has sized them)."""
+        hint = super().minimumSizeHint()
+        header = self.horizontalHeader()
+        height = (
+            self.rows_in_view * self.verticalHeader().defaultSectionSize()
+            + max(header.height() if header.isVisible() else 0, header.sizeHint().height())
+            + self.horizontalScrollBar().sizeHint().height()
+            + 2 * self.frameWidth()
+        )
+        hint.setHeight(max(hint.height(), height))
+        return hint
 
     # -- what is shown ------------------------------------------------------------------------
     def show_rows(self, keys=None, rows: list[RoiSummary] | None = None) -> None:

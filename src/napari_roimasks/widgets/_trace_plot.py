@@ -1,72 +1,109 @@
-"""A matplotlib canvas in napari's colours, with a navigation toolbar (after napari-matplotlib).
+"""The Traces dock's plot: series against frame number, painted with QPainter in napari's colours.
 
-A triage step redraws the plot, so the plot changes in place and draws only
-what changed:
+A triage step redraws the plot, and the whole step has a few tens of
+milliseconds: matplotlib took 30 ms to draw three traces of 2,000 frames with
+their axes and legend (Agg strokes every segment of a noisy trace), QPainter
+takes about 2 ms. So the plot on screen is painted here, from the numbers
+(each panel: its traces, y ticks, legend, notes, the current-frame line; the
+frame axis shared below), and matplotlib draws the same figure only for files
+(:mod:`._trace_figure`).
 
-- a new selection sets the data of the Line2D objects already there (axes are
-  made only when their number changes) and the labels of the legend;
-- the constrained layout is recomputed only when something it depends on
-  changed (the figure's size, the axes, their labels and notes, the shapes of
-  their tick labels: :class:`LayoutWhenChanged`), not on every draw;
-- what a new selection changes (the traces, the y axis, the legend, the notes,
-  the frame line, and the spines drawn over them) is drawn over a copy of the
-  rest (the background, the frame axis), kept from the last full draw while
-  the figure's size, layout and frame axis stay; anything else draws it all.
-  That quick draw happens in the canvas's paint, with the rest of the window's.
+Mouse: a click moves to the clicked frame (``frame_clicked``), a drag pans
+along the frames, the wheel zooms them, a double click shows them all again.
 """
 
 from __future__ import annotations
 
-import re
-from operator import methodcaller
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
-from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
 from napari.utils.theme import get_theme
-from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtCore import QPointF, QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import QWidget
 
-#: where a group's note (e.g. why AllenSDK excludes the ROI) stands, in axes coordinates
-_NOTE_PLACE = (0.01, 0.95)
-#: the artists' ids of the current-frame lines and the notes, among the plotted lines and texts
-_FRAME, _NOTE = "current frame", "note"
-_DIGIT = re.compile(r"\d")
+#: matplotlib's default colour cycle ("C0".."C9"), which the exported figure uses too
+COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+FRAME_LINE_COLOUR = "#ffcc33"
+NOTE_COLOUR = "#ff6666"
+MARGIN = 0.05  # of the data's range, on each side (as matplotlib's autoscale)
+_TICK = 4  # tick length, pixels
+_PAD = 4  # between texts and what they label, pixels
+_PANEL_GAP = 8  # between stacked panels, pixels
+_DRAG = 4  # pixels a press must move to be a pan, not a click
 
 
-class ThemedCanvas(QWidget):
-    """Figure, canvas and toolbar; :meth:`apply_theme` recolours the figure like the viewer.
+@dataclass(eq=False)
+class PlottedLine:
+    """One plotted series: its values by frame (the exact numbers exports write)."""
+
+    label: str
+    values: np.ndarray
+    colour: str
+
+    def get_xdata(self) -> np.ndarray:
+        """Frame numbers, 0 to n - 1."""
+        return np.arange(len(self.values))
+
+    def get_ydata(self) -> np.ndarray:
+        """The values, as given."""
+        return self.values
+
+
+@dataclass(eq=False)
+class Panel:
+    """One axes: its lines, notes (why an ROI is excluded) and y range."""
+
+    lines: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    ylim: tuple = (0.0, 1.0)
+
+
+class TracePlot(QWidget):
+    """Series against frame number, one panel per group (stacked) or all in one.
 
     Signals
     -------
     drawn()
-        The figure was drawn (whole, or what changed over the kept background).
+        The plot was painted (at the end of its paint).
+    frame_clicked(float)
+        The frame (as a float) under a click.
     """
 
     drawn = Signal()
+    frame_clicked = Signal(float)
 
     def __init__(self, viewer, parent=None):
         super().__init__(parent)
         self.viewer = viewer
-        self.figure = Figure(figsize=(5, 4), layout=LayoutWhenChanged())
-        self.canvas = _PaintingCanvas(self.figure, before_paint=self._draw_changes_asked)
-        self.toolbar = NavigationToolbar2QT(self.canvas, self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas, stretch=1)
         self.setMinimumHeight(260)
-        self._message = None  # the Text of the empty plot, while it is shown
-        self._series_axes: list = []  # the axes of the series, while they are shown
-        self._frames: dict[int, np.ndarray] = {}  # x values by length, shared by the lines
-        self._background = None  # (what it shows, the figure without the changing artists)
-        self._changes_asked = False
-        self.canvas.mpl_connect("draw_event", self._on_full_draw)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paints every pixel
+        self.message: str | None = "Extract traces, then select an ROI"
+        self.panels: list[Panel] = []
+        self.ylabel = ""
+        self.frame = 0
+        self.n_frames = 0
+        self._view: tuple | None = None  # the frames shown (zoomed), None: all
+        self._press = None  # (x, view) of a press, until it is a click or a pan
+        self._small = QFont(self.font())
+        self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
 
+    # -- what is shown ----------------------------------------------------------------------------
     @property
     def colours(self) -> dict:
+        """The viewer theme's colours: background, text, axes."""
         theme = get_theme(self.viewer.theme)
         return {
             "background": theme.canvas.as_hex(),
@@ -75,306 +112,349 @@ class ThemedCanvas(QWidget):
         }
 
     def apply_theme(self) -> None:
-        """Colour the figure, its axes and their legends like the viewer's theme."""
-        colours = self.colours
-        self.figure.set_facecolor(colours["background"])
-        for axes in self.figure.axes:
-            _theme_axes(axes, colours)
+        """Paint in the viewer's (new) theme."""
+        self.update()
 
     def show_message(self, message: str) -> None:
         """An empty plot that says what to do."""
-        if self._message is None:
-            self._clear()
-            axes = self.figure.add_subplot()
-            self._message = axes.text(
-                0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, wrap=True
-            )
-            axes.set_axis_off()
-            self.apply_theme()
-        self._message.set_text(message)
-        self.canvas.draw_idle()
+        self.message, self.panels = message, []
+        self.update()
 
-    def show_series(self, groups, *, stacked: bool, frame: int, ylabel: str):
-        """Plot groups of series against frame number, one axes per group or all on one.
+    def show_series(self, groups, *, stacked: bool, frame: int, ylabel: str) -> list:
+        """Plot groups of series against frame number, one panel per group or all in one.
 
         Parameters
         ----------
         groups : list of (series, note)
             ``series`` is a list of (label, (n_frames,) values); ``note`` a text
-            shown in the group's axes ('' for none).
+            shown in the group's panel ('' for none).
         stacked : bool
-            One axes per group (sharing the frame axis), else all on one axes.
+            One panel per group (sharing the frame axis), else all in one.
         frame : int
             Where the current-frame line stands.
         ylabel : str
 
         Returns
         -------
-        lines : list of (label, Line2D)
+        list of (label, PlottedLine)
             What was plotted, in legend order: exports read their numbers from these.
-        frame_lines : list of Line2D
-            The current-frame line of every axes.
         """
         stacked = stacked and len(groups) > 1
-        all_axes = self._axes_for(len(groups) if stacked else 1, frame)
-        series = [[] for _ in all_axes]  # (label, values, colour) per axes
-        notes = [[] for _ in all_axes]
+        panels = [Panel() for _ in range(len(groups) if stacked else 1)]
         for g, (group, note) in enumerate(groups):
-            place = g if stacked else 0
+            panel = panels[g if stacked else 0]
             first_colour = 0 if stacked else 3 * g
             for n, (label, values) in enumerate(group):
-                series[place].append((label, values, f"C{(first_colour + n) % 10}"))
+                colour = COLOURS[(first_colour + n) % len(COLOURS)]
+                panel.lines.append(PlottedLine(label, np.asarray(values), colour))
             if note:
-                notes[place].append(note)
-        lines = []
-        for axes, axes_series, axes_notes in zip(all_axes, series, notes, strict=True):
-            axes_lines = self._set_lines(axes, axes_series)
-            _set_notes(axes, axes_notes)
-            axes.set_ylabel(ylabel)
-            self._set_legend(axes, axes_lines)
-            axes.set_autoscale_on(True)  # a new plot shows all of it, as zoomed out
-            axes.relim()
-            axes.autoscale_view()
-            lines += axes_lines
-        frame_lines = [line for axes in all_axes for line in _frame_lines(axes)]
-        for line in frame_lines:
-            line.set_xdata([frame, frame])
-        self.toolbar.update()  # the toolbar's home is the new view
-        self.refresh()
-        return lines, frame_lines
+                panel.notes.append(note)
+        for panel in panels:
+            panel.ylim = _data_limits([line.values for line in panel.lines])
+        self.message, self.panels, self.ylabel, self.frame = None, panels, ylabel, frame
+        self.n_frames = max((len(line.values) for p in panels for line in p.lines), default=0)
+        self._view = None  # a new plot shows all of it
+        self.update()
+        return [(line.label, line) for panel in panels for line in panel.lines]
 
-    def refresh(self) -> None:
-        """Show the figure's changes: drawn over the kept background in the canvas's next
-        paint when only the changing artists changed, else a whole draw then."""
-        self._changes_asked = True
-        self.canvas.update()
+    def set_frame(self, frame: int) -> None:
+        """Move the current-frame line."""
+        if frame != self.frame:
+            self.frame = frame
+            self.update()
 
-    def panning_or_zooming(self) -> bool:
-        """True while the toolbar's pan or zoom tool is active (clicks belong to it)."""
-        return bool(getattr(self.toolbar, "mode", ""))
+    @property
+    def xlim(self) -> tuple[float, float]:
+        """The frames shown (with a margin when all are)."""
+        if self._view is not None:
+            return self._view
+        last = max(self.n_frames - 1, 1)
+        return -MARGIN * last, last * (1 + MARGIN)
 
-    # -- in place ---------------------------------------------------------------------------------
-    def _clear(self) -> None:
-        self.figure.clear()
-        self._message = None
-        self._series_axes = []
+    def set_xlim(self, low: float, high: float) -> None:
+        """Show these frames (zoom); :meth:`show_all` shows all again."""
+        if high > low:
+            self._view = (float(low), float(high))
+            self.update()
 
-    def _axes_for(self, n_axes: int, frame: int) -> list:
-        """The series' axes, made again only when their number changes."""
-        if len(self._series_axes) != n_axes:
-            self._clear()
-            all_axes = self.figure.subplots(n_axes, 1, sharex=True, squeeze=False)[:, 0]
-            for axes in all_axes:
-                axes.axvline(frame, color="#ffcc33", lw=1, zorder=0, gid=_FRAME, animated=True)
-                axes.yaxis.set_animated(True)
-                for spine in axes.spines.values():  # drawn over the traces
-                    spine.set_animated(True)
-            all_axes[-1].set_xlabel("frame")
-            self._series_axes = list(all_axes)
-            self.apply_theme()
-        return self._series_axes
+    def show_all(self) -> None:
+        """Show every frame again."""
+        self._view = None
+        self.update()
 
-    def _set_lines(self, axes, series) -> list:
-        """Give the axes' lines these (label, values, colour), reusing the Line2D there."""
-        lines = [line for line in axes.lines if line.get_gid() != _FRAME]
-        for line in lines[len(series) :]:
-            line.remove()
-        plotted = []
-        for n, (label, values, colour) in enumerate(series):
-            frames = self._frame_numbers(len(values))
-            if n < len(lines):
-                line = lines[n]
-                line.set_data(frames, values)
-                line.set_label(label)
-                line.set_color(colour)
-            else:
-                (line,) = axes.plot(frames, values, color=colour, lw=1.1, label=label)
-                line.set_animated(True)
-            plotted.append((label, line))
-        return plotted
-
-    def _set_legend(self, axes, lines) -> None:
-        """The axes' legend of these lines: its labels changed in place when its handles
-        have the lines' colours already."""
-        legend = axes.get_legend()
-        if legend is not None and [h.get_color() for h in legend.legend_handles] == [
-            line.get_color() for _, line in lines
-        ]:
-            for text, (label, _) in zip(legend.get_texts(), lines, strict=True):
-                text.set_text(label)
-            return
-        legend = axes.legend(loc="upper left", fontsize="small")
-        legend.set_animated(True)
-        _theme_legend(legend, self.colours)
-
-    def _frame_numbers(self, n: int) -> np.ndarray:
-        frames = self._frames.get(n)
-        if frames is None:
-            frames = self._frames[n] = np.arange(n)
-            frames.flags.writeable = False
-        return frames
-
-    # -- drawing ----------------------------------------------------------------------------------
-    def _drawn_state(self):
-        """What the background shows (None: a layout is due, which moves everything)."""
-        figure = self.figure
-        engine = figure.get_layout_engine()
-        if not isinstance(engine, LayoutWhenChanged) or not engine.is_current(figure):
-            return None
-        return (
-            self.canvas.get_width_height(physical=True),
-            figure.get_facecolor(),
-            tuple(
-                (id(axes), axes.get_position().bounds, axes.get_xlim(), axes.get_facecolor())
-                for axes in figure.axes
+    # -- geometry (public for tests and clicks) ---------------------------------------------------
+    def panel_rects(self) -> list[QRectF]:
+        """Where each panel's axes stand in the widget, top to bottom."""
+        if not self.panels:
+            return []
+        metrics = QFontMetricsF(self.font())
+        tick_width = max(
+            (
+                metrics.horizontalAdvance(text)
+                for panel in self.panels
+                for _, text in _ticks(*panel.ylim, self._y_tick_count(panel))
             ),
+            default=0.0,
         )
+        left = metrics.height() + 2 * _PAD + tick_width + _TICK
+        bottom = _TICK + _PAD + 2 * metrics.height() + _PAD
+        top, right = 2 * _PAD, 3 * _PAD + metrics.horizontalAdvance("0000") / 2
+        width = max(self.width() - left - right, 10.0)
+        n = len(self.panels)
+        height = max((self.height() - top - bottom - _PANEL_GAP * (n - 1)) / n, 10.0)
+        return [QRectF(left, top + i * (height + _PANEL_GAP), width, height) for i in range(n)]
 
-    def _on_full_draw(self, event) -> None:
-        """After a whole draw: keep its background, then draw the changing artists over it."""
-        if event.canvas is not self.canvas or self.canvas.is_saving():
-            self._background = None  # a figure saved to a file: the canvas' buffer is not ours
-            return
-        self._background = (self._drawn_state(), self.canvas.copy_from_bbox(self.figure.bbox))
-        self._changes_asked = False  # drawn here
-        self._draw_changing_artists()
+    def _y_tick_count(self, panel) -> int:
+        n = len(self.panels)
+        return max(2, int((self.height() - 60) / n / 36))
 
-    def _draw_changes_asked(self) -> None:
-        """In the canvas' paint: draw the changes :meth:`refresh` asked for."""
-        if not self._changes_asked:
-            return
-        self._changes_asked = False
-        if self._background is None or self._background[0] != self._drawn_state():
-            FigureCanvasAgg.draw(self.canvas)  # all of it (and no second paint)
-            return
-        self.canvas.restore_region(self._background[1])
-        self._draw_changing_artists()
+    def frame_at(self, x: float) -> float:
+        """The frame under widget x."""
+        rect = self.panel_rects()[0]
+        low, high = self.xlim
+        return low + (x - rect.left()) / rect.width() * (high - low)
 
-    def _draw_changing_artists(self) -> None:
-        for axes in self.figure.axes:
-            changing = [a for a in axes.get_children() if a.get_animated() and a.get_visible()]
-            for artist in sorted(changing, key=methodcaller("get_zorder")):
-                axes.draw_artist(artist)
+    def x_of(self, frame: float) -> float:
+        """Widget x of a frame."""
+        rect = self.panel_rects()[0]
+        low, high = self.xlim
+        return rect.left() + (frame - low) / (high - low) * rect.width()
+
+    # -- painting ---------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        colours = {k: QColor(v) for k, v in self.colours.items()}
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), colours["background"])
+        if self.panels:
+            self._paint_panels(painter, colours)
+        elif self.message:
+            painter.setPen(colours["text"])
+            painter.drawText(
+                QRectF(self.rect()).adjusted(10, 10, -10, -10),
+                int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                self.message,
+            )
+        painter.end()
         self.drawn.emit()
 
-
-class _PaintingCanvas(FigureCanvasQTAgg):
-    """The Qt canvas, which calls ``before_paint`` in its paint, after a pending whole draw."""
-
-    def __init__(self, figure, *, before_paint):
-        super().__init__(figure)
-        self._before_paint = before_paint
-
-    def paintEvent(self, event):
-        self._draw_idle()  # a whole draw asked for comes first
-        self._before_paint()
-        super().paintEvent(event)
-
-
-def _frame_lines(axes) -> list:
-    return [line for line in axes.lines if line.get_gid() == _FRAME]
-
-
-def _set_notes(axes, notes) -> None:
-    """The axes' notes (red, top left), reusing the Text there."""
-    texts = [text for text in axes.texts if text.get_gid() == _NOTE]
-    for text in texts[len(notes) :]:
-        text.remove()
-    for n, note in enumerate(notes):
-        if n < len(texts):
-            texts[n].set_text(note)
-        else:
-            axes.text(
-                *_NOTE_PLACE,
-                note,
-                transform=axes.transAxes,
-                va="top",
-                color="#ff6666",
-                gid=_NOTE,
-                animated=True,
-            )
-
-
-def _theme_axes(axes, colours) -> None:
-    axes.set_facecolor(colours["background"])
-    for spine in axes.spines.values():
-        spine.set_color(colours["axes"])
-    axes.tick_params(colors=colours["text"], which="both")
-    axes.xaxis.label.set_color(colours["text"])
-    axes.yaxis.label.set_color(colours["text"])
-    axes.title.set_color(colours["text"])
-    _theme_legend(axes.get_legend(), colours)
-
-
-def _theme_legend(legend, colours) -> None:
-    if legend is not None:
-        legend.get_frame().set_facecolor(colours["background"])
-        legend.get_frame().set_edgecolor(colours["axes"])
-        for text in legend.get_texts():
-            text.set_color(colours["text"])
-
-
-class LayoutWhenChanged(ConstrainedLayoutEngine):
-    """Constrained layout, recomputed only when what it depends on changed (see
-    :func:`layout_key`); the axes keep their places between."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._laid_out = None  # the key of the last layout
-
-    def is_current(self, fig) -> bool:
-        """Whether the axes stand where a layout now would put them."""
-        return self._key(fig) == self._laid_out
-
-    def execute(self, fig):
-        key = self._key(fig)
-        if key != self._laid_out:
-            # twice: a layout starts from where the axes stand, and a second pass settles
-            # them where a layout on every draw would
-            for _ in range(2):
-                super().execute(fig)
-            self._laid_out = key
-
-    def _key(self, fig) -> tuple:
-        return layout_key(fig), tuple(self._params.items())
-
-
-def layout_key(fig) -> tuple:
-    """What a constrained layout of ``fig`` depends on: its size, its axes' grid places,
-    labels and texts, and the shapes of their tick labels (digits alike: the font's digits
-    are equally wide). Legends stand inside their axes, so their labels do not count."""
-    key = [tuple(fig.get_size_inches()), fig.dpi]
-    for axes in fig.axes:
-        spec = axes.get_subplotspec()
-        key.append(
-            (
-                None if spec is None else (spec.get_geometry(), spec.rowspan, spec.colspan),
-                axes.axison,
-                axes.get_xlabel(),
-                axes.get_ylabel(),
-                axes.get_title(),
-                tuple(_shape(text.get_text()) for text in axes.texts),
-                _tick_shapes(axes.xaxis) if axes.axison else (),
-                _tick_shapes(axes.yaxis) if axes.axison else (),
-            )
+    def _paint_panels(self, painter, colours) -> None:
+        rects = self.panel_rects()
+        low, high = self.xlim
+        x_ticks = _ticks(low, high, max(2, int(rects[0].width() / 90)))
+        metrics = QFontMetricsF(self.font())
+        for panel, rect in zip(self.panels, rects, strict=True):
+            painter.save()
+            painter.setClipRect(rect)
+            frame_x = self.x_of(self.frame)
+            painter.setPen(_pen(FRAME_LINE_COLOUR))  # crisp: one column of pixels
+            painter.drawLine(QPointF(frame_x, rect.top()), QPointF(frame_x, rect.bottom()))
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for line in panel.lines:
+                self._paint_line(painter, line, rect, panel.ylim)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            self._paint_legend(painter, panel, rect, colours)
+            painter.restore()
+            self._paint_frame(painter, panel, rect, x_ticks, colours, metrics)
+        last = rects[-1]
+        painter.setPen(colours["text"])
+        text_top = last.bottom() + _TICK + _PAD + metrics.height()
+        painter.drawText(
+            QRectF(last.left(), text_top, last.width(), metrics.height()),
+            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+            "frame",
         )
-    return tuple(key)
+        if self.ylabel:
+            painter.save()
+            middle = (rects[0].top() + last.bottom()) / 2
+            painter.translate(_PAD, middle)
+            painter.rotate(-90)
+            painter.drawText(
+                QRectF(-200, 0, 400, metrics.height()),
+                int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+                self.ylabel,
+            )
+            painter.restore()
+
+    def _paint_line(self, painter, line, rect, ylim) -> None:
+        low, high = self.xlim
+        values = line.values
+        first = max(math.floor(low), 0)
+        last = min(math.ceil(high) + 1, len(values))
+        if last - first < 1:
+            return
+        frames = np.arange(first, last, dtype=np.float64)
+        xs = rect.left() + (frames - low) * (rect.width() / (high - low))
+        y_low, y_high = ylim
+        ys = rect.bottom() - (values[first:last] - y_low) * (rect.height() / (y_high - y_low))
+        painter.setPen(_pen(line.colour))
+        for start, stop in _finite_runs(ys):
+            if stop - start == 1:
+                painter.drawPoint(QPointF(xs[start], ys[start]))
+            else:
+                painter.drawPolyline(_polygon(xs[start:stop], ys[start:stop]))
+
+    def _paint_legend(self, painter, panel, rect, colours) -> None:
+        painter.setFont(self._small)
+        metrics = QFontMetricsF(self._small)
+        row = metrics.height()
+        handle = 2 * row
+        width = max((metrics.horizontalAdvance(line.label) for line in panel.lines), default=0)
+        box = QRectF(rect.left() + _PAD, rect.top() + _PAD, handle + width + 3 * _PAD, 0)
+        box.setHeight(row * len(panel.lines) + 2 * _PAD)
+        if panel.lines:
+            fill = QColor(colours["background"])
+            fill.setAlphaF(0.8)
+            painter.setPen(colours["axes"])
+            painter.setBrush(fill)
+            painter.drawRect(box)
+            for n, line in enumerate(panel.lines):
+                y = box.top() + _PAD + n * row
+                painter.setPen(_pen(line.colour))
+                x0 = box.left() + _PAD
+                painter.drawLine(QPointF(x0, y + row / 2), QPointF(x0 + handle, y + row / 2))
+                painter.setPen(colours["text"])
+                painter.drawText(
+                    QRectF(x0 + handle + _PAD, y, width + _PAD, row),
+                    int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                    line.label,
+                )
+        painter.setPen(QColor(NOTE_COLOUR))
+        for n, note in enumerate(panel.notes):
+            painter.drawText(
+                QRectF(rect.left(), rect.top() + _PAD + n * row, rect.width() - _PAD, row),
+                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop),
+                note,
+            )
+        painter.setFont(self.font())
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_frame(self, painter, panel, rect, x_ticks, colours, metrics) -> None:
+        """The panel's box, its y ticks and, below the last panel, the frame ticks."""
+        painter.setPen(colours["axes"])
+        painter.drawRect(rect)
+        y_low, y_high = panel.ylim
+        height = metrics.height()
+        for value, text in _ticks(y_low, y_high, self._y_tick_count(panel)):
+            y = rect.bottom() - (value - y_low) * rect.height() / (y_high - y_low)
+            painter.setPen(colours["axes"])
+            painter.drawLine(QPointF(rect.left() - _TICK, y), QPointF(rect.left(), y))
+            painter.setPen(colours["text"])
+            painter.drawText(
+                QRectF(0, y - height / 2, rect.left() - _TICK - _PAD / 2, height),
+                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                text,
+            )
+        low, high = self.xlim
+        is_last = panel is self.panels[-1]
+        for value, text in x_ticks:
+            x = rect.left() + (value - low) * rect.width() / (high - low)
+            painter.setPen(colours["axes"])
+            painter.drawLine(QPointF(x, rect.bottom()), QPointF(x, rect.bottom() + _TICK))
+            if is_last:
+                painter.setPen(colours["text"])
+                painter.drawText(
+                    QRectF(x - 100, rect.bottom() + _TICK + _PAD / 2, 200, height),
+                    int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+                    text,
+                )
+
+    # -- mouse ------------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.panels:
+            self._press = (event.position().x(), self.xlim)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._press is None:
+            return
+        x0, (low, high) = self._press
+        dx = event.position().x() - x0
+        if abs(dx) >= _DRAG:
+            shift = dx / self.panel_rects()[0].width() * (high - low)
+            self.set_xlim(low - shift, high - shift)
+
+    def mouseReleaseEvent(self, event) -> None:
+        press, self._press = self._press, None
+        if press is not None and abs(event.position().x() - press[0]) < _DRAG:
+            self.frame_clicked.emit(self.frame_at(event.position().x()))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.show_all()
+
+    def wheelEvent(self, event) -> None:
+        if not self.panels:
+            return
+        steps = event.angleDelta().y() / 120
+        low, high = self.xlim
+        at = self.frame_at(event.position().x())
+        scale = 0.8**steps
+        self.set_xlim(at - (at - low) * scale, at + (high - at) * scale)
 
 
-def _tick_shapes(axis) -> tuple:
-    """The shapes of the tick labels drawn (those in the view) and of the axis' offset text."""
-    formatter = axis.get_major_formatter()
-    locs = axis.get_majorticklocs()
-    labels = formatter.format_ticks(locs)
-    low, high = sorted(axis.get_view_interval())
-    slack = 1e-9 * (high - low)
-    shown = {
-        _shape(label)
-        for label, loc in zip(labels, locs, strict=True)
-        if low - slack <= loc <= high + slack
-    }
-    return tuple(sorted(shown)), _shape(formatter.get_offset())
+def _pen(colour) -> QPen:
+    pen = QPen(QColor(colour))
+    pen.setCosmetic(True)
+    pen.setWidthF(1.0)  # QPainter strokes other widths of a long polyline 100x slower
+    return pen
 
 
-def _shape(text: str) -> str:
-    return _DIGIT.sub("0", text)
+def _data_limits(series) -> tuple[float, float]:
+    """The series' range with :data:`MARGIN` on each side (0 to 1 without finite values)."""
+    lows = [np.nanmin(v) for v in series if np.isfinite(v).any()]
+    highs = [np.nanmax(v) for v in series if np.isfinite(v).any()]
+    if not lows:
+        return 0.0, 1.0
+    low, high = float(min(lows)), float(max(highs))
+    if high == low:
+        pad = abs(low) * 0.05 or 0.05
+        return low - pad, high + pad
+    pad = (high - low) * MARGIN
+    return low - pad, high + pad
+
+
+def _ticks(low: float, high: float, most: int) -> list[tuple[float, str]]:
+    """Round values in [low, high], at most ``most`` (steps 1, 2, 2.5, 5 x 10^k, as
+    matplotlib's), with their labels."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return []
+    raw = span / max(most, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    values = [(first + i) * step for i in range(int((high - first * step) / step + 1e-9) + 1)]
+    exponent = math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -exponent + (round(step / 10**exponent, 6) == 2.5))
+    biggest = max(abs(low), abs(high))
+    if biggest >= 1e6 or step < 1e-4:
+        return [(v, f"{v:.3g}") for v in values]
+    return [(v, _zero_unsigned(f"{v:.{decimals}f}")) for v in values]
+
+
+def _zero_unsigned(text: str) -> str:
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _finite_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of finite values (a NaN breaks a line)."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return [(0, len(values))]
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], finite, [False]]).astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _polygon(xs: np.ndarray, ys: np.ndarray) -> QPolygonF:
+    """A QPolygonF of these points, filled through its buffer where the binding allows
+    (PyQt), else point by point (100x slower, still correct)."""
+    n = len(xs)
+    polygon = QPolygonF()
+    if hasattr(polygon, "fill"):
+        polygon.fill(QPointF(), n)
+        buffer = polygon.data()
+        if buffer is not None and hasattr(buffer, "setsize"):
+            buffer.setsize(16 * n)
+            points = np.frombuffer(buffer, dtype=np.float64).reshape(n, 2)
+            points[:, 0] = xs
+            points[:, 1] = ys
+            return polygon
+    return QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])

@@ -27,7 +27,8 @@ from ..io.nwb_session import NwbSession
 from ..model import Correction, nwb_contents, pixel_series, trace_series
 from ._napari import connect_all, disconnect_all
 from ._nwb_export import ask_session, remember
-from ._trace_plot import ThemedCanvas
+from ._trace_figure import plot_figure
+from ._trace_plot import TracePlot
 
 FIXED, FITTED = "fixed r", "fitted r per ROI (AllenSDK)"
 TRACES, DFF = "F, Fneu and F - r·Fneu", "dF/F of F - r·Fneu"
@@ -53,9 +54,8 @@ class TraceView:
         self.model = model
         self._movie_layer = movie_layer
         self._parent = parent
-        self.lines: list = []  # (label, Line2D) of what is plotted, in legend order
+        self.lines: list = []  # (label, PlottedLine) of what is plotted, in legend order
         self.pixel_trace = None  # the Alt+clicked pixel's PixelTrace, plotted beside the ROIs'
-        self._frame_lines: list = []  # the current-frame marker on every axes
         self._correction = ComboBox(
             label="neuropil correction", choices=[FIXED, FITTED], value=FIXED
         )
@@ -97,7 +97,7 @@ class TraceView:
             ),
             Container(widgets=[self._export_nwb], layout="horizontal", labels=False),
         ]
-        self.plot = ThemedCanvas(viewer)
+        self.plot = TracePlot(viewer)
         for control in plot_options:
             control.changed.connect(self._on_plot_option)
         self._export_csv.changed.connect(lambda: self.export_csv())
@@ -112,7 +112,7 @@ class TraceView:
             (self.viewer.events.theme, self._on_theme),
         ]
         connect_all(self._connections)
-        self.plot.canvas.mpl_connect("button_press_event", self._on_plot_click)
+        self.plot.frame_clicked.connect(self._on_plot_click)
         self._show_correction()  # the model's, e.g. chosen in a Traces dock closed since
         self._on_plot_option()
 
@@ -157,7 +157,6 @@ class TraceView:
 
     def _on_theme(self, event=None) -> None:
         self.plot.apply_theme()
-        self.plot.canvas.draw_idle()
 
     def set_pixel_trace(self, trace) -> None:
         """Plot this :class:`~napari_roimasks.model.PixelTrace` beside the ROIs' (None: none)."""
@@ -168,7 +167,7 @@ class TraceView:
         """Draw the selected ROIs' traces, and the pixel trace if there is one."""
         keys = [k for k in self.model.selection if k in self.model.traces]
         if not keys and self.pixel_trace is None:
-            self.lines, self._frame_lines = [], []
+            self.lines = []
             if self.model.traces:
                 self.plot.show_message(
                     "Select an ROI (a row of the ROI table, the label picker, or click it)"
@@ -186,7 +185,7 @@ class TraceView:
                 window=self._window.value,
             )
             groups.append((pixel, ""))
-        self.lines, self._frame_lines = self.plot.show_series(
+        self.lines = self.plot.show_series(
             groups,
             stacked=self._arrange.value == STACK,
             frame=self._current_frame(),
@@ -217,21 +216,13 @@ class TraceView:
         return int(self.viewer.dims.current_step[self._frame_axis()])
 
     def _move_frame_line(self, event=None) -> None:
-        frame = self._current_frame()
-        for line in self._frame_lines:
-            line.set_xdata([frame, frame])
-        self.plot.refresh()
+        self.plot.set_frame(self._current_frame())
 
-    def _on_plot_click(self, event) -> None:
-        if (
-            event.inaxes is None
-            or event.xdata is None
-            or self.plot.panning_or_zooming()
-            or not self.lines
-        ):
+    def _on_plot_click(self, at: float) -> None:
+        if not self.lines:
             return
         n_frames = len(self.lines[0][1].get_xdata())
-        frame = int(np.clip(round(event.xdata), 0, n_frames - 1))
+        frame = int(np.clip(round(at), 0, n_frames - 1))
         self.viewer.dims.set_current_step(self._frame_axis(), frame)
 
     # -- export ---------------------------------------------------------------------------------
@@ -271,13 +262,12 @@ class TraceView:
         )
         if path is None:
             return None
+        figure = plot_figure(self.plot)
         try:
             write_atomically(
                 path,
-                lambda f: self.plot.figure.savefig(
-                    f,
-                    format=path.suffix.lstrip(".") or "png",
-                    facecolor=self.plot.figure.get_facecolor(),
+                lambda f: figure.savefig(
+                    f, format=path.suffix.lstrip(".") or "png", facecolor=figure.get_facecolor()
                 ),
                 overwrite=overwrite,
             )

@@ -20,8 +20,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QFileDialog, QFrame, QScrollArea, QVBoxLayout
+from qtpy.QtWidgets import QFileDialog, QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
@@ -44,6 +43,7 @@ from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
 from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTable
+from ._rows_scroll_area import RowsScrollArea
 from ._session import SessionControls
 from ._settings_controls import SettingsControls
 from ._triage import TriageControls
@@ -133,19 +133,14 @@ class RoiMasksWidget(DockWidget):
             "'all ROIs' for every ROI), as CSV: id, decision, reason, decided_at, probability, "
             "mask_group, area, exclusion"
         )
-        # the settings scroll when the dock is short; the curation controls and rows enough of
-        # the table to triage stay in view
-        scroll = QScrollArea()
-        scroll.setWidget(controls.native)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setMinimumHeight(
-            TABLE_ROWS_SHOWN * self.table.verticalHeader().defaultSectionSize()
-        )
+        # the settings scroll (by whole rows) when the dock is short; the curation controls and
+        # rows enough of the table to triage stay in view
+        self.settings_area = RowsScrollArea(controls.native)
+        self.table.rows_in_view = TABLE_ROWS_SHOWN
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.setSpacing(2)
+        layout.addWidget(self.settings_area)
         layout.addWidget(self.session.widget.native)
         layout.addWidget(self.triage)
         layout.addWidget(self.table, stretch=1)
@@ -510,7 +505,7 @@ class RoiMasksWidget(DockWidget):
 
     def _on_recoloured(self, layer) -> None:
         if layer is self.source and layer in self.viewer.layers and self.model.rings is not None:
-            self.overlays.draw_rings(layer)  # the rings take the ROIs' colours
+            self.overlays.draw_rings(layer, recoloured=True)  # the rings take its colours
 
     def _on_traces_changed(self, keys) -> None:
         self.table.show_rows(keys)

@@ -33,8 +33,7 @@ from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QBoxLayout, QFileDialog, QFrame, QScrollArea
+from qtpy.QtWidgets import QBoxLayout, QFileDialog
 
 from ..core.traces import check_frame_source
 from ..io.movies import MovieFileError, open_movie
@@ -48,6 +47,7 @@ from ..model import (
 from ..pipeline import MovieMasks
 from ._image_tools import ImageTools
 from ._napari import DockWidget, connect_all, disconnect_all, unwrap
+from ._rows_scroll_area import RowsScrollArea
 from ._trace_view import TraceView
 
 
@@ -104,11 +104,7 @@ class TracesWidget(DockWidget):
         # controls above the plot in a tall dock, beside it in a wide one (the bottom area)
         self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()  # the dock may be shorter than its controls
-        scroll.setWidget(controls.native)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = RowsScrollArea(controls.native)  # the dock may be shorter than its controls
         scroll.setMaximumWidth(480)
         self._layout.addWidget(scroll)
         self._layout.addWidget(self.view.plot, stretch=1)
