@@ -211,3 +211,17 @@ def test_a_pixel_under_65536_rois_is_still_taken():
     rings.set_rois(rois)
     neighbour = rings.ring(0).plane((12, 12))
     assert not neighbour[5, 5] and neighbour[5, 4]  # the covered pixel out, its neighbour in
+
+
+def test_the_rings_square_dilation_is_scipys_maximum_filter():
+    from scipy import ndimage
+
+    from napari_roimasks.core.neuropil import _grown
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        rows, columns = rng.integers(1, 45, 2)
+        reach = int(rng.integers(0, 16))
+        mask = (rng.random((rows, columns)) < rng.uniform(0, 0.1)).astype(np.uint8)
+        expected = ndimage.maximum_filter(mask, size=2 * reach + 1, mode="constant", cval=0) != 0
+        np.testing.assert_array_equal(_grown(mask, reach), expected)

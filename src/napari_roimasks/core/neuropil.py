@@ -97,13 +97,14 @@ def _grown(mask: np.ndarray, reach: int) -> np.ndarray:
     running counts."""
     grown = np.asarray(mask) != 0
     for axis in (0, 1):
-        n = grown.shape[axis]
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (reach + 1, reach)  # one more zero in front: the counts start at 0
-        counts = np.cumsum(np.pad(grown, pad), axis=axis, dtype=np.int32)
-        ahead = np.take(counts, np.arange(2 * reach + 1, n + 2 * reach + 1), axis=axis)
-        behind = np.take(counts, np.arange(n), axis=axis)
-        grown = ahead > behind
+        along = grown if axis == 0 else grown.T
+        n = along.shape[0]
+        # counts[j]: the pixels set in rows 0 .. j - reach - 1 (0 up to reach, then all of them)
+        counts = np.zeros((n + 2 * reach + 1, along.shape[1]), dtype=np.int32)
+        np.cumsum(along, axis=0, out=counts[reach + 1 : reach + 1 + n])
+        counts[reach + 1 + n :] = counts[reach + n]
+        within = counts[2 * reach + 1 :] > counts[:n]  # rows i - reach .. i + reach hold one
+        grown = within if axis == 0 else within.T
     return grown
 
 
