@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from napari_roimasks import MotionBorder, roi_masks
+from napari_roimasks.core.metrics import METRICS, trace_metrics
 from napari_roimasks.io.allen_json import write_allen_masks
 from napari_roimasks.io.allen_traces import read_trace_file
 from napari_roimasks.synthetic import make_recording
@@ -553,3 +555,72 @@ def test_errors_python_would_print_as_ignored_go_to_the_log(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == ""
     assert "ValueError: closed file" in log_file().read_text()
+
+
+# -- extract --metrics: metrics.csv beside the traces, as a script reads it -------------------
+def read_metrics(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def test_metrics_csv_has_a_row_per_roi_in_the_traces_order(recording, tmp_path):
+    folder, rec = recording
+    border = rec.motion_border.as_allen()
+    out = tmp_path / "out"
+    result = run(
+        "extract", folder / "movie.h5", folder / "labels.npy", "-o", out,
+        "--border", *border, "--metrics", "--summary", "summary.h5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = read_metrics(out / "metrics.csv")
+    assert rows[0] == ["roi_id", *METRICS]
+    roi_traces, names = read_trace_file(out / "roi_traces.h5")
+    neuropil_traces, _ = read_trace_file(out / "neuropil_traces.h5")
+    assert [row[0] for row in rows[1:]] == names
+    excluded = {e["roi_id"] for e in json.loads((out / "exclusions.json").read_text())}
+    assert excluded  # the recording puts cells on the motion border
+    expected = trace_metrics(roi_traces - 0.7 * neuropil_traces)
+    for row, roi_id, snr, events in zip(
+        rows[1:], names, expected["snr"], expected["events"], strict=True
+    ):
+        if roi_id in excluded:
+            assert row[1:] == [""] * len(METRICS), roi_id
+            continue
+        values = dict(zip(METRICS, row[1:], strict=True))
+        assert int(values["area"]) == int(np.sum(rec.roi_labels == int(roi_id)))
+        assert float(values["snr"]) == snr  # the shortest text that reads back as the float
+        assert int(values["events"]) == events
+        assert values["brightness_z"] != ""  # --summary gives the image metrics
+
+
+def test_fitted_r_changes_the_corrected_trace_metrics(recording, tmp_path):
+    folder, rec = recording
+    for r, name in ((0.7, "fixed"), ("fit", "fitted")):
+        result = run(
+            "extract", folder / "movie.h5", folder / "labels.npy", "-o", tmp_path / name,
+            "--metrics", "--r", r,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    fixed = read_metrics(tmp_path / "fixed" / "metrics.csv")
+    fitted = read_metrics(tmp_path / "fitted" / "metrics.csv")
+    snr = METRICS.index("snr") + 1
+    assert [row[snr] for row in fixed[1:]] != [row[snr] for row in fitted[1:]]
+    assert [row[1] for row in fixed[1:]] == [row[1] for row in fitted[1:]]  # area: the same
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--metrics", "--r", "abc"], "--r must be a number >= 0 or 'fit', got 'abc'"),
+        (["--metrics", "--r", "-1"], "--r must be a number >= 0 or 'fit', got '-1'"),
+        (["--r", "0.5"], "--r is the neuropil ratio of --metrics: give --metrics too"),
+    ],
+)
+def test_a_bad_ratio_is_one_line_and_nothing_is_written(recording, tmp_path, arguments, message):
+    folder, _ = recording
+    out = tmp_path / "out"
+    result = run("extract", folder / "movie.h5", folder / "labels.npy", "-o", out, *arguments)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

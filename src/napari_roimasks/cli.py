@@ -110,6 +110,19 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the movie's summary images (mean, max, std, correlation, enhanced mean) "
         "under this file name in each output folder, from the same read of the movie",
     )
+    extract.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also write metrics.csv: each ROI's quality metrics (area, compactness, skew, snr, "
+        "events, ...; with --summary, the image metrics too), in the traces' order",
+    )
+    extract.add_argument(
+        "--r",
+        default=None,
+        metavar="R",
+        help="the neuropil ratio of --metrics' corrected trace F - R * Fneu: a number "
+        "(default 0.7) or 'fit' (AllenSDK's fitted ratio per ROI)",
+    )
     _add_only(
         extract,
         "extract and write only the ROIs decided cells (or not cells); the "
@@ -310,7 +323,27 @@ def _settings(args) -> BatchSettings:
         summary=args.summary,
         cell_diameter=_cell_diameter(args),
         only=args.only,
+        metrics_r=_metrics_r(args),
     )
+
+
+def _metrics_r(args) -> float | str | None:
+    """``--metrics`` with ``--r``, checked: None without ``--metrics``."""
+    if not args.metrics:
+        if args.r is not None:
+            raise InputError("--r is the neuropil ratio of --metrics: give --metrics too")
+        return None
+    if args.r is None:
+        return 0.7
+    if args.r.strip().lower() == "fit":
+        return "fit"
+    try:
+        r = float(args.r)
+    except ValueError:
+        r = float("nan")
+    if not (r >= 0 and r < float("inf")):
+        raise InputError(f"--r must be a number >= 0 or 'fit', got {args.r!r}")
+    return r
 
 
 def _cell_diameter(args) -> float:
@@ -378,7 +411,12 @@ def extract(args) -> int:
         for job, result in zip(jobs, results, strict=True):
             summary = None if settings.summary is None else (settings.summary, result.summary)
             write_outputs(
-                job, result.traces, overwrite=settings.overwrite, nwb=settings.nwb, summary=summary
+                job,
+                result.traces,
+                overwrite=settings.overwrite,
+                nwb=settings.nwb,
+                summary=summary,
+                metrics_r=settings.metrics_r,
             )
             _say_unusable_pixels(result.summary, job.movie)
             written.append(job.out)

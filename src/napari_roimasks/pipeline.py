@@ -68,6 +68,9 @@ __all__ = [
 
 #: What a job writes into its output folder (the Allen pipeline's layout).
 OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclusions.json")
+
+#: The per-ROI quality metrics ``extract --metrics`` writes beside the traces.
+METRICS_OUTPUT = "metrics.csv"
 #: What it writes besides when the settings ask for NWB.
 NWB_OUTPUT = "rois.nwb"
 #: ``BatchSettings.only`` (``--only``): which ROIs' traces are extracted, by their decision.
@@ -109,6 +112,9 @@ class BatchSettings:
     only : {"all", "cells", "not-cells"}
         Extract and write only the ROIs decided cells (or not cells); the rings
         still leave every ROI's pixels out.
+    metrics_r : float or "fit", optional
+        Also write ``metrics.csv`` (:data:`METRICS_OUTPUT`), the trace metrics from
+        ``F - r * Fneu`` with this r, or AllenSDK's fitted r per ROI (None: no file).
     """
 
     border: MotionBorder | None = None
@@ -122,6 +128,7 @@ class BatchSettings:
     summary: str | None = None
     cell_diameter: float = DEFAULT_CELL_DIAMETER
     only: str = "all"
+    metrics_r: float | str | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -129,6 +136,8 @@ class BatchSettings:
         extra = (NWB_OUTPUT,) if self.nwb is not None else ()
         if self.summary is not None:
             extra += (self.summary,)
+        if self.metrics_r is not None:
+            extra += (METRICS_OUTPUT,)
         return (*OUTPUTS, *extra)
 
     def ring_options(self, from_file: RingOptions | None, *, file=None) -> RingOptions:
@@ -646,6 +655,7 @@ def write_outputs(
     overwrite: bool,
     nwb: NwbSession | None = None,
     summary: tuple[str, object] | None = None,
+    metrics_r: float | str | None = None,
 ) -> None:
     """Write a job's traces, neuropil masks and exclusions in the Allen pipeline's layout
     (and, with ``nwb``, ``rois.nwb``), as a set (:class:`~napari_roimasks.io.output_set.OutputSet`):
@@ -662,6 +672,8 @@ def write_outputs(
         F and Fneu, and this session's metadata.
     summary : (file name, SummaryImages), optional
         Also write the movie's summary images under that name.
+    metrics_r : float or "fit", optional
+        Also write :data:`METRICS_OUTPUT` (see :func:`job_metrics`).
     """
     from .io.allen_json import AllenMask, write_allen_masks
     from .io.allen_traces import write_exclusions, write_trace_file
@@ -693,6 +705,15 @@ def write_outputs(
         writers[name] = lambda p: write_summary_images(
             p, images, movie=job.movie.resolve(), dataset=job.dataset, overwrite=True
         )
+    if metrics_r is not None:
+        from .io.metrics_csv import write_metrics_csv
+
+        images = None if summary is None else summary[1]
+        table = job_metrics(job, traces, metrics_r, images)
+        excluded = {e["roi_id"] for e in job.exclusions}
+        writers[METRICS_OUTPUT] = lambda p: write_metrics_csv(
+            p, job.roi_ids, table, excluded=excluded, overwrite=True
+        )
     try:
         with OutputSet(out, list(writers), overwrite=overwrite) as outputs:
             for name, write in writers.items():
@@ -701,6 +722,44 @@ def write_outputs(
         raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(f"{out}: cannot write the outputs ({error.strerror or error})") from None
+
+
+def job_metrics(job: BatchJob, traces: np.ndarray, r: float | str, images=None) -> dict:
+    """Every ROI's quality metrics (:func:`~napari_roimasks.core.metrics.roi_metrics`), in the
+    traces' order.
+
+    Parameters
+    ----------
+    traces : (2 * n_rois, n_frames) float64 ndarray
+        ROI traces, then neuropil traces.
+    r : float or "fit"
+        The corrected trace is ``F - r * Fneu``; "fit": each ROI's r fitted as AllenSDK
+        fits it, an r above 1 replaced by the mean of the others (the Allen pipeline's rule).
+    images : SummaryImages, optional
+        For the image metrics (NaN without).
+    """
+    from .core.metrics import roi_metrics
+    from .core.neuropil_correction import estimate_contamination_ratio, replace_unusable_ratios
+
+    n = len(job.rois)
+    roi_traces, neuropil_traces = traces[:n], traces[n:]
+    if r == "fit":
+        fitted = [
+            estimate_contamination_ratio(f, fneu).r
+            for f, fneu in zip(roi_traces, neuropil_traces, strict=True)
+        ]
+        ratios = replace_unusable_ratios(fitted)[:, None]
+    else:
+        ratios = float(r)
+    return roi_metrics(
+        job.rois,
+        job.rings,
+        border=job.border,
+        image_shape=job.image_shape,
+        corrected=roi_traces - ratios * neuropil_traces,
+        correlation=None if images is None else images.correlation,
+        mean=None if images is None else images.mean,
+    )
 
 
 def _write_nwb(path: Path, job: BatchJob, traces: np.ndarray, session: NwbSession) -> None:
