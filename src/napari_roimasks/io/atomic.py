@@ -22,7 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["LEFTOVER_MARK", "atomic_path", "process_is_running", "write_atomically"]
+__all__ = [
+    "LEFTOVER_MARK",
+    "atomic_path",
+    "process_is_running",
+    "write_atomically",
+    "write_csv_atomically",
+]
 
 #: What names this project's temporaries (files and folders) beside a target.
 LEFTOVER_MARK = "napari-roimasks"
@@ -92,6 +98,18 @@ def write_atomically(path, write: Callable[[BinaryIO], None], *, overwrite: bool
     with atomic_path(path, overwrite=overwrite) as temporary, open(temporary, "wb") as f:
         write(f)
     return Path(os.fspath(path))
+
+
+def write_csv_atomically(path, rows, *, overwrite: bool = False) -> Path:
+    """Write ``rows`` (lists of text, header first) as a UTF-8 CSV file, atomically (see
+    :func:`write_atomically`, which raises FileExistsError the same way)."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    data = text.getvalue().encode("utf-8")
+    return write_atomically(path, lambda f: f.write(data), overwrite=overwrite)
 
 
 def _exists_message(path: Path) -> str:

@@ -9,15 +9,13 @@ metric of an excluded ROI, is an empty cell. UTF-8, written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomically
+from .atomic import write_csv_atomically
 
 __all__ = ["metrics_rows", "write_metrics_csv"]
 
@@ -53,25 +51,15 @@ def write_metrics_csv(
     excluded=frozenset(),
     overwrite: bool = False,
 ) -> Path:
-    """Write the metrics (see the module's docstring) as CSV, atomically.
+    """Write the metrics (see the module's docstring) as CSV, atomically (``overwrite`` and
+    the FileExistsError as :func:`~.atomic.write_csv_atomically`).
 
     Parameters
     ----------
-    path : str or os.PathLike
     roi_ids : sequence
         The ROIs' ids, in the traces' order.
     metrics : mapping of name -> (n_rois,) float ndarray
     excluded : set
         Ids of the ROIs AllenSDK's rules exclude: their cells are empty.
-    overwrite : bool
-        Replace an existing file.
-
-    Raises
-    ------
-    FileExistsError
-        If the file exists and ``overwrite`` is False.
     """
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(metrics_rows(roi_ids, metrics, excluded))
-    data = text.getvalue().encode("utf-8")
-    return write_atomically(path, lambda f: f.write(data), overwrite=overwrite)
+    return write_csv_atomically(path, metrics_rows(roi_ids, metrics, excluded), overwrite=overwrite)

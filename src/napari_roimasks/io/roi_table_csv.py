@@ -10,13 +10,11 @@ written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .atomic import write_atomically
+from .atomic import write_csv_atomically
 from .decision_text import decision_fields
 from .roi_set import RoiEntry, RoiSet
 
@@ -94,10 +92,7 @@ def write_roi_table_csv(
     FileExistsError
         If the file exists and ``overwrite`` is False.
     """
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(roi_table_rows(rois, exclusions))
-    data = text.getvalue().encode("utf-8")
-    return write_atomically(path, lambda f: f.write(data), overwrite=overwrite)
+    return write_csv_atomically(path, roi_table_rows(rois, exclusions), overwrite=overwrite)
 
 
 def _exclusion_text(value) -> str:
