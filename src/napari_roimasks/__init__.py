@@ -1,6 +1,6 @@
 """napari-roimasks: curate two-photon ROIs, see their neuropil rings, extract traces.
 
-Importing the package imports only the numerical core (numpy, scipy): headless
+Importing the package imports nothing heavy (its names load on first use): headless
 pipelines use :mod:`napari_roimasks.roi_masks`, a drop-in replacement for
 ``allensdk.brain_observatory.roi_masks``. The napari widgets load only when
 napari asks for them.

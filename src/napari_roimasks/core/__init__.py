@@ -1,6 +1,8 @@
 """The numerical core: masks, motion border, neuropil rings and trace extraction.
 
-numpy, scipy and numba only: nothing here imports napari, Qt, magicgui or matplotlib.
+numpy, scipy, numba and scikit-learn only (scipy, scikit-image and scikit-learn imported
+where used, not before a movie's first frame is read): nothing here imports napari, Qt,
+magicgui or matplotlib.
 """
 
 from .border import MotionBorder, UsableArea
