@@ -1,6 +1,6 @@
 """The numerical core: masks, motion border, neuropil rings and trace extraction.
 
-numpy, scipy, numba and scikit-learn only (scipy, scikit-image and scikit-learn imported
+numpy, numba, scipy, scikit-image and scikit-learn only (the last three imported
 where used, not before a movie's first frame is read): nothing here imports napari, Qt,
 magicgui or matplotlib.
 """
