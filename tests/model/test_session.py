@@ -152,6 +152,16 @@ def test_autosave_writes_every_change_and_flush_waits_for_it(model, tmp_path):
     assert read_session(path).rois.rois[1].decision is Decision.UNLABELED
 
 
+def test_an_autosave_closed_in_the_background_can_be_waited_for_later(model, tmp_path):
+    path = tmp_path / "s.session.roimasks.h5"
+    autosave = Autosave(model, path, schedule=lambda delay, callback: None)  # timer never fires
+    model.decide([3], Decision.CELL)
+    assert autosave.close(wait=False)  # another layer is curated: the viewer goes on
+    assert autosave.close(wait=True)  # the viewer closes: its last write is waited for
+    assert not autosave.writing
+    assert read_session(path).rois.rois[2].decision is Decision.CELL
+
+
 def test_a_scheduled_autosave_snapshots_once_for_a_burst_of_changes(model, tmp_path):
     calls = []
     autosave = Autosave(

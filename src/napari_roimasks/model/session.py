@@ -254,6 +254,11 @@ class Autosave:
         with self._condition:
             return self._written < self.revision
 
+    @property
+    def writing(self) -> bool:
+        """Whether its threads still run (after :meth:`close`: the last writes are not done)."""
+        return self._thread.is_alive() or self._traces_thread.is_alive()
+
     def _rois_changed(self, keys) -> None:
         if keys is None:
             self._entries.clear()
@@ -333,12 +338,13 @@ class Autosave:
         bool
             With ``wait``: True when every change is on disk; without: True.
         """
-        self.snapshot()
-        for signal, callback in self._signals:
-            signal.disconnect(callback)
-        with self._condition:
-            self._closing = True
-            self._condition.notify_all()
+        if not self._closing:  # a second close only waits
+            self.snapshot()
+            for signal, callback in self._signals:
+                signal.disconnect(callback)
+            with self._condition:
+                self._closing = True
+                self._condition.notify_all()
         if not wait:
             return True
         self._thread.join(timeout)

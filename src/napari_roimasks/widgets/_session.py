@@ -71,6 +71,9 @@ class SessionControls:
         self._owners: dict[Path, str] = {}  # session -> the layer it is kept for (unique_id)
         self._closed = False
         self._worker = None
+        # autosaves stopped without waiting (another layer is curated): the dock's close
+        # waits for their last writes too, so closing the viewer at once loses nothing
+        self._finishing: list[Autosave] = []
         self._reports = _Reports()
         self._reports.saved.connect(self._on_saved)
         self._reports.failed.connect(self._on_failed)
@@ -205,7 +208,7 @@ class SessionControls:
         if holding is None:
             return None
         changed = holding.revision > 0
-        holding.close(wait=wait)
+        self._close_autosave(holding, wait=wait)
         return holding.path if changed else None
 
     def restore(self) -> None:
@@ -360,9 +363,16 @@ class SessionControls:
         """Stop autosaving: what is unsaved is snapshot now and written (``wait``: before this
         returns, as when the viewer closes; else in the background)."""
         autosave, self.autosave = self.autosave, None
-        if autosave is not None and not autosave.close(wait=wait) and wait:
-            show_warning(f"{autosave.path}: the last changes could not be saved")
+        self._close_autosave(autosave, wait=wait)
         self._let_go_of_holding(wait=wait)
+
+    def _close_autosave(self, autosave: Autosave | None, *, wait: bool) -> None:
+        if autosave is None:
+            return
+        if not wait:
+            self._finishing = [a for a in self._finishing if a.writing] + [autosave]
+        if not autosave.close(wait=wait) and wait:
+            show_warning(f"{autosave.path}: the last changes could not be saved")
 
     def _on_keep_traces(self, on: bool) -> None:
         for autosave in (self.autosave, self._holding):
@@ -371,6 +381,8 @@ class SessionControls:
                 autosave.changed()
 
     def _on_saved(self, saved) -> None:
+        if self._closed:  # a last write's report, queued while the dock closed
+            return
         if self.autosave is None or saved.path != self.autosave.path:
             if self._holding is not None and saved.path == self._holding.path:
                 self._status.value = f"Changes kept in {saved.path.name} until you choose"
@@ -382,7 +394,8 @@ class SessionControls:
         self._status.tooltip = f"Last saved at {saved.saved_at:%H:%M:%S}"
 
     def _on_failed(self, message: str) -> None:
-        self._status.value = "Autosave failed: see the notification"
+        if not self._closed:
+            self._status.value = "Autosave failed: see the notification"
         if message != self._last_failure:  # once, not at every change
             self._last_failure = message
             show_warning(message)
@@ -391,6 +404,9 @@ class SessionControls:
         """Write what is unsaved and stop (the dock closes)."""
         self._closed = True
         self.stop(wait=True)
+        for autosave in self._finishing:  # stopped earlier: their last writes end first
+            self._close_autosave(autosave, wait=True)
+        self._finishing = []
         if self._worker is not None:
             self._worker.quit()
 
