@@ -9,7 +9,9 @@ options, the image size), so any reader of ROIs opens it, plus:
   one run), ``movie_path`` and ``movie_dataset`` (the movie the traces are
   extracted from, "" when none), ``cell_diameter`` (the summary images'
   setting), ``contamination_ratio`` and ``fit_contamination_ratio`` (how the
-  neuropil correction chooses r);
+  neuropil correction chooses r), and ``quality`` when the curator set threshold
+  rules or trained a classifier (JSON text: plain numbers and names, never pickle;
+  see :meth:`napari_roimasks.model.quality.RoiQuality.to_json`);
 - optionally the extracted traces, as the link ``traces`` (an HDF5 external link, which
   h5py and HDF5 tools follow) to the group ``traces`` of
   ``<name>.session-traces-<digest>.h5`` beside it (:func:`traces_path_for`): ``ids``
@@ -125,6 +127,8 @@ class SessionContents:
     traces_problem : str or None
         Why the traces the session was written with were not read (their file is missing,
         or holds other traces); None when read or never kept.
+    quality : str or None
+        The threshold rules and the classifier, as JSON text (None: neither).
     saved_at : datetime or None
         When the file was written (timezone-aware).
     revision : int
@@ -139,6 +143,7 @@ class SessionContents:
     fit_contamination_ratio: bool = False
     traces: SavedTraces | None = None
     traces_problem: str | None = None
+    quality: str | None = None
     saved_at: datetime | None = None
     revision: int = 0
 
@@ -301,6 +306,8 @@ def write_session(
         )
         attrs["contamination_ratio"] = float(session.contamination_ratio)
         attrs["fit_contamination_ratio"] = bool(session.fit_contamination_ratio)
+        if session.quality:
+            attrs["quality"] = session.quality
         if traces is not None:
             attrs["traces_file"] = traces_path.name
             attrs["traces_digest"] = digest
@@ -409,6 +416,7 @@ def read_session(path) -> SessionContents:
             fit_contamination_ratio=bool(attrs.get("fit_contamination_ratio", False)),
             traces=traces,
             traces_problem=problem,
+            quality=_text(attrs.get("quality")) or None,
             saved_at=datetime.fromisoformat(_text(saved_at)) if saved_at is not None else None,
             revision=int(attrs.get("revision", 0)),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -24,6 +24,8 @@ from ..core.rings import NeuropilRings, roi_crops_from_labels
 from ..core.summary_images import DEFAULT_CELL_DIAMETER, check_cell_diameter
 from ..io.roi_set import Decision, RoiEntry, RoiSet
 from .decisions import Decisions, RoiDecision
+from .quality import RoiQuality
+from .suggestions import Suggestion, accept
 from .traces import (
     Correction,
     ExtractionPlan,
@@ -51,6 +53,11 @@ class RoiSummary:
     reason: str = ""
     decided_at: datetime | None = None  # timezone-aware
     probability: float | None = None  # a classifier's, e.g. suite2p's iscell[:, 1]
+    #: the quality metrics by name (see :data:`~napari_roimasks.core.metrics.METRICS`);
+    #: derived from the rest, so rows compare without them (a NaN is never equal)
+    metrics: Mapping[str, float] = field(default_factory=dict, compare=False)
+    #: what the rules and the classifier suggest (None: neither is set)
+    suggestion: Suggestion | None = field(default=None, compare=False)
 
     @property
     def excluded(self) -> bool:
@@ -75,6 +82,10 @@ class RoiModel:
         The movie to extract from (its token or its file) changed.
     cell_diameter_changed(diameter)
         The summary images' cell diameter changed.
+    quality_changed(keys)
+        The metrics or suggestions of these ROIs (None: of all) changed for a reason of
+        their own (summary images, rules, classifier, the correction's r); their rows are
+        current. (Metrics that follow ROIs or traces change with those events.)
     selection_changed(keys)
         The ROIs the user selected (in the table or the viewer) changed.
     decisions_changed(keys)
@@ -90,6 +101,7 @@ class RoiModel:
     decisions_changed = Signal(object)
     movie_changed = Signal()
     cell_diameter_changed = Signal(float)
+    quality_changed = Signal(object)
 
     def __init__(self) -> None:
         self.border = MotionBorder()
@@ -115,6 +127,8 @@ class RoiModel:
         self.mask_groups: dict = {}
         #: every ROI's decision by key, kept while an ROI is deleted (a paint undo brings it back)
         self.decisions = Decisions()
+        #: each ROI's quality metrics, the rules and classifier, their suggestions
+        self.quality = RoiQuality(self)
 
     # -- ROIs ---------------------------------------------------------------------------------
     def set_rois(
@@ -301,6 +315,7 @@ class RoiModel:
     def _changed(self, keys) -> None:
         """Refresh the table rows of ``keys`` (None: all) and tell the views."""
         present = set(self.roi_keys())
+        self.quality.refresh(keys)  # first: the rows carry the metrics
         if keys is None:
             self._summaries = {k: self._summarise(k) for k in self.roi_keys()}
         else:
@@ -357,7 +372,21 @@ class RoiModel:
         """Change how the neuropil correction picks r (plots and features follow)."""
         if correction != self.correction:
             self.correction = correction
+            self.quality.refresh(None)  # the corrected traces' metrics follow r
+            self.quality_changed_for(None)
             self.correction_changed.emit()
+
+    def quality_changed_for(self, keys) -> None:
+        """Bring the rows of ``keys`` (None: all) up to the quality's metrics and suggestions
+        and tell the views (``quality_changed``); :class:`RoiQuality` calls it."""
+        keys = list(self._summaries) if keys is None else [k for k in keys if k in self._summaries]
+        for key in keys:
+            self._summaries[key] = replace(
+                self._summaries[key],
+                metrics=self.quality.metrics(key),
+                suggestion=self.quality.suggestion(key),
+            )
+        self.quality_changed.emit(None if len(keys) == len(self._summaries) else set(keys))
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -401,6 +430,8 @@ class RoiModel:
             record.reason,
             record.decided_at,
             self.decisions.probability(key),
+            self.quality.metrics(key),
+            self.quality.suggestion(key),
         )
 
     # -- decisions (see model.decisions) ----------------------------------------------------------
@@ -434,6 +465,14 @@ class RoiModel:
     def redo_decision(self) -> set:
         """Redo the last undone decision step; the keys it changed."""
         return self._decisions_changed(self.decisions.redo())
+
+    def accept_suggestions(self, keys: Iterable, *, overrule: bool = False) -> set:
+        """Make the suggestions of ``keys`` (see :attr:`quality`) their decisions, as one undo
+        step, each with its suggestion's reason; ROIs already decided keep theirs unless
+        ``overrule``. Returns the keys whose decision changed (empty: no undo step)."""
+        keys = [k for k in keys if k in self._summaries]
+        suggestions = {k: self.quality.suggestion(k) for k in keys}
+        return self._decisions_changed(accept(self.decisions, suggestions, keys, overrule=overrule))
 
     def _present(self, keys) -> list:
         keys = list(keys)
@@ -577,6 +616,7 @@ class RoiModel:
 
     def _refresh_traces(self, keys) -> None:
         present = set(self.roi_keys())
+        self.quality.refresh([k for k in keys if k in present], shapes=False)
         for key in keys:
             if key in present:
                 self._summaries[key] = self._summarise(key)

@@ -97,6 +97,9 @@ def session_contents(
         contamination_ratio=model.correction.fixed_r,
         fit_contamination_ratio=model.correction.fitted,
         traces=traces,
+        quality=model.quality.to_json()
+        if model.quality.rules or model.quality.classifier
+        else None,
         saved_at=datetime.now().astimezone(),
         revision=revision,
     )
@@ -111,12 +114,15 @@ def restore_session(model, session: SessionContents) -> None:
         If the session's ROIs cannot be curated (no image size; a border leaving no pixel).
     """
     model.load(session.rois)
-    restore_session_extras(model, session)
+    problem = restore_session_extras(model, session)
+    if problem is not None:
+        raise ValueError(f"the session's {problem}")
 
 
-def restore_session_extras(model, session: SessionContents, keys=None) -> None:
-    """What a session holds beyond its ROIs: the correction, the cell diameter and the traces
-    (of the ROIs the model has; their fingerprints tell whether they are current).
+def restore_session_extras(model, session: SessionContents, keys=None) -> str | None:
+    """What a session holds beyond its ROIs: the correction, the cell diameter, the traces
+    (of the ROIs the model has; their fingerprints tell whether they are current), the
+    threshold rules and the classifier.
 
     Parameters
     ----------
@@ -125,6 +131,11 @@ def restore_session_extras(model, session: SessionContents, keys=None) -> None:
     keys : mapping, optional
         The model's key of each session ROI id, when they differ (an ROI layer numbers its
         ROIs its own way); ids without a key get no traces. None: the same keys.
+
+    Returns
+    -------
+    str or None
+        Why the rules and the classifier were not restored (the rest was), or None.
     """
     model.set_correction(Correction(session.fit_contamination_ratio, session.contamination_ratio))
     model.set_cell_diameter(session.cell_diameter or DEFAULT_CELL_DIAMETER)
@@ -138,6 +149,11 @@ def restore_session_extras(model, session: SessionContents, keys=None) -> None:
             if key in present:
                 found[key] = RoiTraces(fingerprint, roi, neuropil, fitted_r)
         model.store_traces(session.traces.movie, found)
+    try:
+        model.quality.restore_json(session.quality)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 @dataclass(frozen=True)
@@ -236,6 +252,7 @@ class Autosave:
             (model.decisions_changed, self._rois_changed),
             (model.movie_changed, self.changed),
             (model.cell_diameter_changed, self.changed),
+            (model.quality_changed, self.changed),
         ]
         for signal, callback in self._signals:
             signal.connect(callback)

@@ -25,6 +25,7 @@ from enum import Enum
 import numpy as np
 
 from ..core.exclusions import EXCLUSION_TEXT
+from ..core.metrics import METRICS
 from ..io.roi_set import Decision
 
 __all__ = [
@@ -42,8 +43,9 @@ __all__ = [
 DECISION_ORDER = {Decision.CELL: 0, Decision.NOT_CELL: 1, Decision.UNLABELED: 2}
 _TRACE_ORDER = {"": 0, "stale": 1, "current": 2}  # never extracted, stale, current
 
-#: The row fields the table sorts by (``RoiSummary``'s attributes), with their sort values;
-#: None (no probability, no time) sorts last in either direction.
+#: The row fields the table sorts by (``RoiSummary``'s attributes, and each of its metrics by
+#: name), with their sort values; None (no probability, no time, a metric not known) sorts
+#: last in either direction.
 SORT_COLUMNS: dict[str, Callable] = {
     "key": lambda row: roi_key_order(row.key),
     "area": lambda row: row.area,
@@ -54,7 +56,27 @@ SORT_COLUMNS: dict[str, Callable] = {
     "probability": lambda row: row.probability,
     "reason": lambda row: row.reason.casefold(),
     "decided_at": lambda row: row.decided_at,
+    "suggestion": lambda row: _suggestion_order(row.suggestion),
+    # each metric (the area is the row's own)
+    **{
+        name: (lambda row, name=name: _known(row.metrics.get(name)))
+        for name in METRICS
+        if name != "area"
+    },
 }
+
+
+def _known(value):
+    """A metric's sort value: None (last) when it is not known."""
+    return None if value is None or value != value else value
+
+
+def _suggestion_order(suggestion):
+    """Suggested cells first, most likely first; then not cells, least likely last."""
+    if suggestion is None:
+        return None
+    p = suggestion.probability
+    return (DECISION_ORDER[suggestion.decision], -p if p == p else 0.0)
 
 
 class AfterDecision(str, Enum):

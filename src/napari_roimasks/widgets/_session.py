@@ -300,7 +300,9 @@ class SessionControls:
         if kind == "shapes":  # outlines drawn back lose pixels: the model keeps the session's
             crops = {keys[e.id]: e.crop for e in session.rois.rois if e.id in keys}
             self.model.update_rois(crops)
-        restore_session_extras(self.model, session, keys)
+        problem = restore_session_extras(self.model, session, keys)
+        if problem is not None:
+            show_warning(f"{path.name}: {problem}; the rest is restored")
         if session.traces_problem is not None:
             show_warning(
                 f"{path.name}: traces not restored, {session.traces_problem}: extract again"
