@@ -19,11 +19,13 @@ from . import roi_masks
 from .core.border import MotionBorder
 from .core.geometry import rasterise_shape
 from .core.masks import MaskCrop
+from .core.metrics import METRICS
 from .core.rings import roi_crops_from_labels
 
 __all__ = [
     "DECISION_COLUMNS",
     "FEATURE_COLUMNS",
+    "QUALITY_COLUMNS",
     "LayerConversionError",
     "decision_features",
     "decisions_from_features",
@@ -282,7 +284,11 @@ def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list
 FEATURE_COLUMNS = ("mean_F", "mean_Fneu", "r", "exclusion")
 #: The columns that carry each ROI's curation (what File > Save writes where the format can).
 DECISION_COLUMNS = ("decision", "reason", "decided_at", "probability")
-_TEXT_COLUMNS = ("exclusion", "decision", "reason", "decided_at")
+#: each quality metric by name, then what the rules and the classifier suggest: the decision,
+#: the classifier's probability and why (see :meth:`RoiModel.quality_features
+#: <napari_roimasks.model.RoiModel.quality_features>`)
+QUALITY_COLUMNS = (*METRICS, "suggested", "suggested_probability", "suggested_because")
+_TEXT_COLUMNS = ("exclusion", "decision", "reason", "decided_at", "suggested", "suggested_because")
 #: up to this many rows, cells are set one by one (quicker than pandas' row selection)
 _CELL_BY_CELL = 8
 

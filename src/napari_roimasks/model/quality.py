@@ -250,12 +250,18 @@ class RoiQuality:
             With too few decided cells or not cells, or no metric known for all of them
             (the message says which); the earlier classifier stays.
         """
+        self.set_classifier(CellClassifier.train(*self.training_set()))
+        return self.classifier
+
+    def training_set(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """What :meth:`train` learns from (for training in another thread): every ROI's
+        metrics (name -> (n,) float64) and (n,) 1 for a decided cell, 0 for a decided not
+        cell, NaN for an ROI not decided."""
         model = self._model
         keys = model.roi_keys()
         labels = {Decision.CELL: 1.0, Decision.NOT_CELL: 0.0}
         is_cell = np.array([labels.get(model.decisions.get(k).decision, np.nan) for k in keys])
-        self.set_classifier(CellClassifier.train(self.table(keys), is_cell))
-        return self.classifier
+        return self.table(keys), is_cell
 
     def set_classifier(self, classifier: CellClassifier | None) -> None:
         """Suggest with this classifier (trained here, or read from a file); None: none.

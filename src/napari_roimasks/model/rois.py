@@ -372,7 +372,7 @@ class RoiModel:
         """Change how the neuropil correction picks r (plots and features follow)."""
         if correction != self.correction:
             self.correction = correction
-            self.quality.refresh(None)  # the corrected traces' metrics follow r
+            self.quality.refresh(None, shapes=False)  # the corrected traces' metrics follow r
             self.quality_changed_for(None)
             self.correction_changed.emit()
 
@@ -632,6 +632,21 @@ class RoiModel:
         stored = {k: self.traces[k] for k in self.roi_keys() if k in self.traces}
         exclusions = {k: self.summary(k).exclusions for k in stored}
         return trace_features(stored, self.contamination_ratios(), exclusions)
+
+    def quality_features(self, keys: Iterable | None = None) -> dict:
+        """Each ROI's metrics and suggestion, for an ROI layer's ``features``: key ->
+        ``{metric: value, "suggested": "cell" | "not_cell" | "", "suggested_probability",
+        "suggested_because"}`` for ``keys`` (None: every ROI)."""
+        keys = self.roi_keys() if keys is None else [k for k in keys if k in self._summaries]
+        rows = {}
+        for key in keys:
+            row = dict(self.quality.metrics(key))
+            suggestion = self.quality.suggestion(key)
+            row["suggested"] = "" if suggestion is None else suggestion.decision.value
+            row["suggested_probability"] = np.nan if suggestion is None else suggestion.probability
+            row["suggested_because"] = "" if suggestion is None else suggestion.reason
+            rows[key] = row
+        return rows
 
     # -- selection ----------------------------------------------------------------------------
     def set_selection(self, keys) -> None:

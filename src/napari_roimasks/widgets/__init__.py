@@ -50,7 +50,14 @@ def check_viewer_packages() -> None:
 
 check_viewer_packages()
 
+from .quality_dock import RoiQualityWidget  # noqa: E402
 from .roi_masks_dock import RoiMasksWidget  # noqa: E402  (after the check: it imports napari)
 from .traces_dock import TracesWidget  # noqa: E402
 
-__all__ = ["VIEWER_MISSING", "RoiMasksWidget", "TracesWidget", "check_viewer_packages"]
+__all__ = [
+    "VIEWER_MISSING",
+    "RoiMasksWidget",
+    "RoiQualityWidget",
+    "TracesWidget",
+    "check_viewer_packages",
+]

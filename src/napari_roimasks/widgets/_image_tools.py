@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
@@ -248,6 +249,7 @@ class ImageTools:
                 return
             self.layers.show_summary(summary_layers(images.as_dict(), movie.name), movie.unique_id)
             self._status(f"summary images of {movie.name!r}: correlation shown, the rest hidden")
+            self._give_to_metrics(images.as_dict(), movie.name)
             if images.unusable_pixels:
                 show_warning(
                     f"{images.unusable_pixels} pixels of {movie.name!r} hold NaN or inf in some "
@@ -308,7 +310,17 @@ class ImageTools:
         )
         shown = self.layers.show_summary(summary_layers(images, name, suite2p=True), owner)
         self._status(f"suite2p's images from {path}")
+        self._give_to_metrics(images, f"suite2p's {Path(path).name}")
         return shown
+
+    def _give_to_metrics(self, images: dict, source: str) -> None:
+        """The mean and correlation images become the ones the ROI metrics read."""
+        try:
+            self.model.quality.set_images(
+                mean=images.get("mean"), correlation=images.get("correlation")
+            )
+        except ValueError as error:  # another size than the ROIs'
+            show_warning(f"The image metrics do not use {source}'s images: {error}")
 
     # -- an ROI's correlation map -----------------------------------------------------------------
     def _roi_layer(self):

@@ -7,6 +7,7 @@ keyboard's next and previous follow what the table shows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
@@ -14,8 +15,10 @@ from qtpy.QtGui import QBrush, QColor, QFontMetrics
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.exclusions import EXCLUSION_TEXT
+from ..core.metrics import METRICS
 from ..io.roi_set import Decision
 from ..model import RoiSummary
+from ..model.quality import METRIC_TITLES
 from ..model.triage import TriageView
 
 #: (title, the TriageView column it sorts by, tooltip)
@@ -23,12 +26,23 @@ COLUMN_SPECS = (
     ("ROI", "key", "The ROI's label (Labels layer) or shape number (Shapes layer)"),
     ("decision", "decision", "The curator's decision: cell, not cell, or none yet (unlabeled)"),
     (
+        "suggested",
+        "suggestion",
+        "What the ROI quality dock's rules and classifier suggest, with the classifier's "
+        "probability; the tooltip says why. Q takes it, Shift+Q takes every one shown",
+    ),
+    (
         "p(cell)",
         "probability",
         "A classifier's probability that the ROI is a cell (e.g. suite2p's)",
     ),
     ("area", "area", "ROI pixels"),
     ("ring", "ring_pixels", "Neuropil ring pixels, inside the usable area"),
+    *(
+        (METRIC_TITLES[name][0], name, METRIC_TITLES[name][1])
+        for name in METRICS
+        if name != "area"  # the area column's
+    ),
     (
         "trace",
         "trace",
@@ -40,7 +54,12 @@ COLUMN_SPECS = (
 COLUMNS = tuple(title for title, _, _ in COLUMN_SPECS)
 COLUMN_TIPS = tuple(tip for _, _, tip in COLUMN_SPECS)
 _DECISION_COLUMN = COLUMNS.index("decision")
-_NUMBERS = {COLUMNS.index(c) for c in ("p(cell)", "area", "ring")}
+_SUGGESTION_COLUMN = COLUMNS.index("suggested")
+#: column -> the metric it shows
+_METRIC_COLUMNS = {
+    i: sort_by for i, (_, sort_by, _) in enumerate(COLUMN_SPECS) if sort_by in METRICS
+}
+_NUMBERS = {COLUMNS.index(c) for c in ("p(cell)", "area", "ring")} | set(_METRIC_COLUMNS)
 
 #: A translucent red that reads on napari's dark and light themes alike.
 FLAGGED = QBrush(QColor(220, 60, 60, 110))
@@ -49,12 +68,18 @@ DECISION_BRUSHES = {
     Decision.CELL: QBrush(QColor(40, 170, 70, 200)),
     Decision.NOT_CELL: QBrush(QColor(120, 120, 120, 200)),
 }
+#: A suggestion that differs from the decision made (or awaits one), fainter than a decision.
+SUGGESTION_BRUSHES = {
+    Decision.CELL: QBrush(QColor(40, 170, 70, 80)),
+    Decision.NOT_CELL: QBrush(QColor(120, 120, 120, 80)),
+}
 DECISION_TEXT = {Decision.CELL: "cell", Decision.NOT_CELL: "not cell", Decision.UNLABELED: ""}
 
 
 class RoiTableModel(QAbstractTableModel):
-    """The rows shown: key, decision, probability, area, ring size, trace, AllenSDK's
-    exclusions, reason. The decision cell is coloured; excluded rows are tinted red.
+    """The rows shown: key, decision, suggestion, probability, area, ring size, the quality
+    metrics, trace, AllenSDK's exclusions, reason. The decision cell is coloured, a suggestion
+    that differs from it faintly; excluded rows are tinted red.
 
     ``on_sort(column, descending)`` is called when the user asks for a sort (a header click).
     """
@@ -129,10 +154,14 @@ class RoiTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             if column == _DECISION_COLUMN:
                 return DECISION_BRUSHES.get(row.decision)
+            if column == _SUGGESTION_COLUMN:
+                return _suggestion_brush(row)
             return FLAGGED if row.excluded else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COLUMNS.index("reason") and row.reason:
                 return row.reason
+            if column == _SUGGESTION_COLUMN and row.suggestion is not None:
+                return row.suggestion.reason
             if row.excluded:
                 return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
             return None
@@ -141,8 +170,27 @@ class RoiTableModel(QAbstractTableModel):
         return None
 
 
+def _suggestion_brush(row: RoiSummary):
+    """The suggested decision's colour, faint; none when it agrees with the decision made."""
+    suggestion = row.suggestion
+    if suggestion is None or suggestion.decision is row.decision:
+        return None
+    return SUGGESTION_BRUSHES[suggestion.decision]
+
+
 def _cell_text(row: RoiSummary, column: int) -> str:
+    metric = _METRIC_COLUMNS.get(column)
+    if metric is not None:
+        value = row.metrics.get(metric, math.nan)
+        return "" if not math.isfinite(value) else f"{value:.3g}"
     title = COLUMNS[column]
+    if title == "suggested":
+        suggestion = row.suggestion
+        if suggestion is None:
+            return ""
+        text = DECISION_TEXT[suggestion.decision]
+        p = suggestion.probability
+        return f"{text} {p:.2f}" if math.isfinite(p) else text
     if title == "ROI":
         return str(row.key)
     if title == "decision":

@@ -37,6 +37,8 @@ SHORTCUTS = (
     ("U", "unlabeled"),
     ("J", "next ROI"),
     ("K", "previous ROI"),
+    ("Q", "take the suggestion"),
+    ("Shift+Q", "take every suggestion shown"),
     ("Alt+Z", "undo decision"),
     ("Alt+Shift+Z", "redo decision"),
 )
@@ -162,6 +164,8 @@ class TriageControls(QWidget):
             "U": lambda: self.decide(Decision.UNLABELED),
             "J": self.next_roi,
             "K": self.previous_roi,
+            "Q": self.take_suggestion,
+            "Shift+Q": self.take_shown_suggestions,
             "Alt+Z": self.undo,
             "Alt+Shift+Z": self.redo,
         }
@@ -211,6 +215,36 @@ class TriageControls(QWidget):
         target = view.after_decision(place, self.after_decision)
         if len(keys) == 1 or target != place.key or place.key not in view:
             self.move_to(target)
+
+    def take_suggestion(self) -> None:
+        """Make the selected ROIs' suggestions (the ROI quality dock's rules and classifier)
+        their decisions, as the curator's own (one undo step), then stay or go on."""
+        keys = self._selected_rois()
+        if not keys:
+            self.viewer.status = "Select an ROI first (J: the first one in the table)"
+            return
+        if all(self.model.summary(k).suggestion is None for k in keys):
+            self.viewer.status = (
+                "No suggestion: set a rule or train the classifier in the ROI quality dock"
+            )
+            return
+        view = self.table.view
+        place = view.place(self._current())
+        self.model.accept_suggestions(keys, overrule=True)  # this ROI, chosen by the curator
+        target = view.after_decision(place, self.after_decision)
+        if len(keys) == 1 or target != place.key or place.key not in view:
+            self.move_to(target)
+
+    def take_shown_suggestions(self) -> None:
+        """Make the suggestions of every unlabeled ROI the table shows their decisions (one
+        undo step); an ROI already decided keeps its decision."""
+        keys = self.table.view.keys
+        changed = self.model.accept_suggestions(keys)
+        self.viewer.status = (
+            f"Took {len(changed)} suggestions (Alt+Z undoes them); decided ROIs kept theirs"
+            if changed
+            else "No unlabeled ROI shown has a suggestion"
+        )
 
     def next_roi(self) -> None:
         """Move to the ROI after the current one in the table (stays at the last)."""

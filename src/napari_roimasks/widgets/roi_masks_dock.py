@@ -29,6 +29,7 @@ from ..io.layer_metadata import border_from_metadata, layer_metadata, ring_optio
 from ..io.roi_table_csv import write_roi_table_csv
 from ..layers import (
     DECISION_COLUMNS,
+    QUALITY_COLUMNS,
     LayerConversionError,
     decision_features,
     decisions_from_features,
@@ -159,6 +160,7 @@ class RoiMasksWidget(DockWidget):
             (self.model.traces_changed, self._on_traces_changed),
             (self.model.correction_changed, self._write_features),
             (self.model.decisions_changed, self._write_decisions),
+            (self.model.quality_changed, self._on_quality_changed),
             (self.viewer.layers.events.inserted, self._on_layers_changed),
             (self.viewer.layers.events.removed, self._on_layers_changed),
             (self.viewer.dims.events.current_step, self._on_frame_changed),
@@ -498,6 +500,7 @@ class RoiMasksWidget(DockWidget):
         self.overlays.draw_excluded(source, rows)
         self.table.show_rows(keys, rows)
         self.triage.rois_changed(keys)
+        self._write_quality(keys)
         excluded = sum(row.excluded for row in rows)
         self._status.value = f"{len(rows)} ROIs, {excluded} excluded by AllenSDK's rules"
         if keys is None:
@@ -510,6 +513,23 @@ class RoiMasksWidget(DockWidget):
     def _on_traces_changed(self, keys) -> None:
         self.table.show_rows(keys)
         self._write_features()
+        self._write_quality(keys)
+
+    def _on_quality_changed(self, keys) -> None:
+        self.table.show_rows(keys)
+        self._write_quality(keys)
+
+    def _write_quality(self, keys=None) -> None:
+        """Keep each ROI's metrics and suggestion in the layer's features (other plugins and
+        File > Save read them); only the rows of ``keys`` (None: all) when the table has them."""
+        layer = self.source
+        if layer is None or layer not in self.viewer.layers or self.model.rings is None:
+            return
+        if keys is not None and update_roi_features(
+            layer, self.model.quality_features(keys), QUALITY_COLUMNS
+        ):
+            return
+        write_roi_features(layer, self.model.quality_features(), QUALITY_COLUMNS)
 
     def _write_decisions(self, keys=None) -> None:
         """Keep each ROI's decision in the layer's features: File > Save writes them. Only the
