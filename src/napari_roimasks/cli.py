@@ -1,4 +1,4 @@
-"""The command line: ``napari-roimasks extract``, ``summary``, ``convert`` and ``info``.
+"""The command line: ``napari-roimasks extract``, ``metrics``, ``summary``, ``convert`` and ``info``.
 
 Exit codes: 0 done; 2 bad arguments or input (one line on stderr saying which
 file or argument and what was expected); 1 an unexpected failure.
@@ -19,6 +19,7 @@ from pathlib import Path
 from .core.distributed_traces import ClusterJobFailed
 from .logs import send_logs_to_file
 from .pipeline import (
+    METRICS_OUTPUT,
     NWB_OUTPUT,
     ONLY_CHOICES,
     BatchSettings,
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_cell_diameter(extract)
     _add_nwb_options(extract)
+    _add_metrics(commands)
     summary = commands.add_parser(
         "summary",
         help="write a movie's summary images: mean, max, std, correlation, enhanced mean",
@@ -172,6 +174,45 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="say what a movie, ROI or summary file holds")
     info.add_argument("file", type=Path)
     return parser
+
+
+def _add_metrics(commands) -> None:
+    metrics = commands.add_parser(
+        "metrics",
+        help=f"write {METRICS_OUTPUT} into an output folder of extract, from its traces",
+        description=f"Compute each ROI's quality metrics from an output folder of "
+        f"'napari-roimasks extract' (its traces, neuropil rings, exclusions and summary "
+        f"images), without reading the movie, into {METRICS_OUTPUT} there: the file "
+        "'extract --metrics' writes. The folder does not hold the ROIs' own masks: give "
+        "the ROI file extract read with --rois for the metrics of their pixels.",
+    )
+    metrics.add_argument(
+        "folder", type=Path, metavar="OUTDIR", help="an output folder of napari-roimasks extract"
+    )
+    metrics.add_argument(
+        "--r",
+        default=None,
+        metavar="R",
+        help="the neuropil ratio of the corrected trace F - R * Fneu: a number (default 0.7) "
+        "or 'fit' (AllenSDK's fitted ratio per ROI)",
+    )
+    metrics.add_argument(
+        "--rois",
+        type=Path,
+        metavar="ROIS",
+        help="the ROI file extract read, for area, compactness, aspect_ratio, border_distance, "
+        "correlation_roi and brightness_z (empty without it)",
+    )
+    metrics.add_argument(
+        "--summary",
+        type=Path,
+        metavar="SUMMARY.h5",
+        help="the movie's summary images, for correlation_roi, correlation_ring and "
+        "brightness_z (default: the summary file in OUTDIR, which extract --summary writes)",
+    )
+    metrics.add_argument(
+        "--overwrite", action="store_true", help=f"replace the {METRICS_OUTPUT} in OUTDIR"
+    )
 
 
 #: NwbSession field -> (option, argparse keywords, help); every option but --nwb needs --nwb
@@ -333,16 +374,21 @@ def _metrics_r(args) -> float | str | None:
         if args.r is not None:
             raise InputError("--r is the neuropil ratio of --metrics: give --metrics too")
         return None
-    if args.r is None:
+    return _ratio(args.r)
+
+
+def _ratio(text: str | None) -> float | str:
+    """``--r``, checked: a number >= 0 or "fit" (default 0.7)."""
+    if text is None:
         return 0.7
-    if args.r.strip().lower() == "fit":
+    if text.strip().lower() == "fit":
         return "fit"
     try:
-        r = float(args.r)
+        r = float(text)
     except ValueError:
         r = float("nan")
     if not (r >= 0 and r < float("inf")):
-        raise InputError(f"--r must be a number >= 0 or 'fit', got {args.r!r}")
+        raise InputError(f"--r must be a number >= 0 or 'fit', got {text!r}")
     return r
 
 
@@ -449,6 +495,29 @@ def _client(args):
         cluster = getattr(client, "cluster", None)
         if cluster is not None and args.scheduler == "local":
             cluster.close()
+
+
+def metrics(args) -> int:
+    """``napari-roimasks metrics``: ``metrics.csv`` from an output folder of ``extract``; the
+    folder and every file given are checked before anything is computed, and the file is
+    written atomically."""
+    from .metrics_pipeline import empty_columns, read_extracted_folder, write_folder_metrics
+
+    r = _ratio(args.r)
+    extracted = read_extracted_folder(
+        args.folder, rois_file=args.rois, summary_file=args.summary, overwrite=args.overwrite
+    )
+    path = write_folder_metrics(extracted, r, overwrite=args.overwrite)
+    n_rois, n_frames = extracted.roi_traces.shape
+    ratio = "fitted per ROI" if r == "fit" else f"{r:g}"
+    print(f"wrote {path.name} to {args.folder}: {n_rois} ROIs x {n_frames} frames, r {ratio}")
+    empty, wanted = empty_columns(extracted)
+    if empty:
+        print(
+            f"note: {', '.join(empty)} left empty in {path}; to fill them give {wanted}",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def summary(args) -> int:
@@ -688,7 +757,13 @@ def main(argv=None) -> int:
     logging.getLogger("napari_roimasks").setLevel(logging.ERROR)
     _stop_on_sigterm()
     try:
-        commands = {"extract": extract, "summary": summary, "convert": convert, "info": info}
+        commands = {
+            "extract": extract,
+            "metrics": metrics,
+            "summary": summary,
+            "convert": convert,
+            "info": info,
+        }
         return commands[args.command](args)
     except (InputError, MovieReadError) as error:
         _log_cause(error)

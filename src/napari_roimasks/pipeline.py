@@ -42,6 +42,7 @@ from .io.nwb_session import NwbSession
 from .io.output_set import OutputSet, OutputSetError
 
 __all__ = [
+    "METRICS_OUTPUT",
     "NWB_OUTPUT",
     "ONLY_CHOICES",
     "OUTPUTS",
@@ -54,7 +55,9 @@ __all__ = [
     "check_cluster_movies",
     "check_summary_name",
     "chosen_rois",
+    "corrected_traces",
     "decision_counts",
+    "job_metrics",
     "jobs_from_files",
     "jobs_from_manifest",
     "movie_source",
@@ -73,6 +76,9 @@ OUTPUTS = ("roi_traces.h5", "neuropil_traces.h5", "neuropil_masks.json", "exclus
 METRICS_OUTPUT = "metrics.csv"
 #: What it writes besides when the settings ask for NWB.
 NWB_OUTPUT = "rois.nwb"
+#: Outputs computed from the traces: an extraction that does not write them removes those an
+#: earlier one wrote (see :class:`~napari_roimasks.io.output_set.OutputSet`'s ``replaces``)
+DERIVED_OUTPUTS = (METRICS_OUTPUT, NWB_OUTPUT)
 #: ``BatchSettings.only`` (``--only``): which ROIs' traces are extracted, by their decision.
 ONLY_CHOICES = ("all", "cells", "not-cells")
 
@@ -139,6 +145,12 @@ class BatchSettings:
         if self.metrics_r is not None:
             extra += (METRICS_OUTPUT,)
         return (*OUTPUTS, *extra)
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """Files an earlier extraction into the folder wrote from its traces that this one does
+        not write: they go with the old traces (stale metrics are never left beside new ones)."""
+        return tuple(name for name in DERIVED_OUTPUTS if name not in self.outputs)
 
     def ring_options(self, from_file: RingOptions | None, *, file=None) -> RingOptions:
         """The ring options: the user's where given, else the file's, else AllenSDK's.
@@ -392,7 +404,7 @@ def prepare(job: BatchJob, settings: BatchSettings) -> None:
     ]
     # last, when the outputs' size is known; still before any frame is read
     _check_outputs(
-        OutputSet(out, settings.outputs, overwrite=settings.overwrite),
+        OutputSet(out, settings.outputs, overwrite=settings.overwrite, replaces=settings.replaced),
         size=_output_size(job, settings),
     )
 
@@ -715,7 +727,8 @@ def write_outputs(
             p, job.roi_ids, table, excluded=excluded, overwrite=True
         )
     try:
-        with OutputSet(out, list(writers), overwrite=overwrite) as outputs:
+        stale = [name for name in DERIVED_OUTPUTS if name not in writers]
+        with OutputSet(out, list(writers), overwrite=overwrite, replaces=stale) as outputs:
             for name, write in writers.items():
                 write(outputs.path(name))
     except (RoiFileError, FileExistsError, OutputSetError) as error:
@@ -733,16 +746,38 @@ def job_metrics(job: BatchJob, traces: np.ndarray, r: float | str, images=None) 
     traces : (2 * n_rois, n_frames) float64 ndarray
         ROI traces, then neuropil traces.
     r : float or "fit"
-        The corrected trace is ``F - r * Fneu``; "fit": each ROI's r fitted as AllenSDK
-        fits it, an r above 1 replaced by the mean of the others (the Allen pipeline's rule).
+        The neuropil ratio of the corrected trace (see :func:`corrected_traces`).
     images : SummaryImages, optional
         For the image metrics (NaN without).
     """
     from .core.metrics import roi_metrics
-    from .core.neuropil_correction import estimate_contamination_ratio, replace_unusable_ratios
 
     n = len(job.rois)
-    roi_traces, neuropil_traces = traces[:n], traces[n:]
+    return roi_metrics(
+        job.rois,
+        job.rings,
+        border=job.border,
+        image_shape=job.image_shape,
+        corrected=corrected_traces(traces[:n], traces[n:], r),
+        correlation=None if images is None else images.correlation,
+        mean=None if images is None else images.mean,
+    )
+
+
+def corrected_traces(
+    roi_traces: np.ndarray, neuropil_traces: np.ndarray, r: float | str
+) -> np.ndarray:
+    """(n_rois, n_frames) ``F - r * Fneu``, the trace the quality metrics are measured on.
+
+    Parameters
+    ----------
+    roi_traces, neuropil_traces : (n_rois, n_frames) float64 ndarray
+    r : float or "fit"
+        The neuropil ratio; "fit": each ROI's r fitted as AllenSDK fits it, an r above 1
+        replaced by the mean of the others (the Allen pipeline's rule).
+    """
+    from .core.neuropil_correction import estimate_contamination_ratio, replace_unusable_ratios
+
     if r == "fit":
         fitted = [
             estimate_contamination_ratio(f, fneu).r
@@ -751,15 +786,7 @@ def job_metrics(job: BatchJob, traces: np.ndarray, r: float | str, images=None) 
         ratios = replace_unusable_ratios(fitted)[:, None]
     else:
         ratios = float(r)
-    return roi_metrics(
-        job.rois,
-        job.rings,
-        border=job.border,
-        image_shape=job.image_shape,
-        corrected=roi_traces - ratios * neuropil_traces,
-        correlation=None if images is None else images.correlation,
-        mean=None if images is None else images.mean,
-    )
+    return roi_traces - ratios * neuropil_traces
 
 
 def _write_nwb(path: Path, job: BatchJob, traces: np.ndarray, session: NwbSession) -> None:

@@ -112,9 +112,11 @@ def test_border_distance_counts_pixels_to_the_usable_edge():
         MaskCrop(2, 10, dot),  # two rows into the top border
         MaskCrop(10, 17, dot),  # on the last usable column
         None,
+        # a file's box wider than its pixels (as Allen JSON may be): the pixels count, at row 6
+        MaskCrop(2, 10, np.pad(dot, ((4, 1), (1, 1)))),
     ]
     np.testing.assert_array_equal(
-        border_distances(masks, border, (20, 20)), [min(6, 6, 7, 5), 0, -2, 0, np.nan]
+        border_distances(masks, border, (20, 20)), [min(6, 6, 7, 5), 0, -2, 0, np.nan, 2]
     )
 
 

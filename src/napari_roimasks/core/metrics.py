@@ -24,6 +24,11 @@ the formulas.
   inside the ROI / its neuropil ring.
 - ``brightness_z``: ``(mean of the mean image in the ROI - mean in its ring) /
   std in its ring`` (the Allen pipeline's test against the background).
+
+The loops over ROIs and frames are compiled (:mod:`._trace_stats`,
+:mod:`._roi_stats`) and give the numbers of the definitions computed with
+numpy one ROI at a time, to the last bit (``tests/core/test_metrics_speed_paths.py``);
+``benchmarks/bench_metrics.py`` times 1000 ROIs x 10,000 frames.
 """
 
 from __future__ import annotations
@@ -86,68 +91,47 @@ def _disc_distances(diameter: float) -> np.ndarray:
 _DISC = _disc_distances(_SUITE2P_DIAMETER)
 
 
-def _median_pixel(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
-    """The ROI pixel closest to the median row and column (suite2p's ``median_pix``)."""
-    my, mx = np.median(ys), np.median(xs)
-    nearest = ((xs - mx) ** 2 + (ys - my) ** 2).argmin()
-    return float(ys[nearest]), float(xs[nearest])
-
-
-def _soma(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """suite2p's ``soma_crop`` with every pixel weighted 1: the pixels inside the radius
-    where the ROI stops growing like a disc (dendrites left out); all of a small ROI."""
-    crop = np.ones(ys.size, dtype=bool)
-    if ys.size > 10:
-        centre = _median_pixel(ys, xs)
-        distances = np.sqrt((ys - centre[0]) ** 2 + (xs - centre[1]) ** 2)
-        radii = np.arange(0, distances.max(), 1)
-        area = np.searchsorted(np.sort(distances), radii, side="left").astype(float)
-        growth = np.diff(area)
-        radius = radii[-1]
-        if growth.size:
-            threshold = growth.max() / 3
-            above = np.flatnonzero(growth > threshold)
-            if above.size:
-                below = np.flatnonzero(growth[above[0] :] < threshold)
-                if below.size:
-                    radius = radii[below[0] + above[0]]
-        crop = distances < radius
-    if not crop.any():
-        crop[:] = True
-    return crop
-
-
 def compactness(mask: MaskCrop) -> float:
     """suite2p's compactness of an ROI whose pixels all weigh 1 (see the module)."""
-    ys, xs = (np.nonzero(mask.pixels)[k].astype(np.float64) for k in (0, 1))
-    keep = _soma(ys, xs)
-    ys, xs = ys[keep], xs[keep]
-    cy, cx = np.median(ys), np.median(xs)
-    spread = np.sqrt(((ys - cy) / _SUITE2P_DIAMETER) ** 2 + ((xs - cx) / _SUITE2P_DIAMETER) ** 2)
-    disc = _DISC[: ys.size].mean()
-    return float(max(1.0, spread.mean() / (1e-10 + disc)))
+    return float(shape_metrics([mask])["compactness"][0])
 
 
 def aspect_ratio(mask: MaskCrop) -> float:
     """suite2p's aspect ratio of an ROI whose pixels all weigh 1 (see the module)."""
-    ys, xs = (np.nonzero(mask.pixels)[k].astype(np.float64) for k in (0, 1))
-    keep = _soma(ys, xs)
-    points = np.stack((ys[keep], xs[keep])) / _SUITE2P_DIAMETER
-    centred = points - points.mean(axis=1, keepdims=True)
-    covariance = centred @ centred.T / points.shape[1]
-    radii = np.sort(2.0 * np.sqrt(np.maximum(0.0, np.linalg.eigvalsh(covariance))))[::-1]
-    return float(2 * radii[0] / (0.01 + radii[0] + radii[1]))
+    return float(shape_metrics([mask])["aspect_ratio"][0])
 
 
 def shape_metrics(masks: Sequence[MaskCrop | None]) -> dict[str, np.ndarray]:
-    """``area``, ``compactness`` and ``aspect_ratio`` of every ROI (NaN for None)."""
+    """``area``, ``compactness`` and ``aspect_ratio`` of every ROI (NaN for None).
+
+    Compiled, but numpy's numbers to the last bit: the covariance of each soma's
+    pixels is numpy's product, its eigenvalues numpy's (LAPACK's).
+    """
+    from ._roi_stats import soma_shapes
+
     out = {name: np.full(len(masks), np.nan) for name in ("area", "compactness", "aspect_ratio")}
-    for i, mask in enumerate(masks):
-        if mask is None or mask.area == 0:
-            continue
-        out["area"][i] = mask.area
-        out["compactness"][i] = compactness(mask)
-        out["aspect_ratio"][i] = aspect_ratio(mask)
+    crops = _Crops(masks)
+    if not crops.given:
+        return out
+    n = len(crops.given)
+    areas, compact = np.empty(n, np.int64), np.empty(n)
+    centred = np.empty(2 * crops.pixels.size)
+    sizes = soma_shapes(
+        crops.pixels, crops.starts, crops.widths, _SUITE2P_DIAMETER, _DISC, areas, compact, centred
+    )
+    found = sizes > 0
+    covariances = np.empty((n, 2, 2))
+    for k in np.flatnonzero(found).tolist():
+        start, size = int(crops.starts[k]), int(sizes[k])
+        soma = centred[2 * start : 2 * (start + size)].reshape(2, size)
+        covariances[k] = soma @ soma.T
+    covariances = covariances[found] / sizes[found, None, None]
+    radii = 2.0 * np.sqrt(np.maximum(0.0, np.linalg.eigvalsh(covariances)))
+    large, small = radii.max(axis=1), radii.min(axis=1)
+    rows = np.asarray(crops.given)[found]
+    out["area"][rows] = areas[found]
+    out["compactness"][rows] = compact[found]
+    out["aspect_ratio"][rows] = 2 * large / (0.01 + large + small)
     return out
 
 
@@ -156,19 +140,21 @@ def border_distances(
 ) -> np.ndarray:
     """(n_rois,) float64: pixels between each ROI and the motion border (see the module).
 
-    The nearest ROI pixels to the usable area's edges are its box's outermost
-    pixels, so the box gives the exact distance.
+    The ROI pixels nearest the usable area's edges are its outermost rows and
+    columns that hold a pixel (a file's box may be wider than its pixels).
     """
     area = border.usable_area(*image_shape)
     out = np.full(len(masks), np.nan)
     for i, mask in enumerate(masks):
         if mask is None or mask.area == 0:
             continue
+        rows = np.flatnonzero(mask.pixels.any(axis=1))
+        columns = np.flatnonzero(mask.pixels.any(axis=0))
         out[i] = min(
-            mask.top - area.first_row,
-            area.last_row - (mask.bottom - 1),
-            mask.left - area.first_column,
-            area.last_column - (mask.right - 1),
+            mask.top + rows[0] - area.first_row,
+            area.last_row - (mask.top + rows[-1]),
+            mask.left + columns[0] - area.first_column,
+            area.last_column - (mask.left + columns[-1]),
         )
     return out
 
@@ -260,39 +246,40 @@ def trace_metrics(corrected: np.ndarray, *, threads: int | None = None) -> dict[
     corrected = np.asarray(corrected, dtype=np.float64)
     n = corrected.shape[0]
     out = {name: np.full(n, np.nan) for name in ("skew", "snr", "events")}
-    usable = (
-        np.all(np.isfinite(corrected), axis=1) if corrected.shape[1] >= 2 else np.zeros(n, bool)
-    )
-    if not usable.any():
+    if corrected.shape[1] < 2 or n == 0:
         return out
-    traces = np.ascontiguousarray(corrected[usable])
-    mean, m2, m3, median, high, median_step = _trace_stats(traces, threads).T
+    stats = _trace_stats(np.ascontiguousarray(corrected), threads)
+    usable = ~np.isnan(stats[:, 6])  # the transients: a number for every usable trace
+    mean, m2, m3, median, high, median_step, events = stats[usable].T
     sigma = _sigma_from_steps(median_step)
     with np.errstate(divide="ignore", invalid="ignore"):
         # scipy.stats.skew's rule: NaN where the trace is flat to within rounding
         flat = m2 <= (np.finfo(np.float64).eps * mean) ** 2
         out["skew"][usable] = np.where(flat, np.nan, m3 / m2**1.5)
         out["snr"][usable] = (high - median) / sigma
-    out["events"][usable] = [
-        len(trace_events(trace, s, b)[0]) for trace, s, b in zip(traces, sigma, median, strict=True)
-    ]
+    out["events"][usable] = events
     return out
 
 
 def _trace_stats(traces: np.ndarray, threads: int | None) -> np.ndarray:
-    """(n, 6) per trace: mean, 2nd and 3rd central moments, median, 99th percentile, median
-    absolute step (compiled, the traces shared between threads)."""
+    """(n, 7) per trace (``_trace_stats.COLUMNS``): mean, 2nd and 3rd central moments,
+    median, 99th percentile, median absolute step, transients; NaN for a trace holding
+    NaN or inf (compiled, the traces shared between threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ._trace_stats import trace_stats
+    from ._trace_stats import COLUMNS, trace_stats
 
-    n, n_frames = traces.shape
+    n = traces.shape[0]
     threads = max(1, min(threads or min(8, os.cpu_count() or 1), n))
-    out = np.empty((n, 6))
+    out = np.empty((n, len(COLUMNS)))
     bounds = np.linspace(0, n, threads + 1).astype(int)
+    arguments = (out, EVENT_SIGMAS, EVENT_MIN_FRAMES_APART)
+    if threads == 1:
+        trace_stats(traces, 0, n, *arguments)
+        return out
     with ThreadPoolExecutor(threads) as pool:
         done = [
-            pool.submit(trace_stats, traces, bounds[k], bounds[k + 1], out, np.empty(n_frames))
+            pool.submit(trace_stats, traces, bounds[k], bounds[k + 1], *arguments)
             for k in range(threads)
         ]
         for future in done:
@@ -317,27 +304,68 @@ def image_metrics(
         The summary images; without one, its metrics are NaN.
     """
     n = len(masks)
+    if len(rings) != n:
+        raise ValueError(f"expected a ring for each of the {n} ROIs, got {len(rings)} rings")
     out = {
         name: np.full(n, np.nan) for name in ("correlation_roi", "correlation_ring", "brightness_z")
     }
-
-    def values(image, crop):
-        return None if image is None or crop is None else image[crop.slices][crop.pixels]
-
-    for i, (mask, ring) in enumerate(zip(masks, rings, strict=True)):
-        inside = values(correlation, mask)
-        around = values(correlation, ring)
-        if inside is not None and inside.size:
-            out["correlation_roi"][i] = inside.mean(dtype=np.float64)
-        if around is not None and around.size:
-            out["correlation_ring"][i] = around.mean(dtype=np.float64)
-        inside, around = values(mean, mask), values(mean, ring)
-        if inside is not None and around is not None and inside.size and around.size:
-            spread = around.std(dtype=np.float64)
-            if spread > 0:
-                gap = inside.mean(dtype=np.float64) - around.mean(dtype=np.float64)
-                out["brightness_z"][i] = gap / spread
+    if correlation is None and mean is None:
+        return out
+    inside, around = _Crops(masks), _Crops(rings)
+    if correlation is not None:
+        out["correlation_roi"] = inside.means(correlation)[0]
+        out["correlation_ring"] = around.means(correlation)[0]
+    if mean is not None:
+        brightness = inside.means(mean)[0]
+        background, spread = around.means(mean, std=True)
+        with np.errstate(invalid="ignore"):
+            brighter = spread > 0
+        gap = brightness[brighter] - background[brighter]
+        out["brightness_z"][brighter] = gap / spread[brighter]
     return out
+
+
+class _Crops:
+    """Crops packed for the compiled loops: every box's pixels in one array."""
+
+    def __init__(self, crops: Sequence[MaskCrop | None]):
+        self.n = len(crops)
+        self.given = [i for i, crop in enumerate(crops) if crop is not None]
+        boxes = [np.asarray(crops[i].pixels, dtype=bool) for i in self.given]
+        self.tops = np.array([crops[i].top for i in self.given], np.int64)
+        self.lefts = np.array([crops[i].left for i in self.given], np.int64)
+        self.heights = np.array([box.shape[0] for box in boxes], np.int64)
+        self.widths = np.array([box.shape[1] for box in boxes], np.int64)
+        self.starts = np.zeros(len(boxes) + 1, np.int64)
+        np.cumsum(self.heights * self.widths, out=self.starts[1:])
+        self.pixels = np.concatenate([box.ravel() for box in boxes]) if boxes else np.zeros(0, bool)
+
+    def means(self, image: np.ndarray, *, std: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(n_crops,) means of ``image`` inside each crop (NaN for None or no pixels), and
+        their standard deviations with ``std``: numpy's ``mean`` and ``std`` in float64,
+        to the last bit."""
+        from ._roi_stats import crop_means
+
+        image = np.asarray(image)
+        if image.dtype not in (np.float32, np.float64):
+            image = image.astype(np.float64)  # exact, as numpy casts it to sum it
+        rows, columns = image.shape
+        if self.given and (
+            min(self.tops.min(), self.lefts.min()) < 0
+            or (self.tops + self.heights).max() > rows
+            or (self.lefts + self.widths).max() > columns
+        ):
+            raise ValueError(f"every ROI and ring must lie inside the {columns}x{rows} image")
+        means = np.empty(len(self.given))
+        spreads = np.empty(len(self.given) if std else 0)
+        crop_means(
+            image, self.pixels, self.starts, self.tops, self.lefts, self.widths, means, spreads
+        )
+        out = np.full(self.n, np.nan), np.full(self.n, np.nan)
+        out[0][self.given] = means
+        if std:
+            out[1][self.given] = spreads
+        return out
 
 
 def roi_metrics(

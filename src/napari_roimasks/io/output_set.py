@@ -66,6 +66,10 @@ class OutputSet:
         The files of the set.
     overwrite : bool
         Replace files of the set that are there already.
+    replaces : iterable of str, optional
+        Files of an earlier set that this one leaves out and that go with it (what was
+        computed from the earlier set's data, e.g. its metrics); like ``names``, they are
+        replaced only with ``overwrite``.
 
     Raises
     ------
@@ -75,9 +79,12 @@ class OutputSet:
         When the folder is a file, holds sub-folders, or cannot be written beside.
     """
 
-    def __init__(self, folder, names: Iterable[str], *, overwrite: bool = False):
+    def __init__(
+        self, folder, names: Iterable[str], *, overwrite: bool = False, replaces: Iterable[str] = ()
+    ):
         self.folder = Path(os.fspath(folder)).absolute()
         self.names = tuple(names)
+        self.replaces = tuple(n for n in replaces if n not in self.names)
         self.overwrite = overwrite
         self._staging: Path | None = None
 
@@ -95,7 +102,7 @@ class OutputSet:
         if folder.exists() and not folder.is_dir():
             raise OutputSetError(f"{folder}: the output must be a folder, and this is a file")
         if folder.is_dir():
-            existing = [n for n in self.names if (folder / n).exists()]
+            existing = [n for n in (*self.names, *self.replaces) if (folder / n).exists()]
             if existing and not self.overwrite:
                 raise FileExistsError(
                     f"{folder}: holds {', '.join(existing)} already; pass --overwrite to replace them"
@@ -178,7 +185,7 @@ class OutputSet:
             os.rename(staging, folder)
             _sync_folder(folder.parent)
             return
-        _bring_along(folder, staging, self.names)
+        _bring_along(folder, staging, (*self.names, *self.replaces))
         _sync_folder(staging)
         if _exchange(staging, folder):
             _sync_folder(folder.parent)

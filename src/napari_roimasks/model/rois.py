@@ -110,6 +110,7 @@ class RoiModel:
         self.image_shape: tuple[int, int] | None = None
         self.rings: NeuropilRings | None = None
         self._empty: set = set()  # ROIs that cover no pixel (e.g. a shape outside the image)
+        self._keys: list | None = None  # roi_keys(), sorted once per change of the ROIs
         self._labels: np.ndarray | None = None  # the label image last read, to diff edits against
         self.traces: dict[Hashable, RoiTraces] = {}
         self.trace_movie: str | None = None  # the movie the stored traces came from
@@ -314,6 +315,7 @@ class RoiModel:
 
     def _changed(self, keys) -> None:
         """Refresh the table rows of ``keys`` (None: all) and tell the views."""
+        self._keys = None
         present = set(self.roi_keys())
         self.quality.refresh(keys)  # first: the rows carry the metrics
         if keys is None:
@@ -399,7 +401,9 @@ class RoiModel:
         """Every ROI's key, sorted (empty ROIs included)."""
         if self.rings is None:
             return []
-        return sorted({*self.rings.keys(), *self._empty}, key=_sort_key)
+        if self._keys is None:  # every change of the ROIs goes through _changed, which clears it
+            self._keys = sorted({*self.rings.keys(), *self._empty}, key=_sort_key)
+        return list(self._keys)
 
     def roi(self, key) -> MaskCrop | None:
         """The ROI's pixels; None for an empty ROI."""

@@ -55,6 +55,7 @@ COLUMNS = tuple(title for title, _, _ in COLUMN_SPECS)
 COLUMN_TIPS = tuple(tip for _, _, tip in COLUMN_SPECS)
 _DECISION_COLUMN = COLUMNS.index("decision")
 _SUGGESTION_COLUMN = COLUMNS.index("suggested")
+_REASON_COLUMN = COLUMNS.index("reason")
 #: column -> the metric it shows
 _METRIC_COLUMNS = {
     i: sort_by for i, (_, sort_by, _) in enumerate(COLUMN_SPECS) if sort_by in METRICS
@@ -158,7 +159,7 @@ class RoiTableModel(QAbstractTableModel):
                 return _suggestion_brush(row)
             return FLAGGED if row.excluded else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == COLUMNS.index("reason") and row.reason:
+            if column == _REASON_COLUMN and row.reason:
                 return row.reason
             if column == _SUGGESTION_COLUMN and row.suggestion is not None:
                 return row.suggestion.reason

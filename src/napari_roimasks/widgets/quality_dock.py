@@ -133,9 +133,10 @@ class RuleRow(QWidget):
         layout.setVerticalSpacing(0)
         layout.addWidget(self.metric_box, 0, 0)
         layout.addWidget(self.side_box, 0, 1)
-        layout.addWidget(self.value_box, 0, 2)
-        layout.addWidget(self.remove, 0, 3)
-        layout.addWidget(self.slider, 1, 0, 1, 4)
+        layout.addWidget(self.remove, 0, 2)
+        layout.addWidget(self.slider, 1, 0)
+        layout.addWidget(self.value_box, 1, 1, 1, 2)
+        layout.setColumnStretch(0, 1)
         self._low, self._high = 0.0, 1.0
         self.metric_box.currentIndexChanged.connect(lambda _: on_change(self, metric=True))
         self.side_box.currentIndexChanged.connect(lambda _: on_change(self))
@@ -184,9 +185,9 @@ class RuleRow(QWidget):
 class RoiQualityWidget(DockWidget):
     """Dock widget "ROI quality"."""
 
-    #: under napari's layer controls: the ROI masks dock keeps its height for the table, whose
-    #: columns show what this dock sets
-    preferred_area = "left"
+    #: beside the Traces dock: the ROI masks dock keeps its height for the table, whose
+    #: columns show what this dock sets, and the window its height
+    preferred_area = "bottom"
 
     def __init__(self, napari_viewer):
         super().__init__()
@@ -263,7 +264,6 @@ class RoiQualityWidget(DockWidget):
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -278,8 +278,8 @@ class RoiQualityWidget(DockWidget):
         layout.addLayout(self.rules_area)
         layout.addWidget(self.add_rule_button)
         layout.addWidget(_heading("Classifier"))
+        layout.addWidget(self.train_button)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button, stretch=1)
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.forget_button)
@@ -289,6 +289,11 @@ class RoiQualityWidget(DockWidget):
         layout.addWidget(self.suggestions_label)
         layout.addWidget(self.why_label)
         layout.addStretch(1)
+        # as wide as the controls need (they scroll up and down only)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(
+            content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
 
     # -- colour by a metric ---------------------------------------------------------------------
     @property
