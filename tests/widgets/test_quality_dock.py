@@ -168,8 +168,8 @@ def test_the_classifier_trains_in_a_worker_suggests_and_q_takes_one(curated, qtb
     assert model.summary(middle).reason == f"suggested: {suggestion.reason}"
 
 
-def test_a_classifier_goes_to_json_and_another_viewer_suggests_with_it(
-    curated, qtbot, tmp_path, make_napari_viewer
+def test_a_classifier_goes_to_json_a_bad_file_changes_nothing_and_it_comes_back(
+    curated, qtbot, tmp_path
 ):
     viewer, rois, quality, _, seen = curated
     model = rois.model
