@@ -293,7 +293,7 @@ _TEXT_COLUMNS = ("exclusion", "decision", "reason", "decided_at", "suggested", "
 _CELL_BY_CELL = 8
 
 
-def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
+def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS, *, labels=None) -> None:
     """Put per-ROI values into an ROI layer's ``features``, for other plugins to read.
 
     Other columns (e.g. ``mask_group``) are kept. A Labels layer gets a row for
@@ -307,15 +307,18 @@ def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
     rows : dict
         ROI key -> ``{column: value}`` for ``columns``.
     columns : sequence of str
-        The columns written (replacing those already there): :data:`FEATURE_COLUMNS`
-        or :data:`DECISION_COLUMNS`.
+        The columns written (replacing those already there): :data:`FEATURE_COLUMNS`,
+        :data:`DECISION_COLUMNS` or :data:`QUALITY_COLUMNS`.
+    labels : iterable of int, optional
+        The labels a Labels layer holds, when the caller knows them (the layer's data
+        is not searched for them then).
     """
     import pandas as pd
 
     features = layer.features.drop(columns=list(columns), errors="ignore")
     if type(layer).__name__ == "Labels":
-        present = np.unique(np.asarray(layer.data)).tolist()
-        keys = sorted({0, *present, *(int(k) for k in rows)})
+        present = np.unique(np.asarray(layer.data)).tolist() if labels is None else labels
+        keys = sorted({0, *(int(k) for k in present), *(int(k) for k in rows)})
         table = pd.DataFrame({"index": np.array(keys, dtype=np.int64)})
         if "index" in features.columns:
             table = table.merge(features, on="index", how="left")
@@ -323,11 +326,12 @@ def write_roi_features(layer, rows: dict, columns=FEATURE_COLUMNS) -> None:
     else:
         table = features.reset_index(drop=True).reindex(range(len(layer.data)))
         keys = pd.Series(np.arange(1, len(layer.data) + 1))
+    keys = [int(k) for k in keys]
     for column in columns:
         default = "" if column in _TEXT_COLUMNS else np.nan
         if column == "decision":
             default = "unlabeled"
-        table[column] = [rows.get(int(k), {}).get(column, default) for k in keys]
+        table[column] = [rows[k].get(column, default) if k in rows else default for k in keys]
     layer.features = table
 
 

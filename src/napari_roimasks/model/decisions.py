@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from numbers import Integral
 
 from ..io.roi_set import Decision
 from .triage import roi_key_order
@@ -147,6 +148,13 @@ class Decisions:
         """The ROI's decision (unlabeled, no reason, no time for an ROI never decided)."""
         return self._records.get(key, UNDECIDED)
 
+    def keys_known(self) -> list[int]:
+        """The integer keys with a decision kept, deleted ROIs' too (a new ROI takes a key above
+        them, so it never inherits a deleted ROI's decision)."""
+        return [
+            int(k) for k in self._records if isinstance(k, Integral) and not isinstance(k, bool)
+        ]
+
     def probability(self, key) -> float | None:
         """A classifier's probability that the ROI is a cell (e.g. suite2p's), when known."""
         return self._probabilities.get(key)
@@ -192,6 +200,14 @@ class Decisions:
         self._probabilities = {key: p for key, p in known.items() if not math.isnan(p)}
         self._undo.clear()
         self._redo.clear()
+
+    def set_with_roi_edit(self, records: Mapping[Hashable, RoiDecision]) -> set:
+        """Set decisions as part of an ROI edit (a merge or split, or its undo): no decision
+        undo step, as the edit's own undo brings them back. Returns the keys that changed."""
+        changed = {key for key, record in records.items() if self.get(key) != record}
+        for key in changed:
+            self._records[key] = records[key]
+        return changed
 
     def decide(self, keys: Iterable, decision: Decision | str, *, reason: str | None = None) -> set:
         """Set the decision of ``keys`` (one undo step); ``reason`` None keeps each ROI's reason.

@@ -21,10 +21,12 @@ from ..core.exclusions import exclusions, masks_to_read
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
+from ..core.roi_edits import LabelEdit, merge_edit, split_by_line_edit, split_pieces_edit
 from ..core.summary_images import DEFAULT_CELL_DIAMETER, check_cell_diameter
 from ..io.roi_set import Decision, RoiEntry, RoiSet
 from .decisions import Decisions, RoiDecision
 from .quality import RoiQuality
+from .repairs import Repair, Repairs, RoiOrigin, merged_decision
 from .suggestions import Suggestion, accept
 from .traces import (
     Correction,
@@ -58,6 +60,7 @@ class RoiSummary:
     metrics: Mapping[str, float] = field(default_factory=dict, compare=False)
     #: what the rules and the classifier suggest (None: neither is set)
     suggestion: Suggestion | None = field(default=None, compare=False)
+    origin: str = ""  # "merged 3 + 7", "split from 5" (see model.repairs), "" otherwise
 
     @property
     def excluded(self) -> bool:
@@ -130,6 +133,9 @@ class RoiModel:
         self.decisions = Decisions()
         #: each ROI's quality metrics, the rules and classifier, their suggestions
         self.quality = RoiQuality(self)
+        #: the merges and splits made (undone with the label image's own undo), ROI origins
+        self.repairs = Repairs()
+        self._coming_repair: Repair | None = None  # planned; adopted when the image holds it
 
     # -- ROIs ---------------------------------------------------------------------------------
     def set_rois(
@@ -187,6 +193,8 @@ class RoiModel:
 
     def set_rois_from_labels(self, labels: np.ndarray, **settings) -> None:
         """Replace every ROI with the labels of a (rows, columns) label image (see :meth:`set_rois`)."""
+        self.repairs.clear()  # read anew: the merges and splits made before are not undone here
+        self._coming_repair = None
         self._replace_rois(
             roi_crops_from_labels(labels),
             np.shape(labels),
@@ -287,8 +295,69 @@ class RoiModel:
         edited = {int(v) for v in edited} - {0}
         touched = self.rings.update_from_labels(labels, edited, where=where) | edited
         self._empty -= edited  # a label image has no empty ROI: an erased label is gone
+        decided = self._follow_repairs(labels, where)  # before the rows: they show origins
         self._changed(touched)
+        self._decisions_changed(decided)
         return touched
+
+    # -- merge and split (see model.repairs) ----------------------------------------------------
+    def plan_merge(self, labels: np.ndarray, keys: Iterable) -> LabelEdit:
+        """The edit that merges the ROIs ``keys`` of the label image ``labels`` into the lowest
+        of them; once the ROI layer holds it (:meth:`labels_edited`), the merged ROI takes
+        their combined decision (:func:`~napari_roimasks.model.repairs.merged_decision`) and
+        its origin. Undoing the paint undoes all of it.
+
+        Raises
+        ------
+        RoiEditError
+            Fewer than two ROIs, or one without pixels (the message says so).
+        """
+        keys = sorted({int(k) for k in keys})
+        edit, kept = merge_edit(labels, keys)
+        records = [self.decisions.get(k) for k in keys]
+        self._coming_repair = Repair(
+            edit,
+            decisions={kept: (self.decisions.get(kept), merged_decision(records, keys))},
+            origins={kept: (self.repairs.origin(kept), RoiOrigin(merged_from=tuple(keys)))},
+        )
+        return edit
+
+    def plan_split(self, labels: np.ndarray, key, line=None) -> tuple[LabelEdit, list]:
+        """The edit that splits the ROI ``key``: along ``line`` ((row, column) start and end)
+        when given, else into its connected pieces; each piece gets a new label (above every
+        label the image and the decisions know), unlabeled, with its origin. See
+        :meth:`plan_merge` for how it takes effect and is undone.
+
+        Raises
+        ------
+        RoiEditError
+            When there is nothing to split (the message says what to do).
+        """
+        key = int(key)
+        known = [int(k) for k in self.roi_keys() if isinstance(k, (int, np.integer))]
+        first_new = max([int(labels.max()), *known, *self.decisions.keys_known()]) + 1
+        if line is None:
+            edit, new = split_pieces_edit(labels, key, first_new)
+        else:
+            edit, new = split_by_line_edit(labels, key, line[0], line[1], first_new)
+        piece = RoiDecision(Decision.UNLABELED, f"split from {key}")
+        self._coming_repair = Repair(
+            edit,
+            decisions={k: (self.decisions.get(k), piece) for k in new},
+            origins={k: (None, RoiOrigin(split_from=key)) for k in new},
+        )
+        return edit, new
+
+    def _follow_repairs(self, labels: np.ndarray, where) -> set:
+        """Adopt a planned repair the image now holds, or follow one undone or redone;
+        the keys whose decision changed."""
+        coming, self._coming_repair = self._coming_repair, None
+        if coming is not None and coming.edit.is_applied_in(labels):
+            self.repairs.add(coming)
+            decided = {k: after for k, (_, after) in coming.decisions.items()}
+        else:
+            decided = self.repairs.follow(labels, where)
+        return self.decisions.set_with_roi_edit(decided) if decided else set()
 
     def update_rois(
         self, changes: Mapping[Hashable, MaskCrop | None], *, removed: Iterable = ()
@@ -436,6 +505,7 @@ class RoiModel:
             self.decisions.probability(key),
             self.quality.metrics(key),
             self.quality.suggestion(key),
+            str(self.repairs.origin(key) or ""),
         )
 
     # -- decisions (see model.decisions) ----------------------------------------------------------

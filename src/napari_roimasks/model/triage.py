@@ -57,6 +57,7 @@ SORT_COLUMNS: dict[str, Callable] = {
     "reason": lambda row: row.reason.casefold(),
     "decided_at": lambda row: row.decided_at,
     "suggestion": lambda row: _suggestion_order(row.suggestion),
+    "origin": lambda row: row.origin.casefold(),
     # each metric (the area is the row's own)
     **{
         name: (lambda row, name=name: _known(row.metrics.get(name)))

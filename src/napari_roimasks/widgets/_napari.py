@@ -131,3 +131,16 @@ def recolour_labels_in_place(layer, colours: dict) -> bool:
 def colours_changed(layer) -> None:
     """Tell napari that the colours of ``layer``'s colormap changed in place (redraws them)."""
     layer.events.colormap()
+
+
+def refresh_labels_box(layer, box) -> None:
+    """Show what changed in a 2D Labels layer's data inside ``box`` ((top, left, bottom,
+    right), bottom and right exclusive) without redrawing the rest: napari's own partial
+    refresh, as its paint brush uses it (private; the whole layer is refreshed where that
+    is missing)."""
+    top, left, bottom, right = box
+    try:
+        layer._accumulate_updated_slice((slice(top, bottom), slice(left, right)))
+        layer._partial_labels_refresh()
+    except (AttributeError, TypeError, ValueError, IndexError):
+        layer.refresh()

@@ -16,7 +16,7 @@ import numpy as np
 from napari.layers import Labels, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
-from ._napari import colours_changed, unwrap
+from ._napari import colours_changed, refresh_labels_box, unwrap
 
 BORDER_LAYER = "motion border"
 #: ``layer.metadata`` key that marks the layers drawn here: ``"<what>:<ROI layer's unique_id>"``.
@@ -81,7 +81,7 @@ class RoiOverlays:
         if fits:
             if box is not None:
                 rings.paint_ring_labels(existing.data, box)
-                existing.refresh()
+                refresh_labels_box(existing, box)
             layer = existing
         else:
             if existing is not None:

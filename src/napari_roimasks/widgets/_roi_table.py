@@ -50,6 +50,11 @@ COLUMN_SPECS = (
     ),
     ("exclusions", "exclusions", "Why AllenSDK would give this ROI's trace as NaN"),
     ("reason", "reason", "Why, in the curator's words"),
+    (
+        "origin",
+        "origin",
+        "The ROIs merged into it (Shift+M), or the ROI it was split from (Shift+S)",
+    ),
 )
 COLUMNS = tuple(title for title, _, _ in COLUMN_SPECS)
 COLUMN_TIPS = tuple(tip for _, _, tip in COLUMN_SPECS)
@@ -206,6 +211,8 @@ def _cell_text(row: RoiSummary, column: int) -> str:
         return {"current": "✓", "stale": "stale"}.get(row.trace, "")
     if title == "exclusions":
         return ", ".join(EXCLUSION_TEXT[e] for e in row.exclusions)
+    if title == "origin":
+        return row.origin
     return row.reason
 
 
@@ -272,8 +279,9 @@ class RoiTable(QTableView):
         shown = self.view.keys
         if keys is not None and shown == self.rows.roi_keys():
             self.update_keys(keys)
-        else:
-            self._reset([self.model_of_rois.summary(k) for k in shown])
+        else:  # a few ROIs came or went (an edit, a merge): the columns keep their widths
+            rows = [self.model_of_rois.summary(k) for k in shown]
+            self._reset(rows, fit=keys is None or not self.rows.rowCount())
 
     def update_keys(self, keys) -> None:
         """Update the rows of ``keys`` from the model (those shown)."""
@@ -297,12 +305,14 @@ class RoiTable(QTableView):
         self.view.set_filter(decisions=decisions, text=text)
         self._reset([self.model_of_rois.summary(k) for k in self.view.keys])
 
-    def _reset(self, rows: list[RoiSummary]) -> None:
-        """Show ``rows``, keeping the model's selection selected (a reset is not a choice)."""
+    def _reset(self, rows: list[RoiSummary], *, fit: bool = True) -> None:
+        """Show ``rows``, keeping the model's selection selected (a reset is not a choice);
+        ``fit``: the columns as wide as the rows on screen need."""
         self._resetting = True
         try:
             self.rows.set_rows(rows)
-            self._fit_columns()
+            if fit:
+                self._fit_columns()
             selection = [self.rows.row_of(k) for k in self.model_of_rois.selection]
             for row in selection:
                 if row is not None:

@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 from ..io.roi_set import Decision
 from ..model.triage import AfterDecision, decision_counts
 from ._decision_colours import NOT_CELL_STYLES, DecisionColours
+from ._repair_tools import RepairTools
 
 #: The shortcuts, bound on the viewer: (key, what it does). Single keys napari binds in no
 #: layer (see ``napari.utils.shortcuts.default_shortcuts``), and Alt+Z apart from napari's
@@ -39,6 +40,8 @@ SHORTCUTS = (
     ("K", "previous ROI"),
     ("Q", "take the suggestion"),
     ("Shift+Q", "take every suggestion shown"),
+    ("Shift+M", "merge the selected ROIs"),
+    ("Shift+S", "split the selected ROI (into its pieces, or along a line you draw)"),
     ("Alt+Z", "undo decision"),
     ("Alt+Shift+Z", "redo decision"),
 )
@@ -88,6 +91,7 @@ class TriageControls(QWidget):
         self.table = table
         self._select_roi = select_roi
         self.colours = DecisionColours(model, source, recoloured)
+        self.repairs = RepairTools(viewer, model, source, select_roi)
 
         self.filter_box = QComboBox()
         self.filter_box.addItems(list(_FILTERS))
@@ -166,6 +170,8 @@ class TriageControls(QWidget):
             "K": self.previous_roi,
             "Q": self.take_suggestion,
             "Shift+Q": self.take_shown_suggestions,
+            "Shift+M": self.repairs.merge,
+            "Shift+S": self.split,
             "Alt+Z": self.undo,
             "Alt+Shift+Z": self.redo,
         }
@@ -245,6 +251,14 @@ class TriageControls(QWidget):
             if changed
             else "No unlabeled ROI shown has a suggestion"
         )
+
+    def split(self) -> None:
+        """Split the selected ROI (Shift+S); pressed while a cut line is awaited, cancel it."""
+        if self.repairs.waiting_for_line:
+            self.repairs.cancel_line()
+            self.viewer.status = "Not split"
+        else:
+            self.repairs.split()
 
     def next_roi(self) -> None:
         """Move to the ROI after the current one in the table (stays at the last)."""
@@ -342,6 +356,7 @@ class TriageControls(QWidget):
     def teardown(self) -> None:
         """Unbind the shortcuts, disconnect from the model, give the layer its colours back."""
         self._unbind_keys()
+        self.repairs.cancel_line()
         for signal, callback in self._connections:
             signal.disconnect(callback)
         self._connections = []

@@ -529,7 +529,16 @@ class RoiMasksWidget(DockWidget):
             layer, self.model.quality_features(keys), QUALITY_COLUMNS
         ):
             return
-        write_roi_features(layer, self.model.quality_features(), QUALITY_COLUMNS)
+        write_roi_features(
+            layer, self.model.quality_features(), QUALITY_COLUMNS, labels=self._labels_held()
+        )
+
+    def _labels_held(self):
+        """The labels the ROI layer holds, as the model read them (None: unknown, e.g. a
+        Shapes layer or live rings off)."""
+        if isinstance(self.source, Labels) and self.curating and self._live.value:
+            return self.model.roi_keys()  # a label image has no empty ROI
+        return None
 
     def _write_decisions(self, keys=None) -> None:
         """Keep each ROI's decision in the layer's features: File > Save writes them. Only the
@@ -544,7 +553,12 @@ class RoiMasksWidget(DockWidget):
                 changed = None
             if changed is not None and update_roi_features(layer, changed, DECISION_COLUMNS):
                 return
-        write_roi_features(layer, decision_features(self.model.rows()), DECISION_COLUMNS)
+        write_roi_features(
+            layer,
+            decision_features(self.model.rows()),
+            DECISION_COLUMNS,
+            labels=self._labels_held(),
+        )
 
     def _write_features(self) -> None:
         if self.source is not None and self.model.traces:

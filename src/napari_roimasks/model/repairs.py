@@ -1,0 +1,153 @@
+"""Merges and splits as the model keeps them: what each did to decisions and origins, undone
+with the label image's own undo.
+
+The label image is changed by the ROI layer (napari's ``data_setitem``, one
+paint undo step), the model follows it as any paint
+(:meth:`~napari_roimasks.model.RoiModel.labels_edited`). A :class:`Repair`
+remembers, beside the pixels before and after, what the edit did to the
+decisions and to each ROI's origin (:class:`RoiOrigin`). Whenever the label
+image changes, :meth:`Repairs.follow` looks at the repairs whose box the change
+touched: one whose box holds its *before* labels again was undone (napari's
+Ctrl+Z), one whose box holds its *after* labels again was redone; the
+decisions and origins follow. So one undo brings back the pixels, the rings,
+the decisions and the origins together.
+
+Decisions after a merge: *cell* if any merged ROI was a cell, else *not cell*
+if every one was, else *unlabeled*; the reason says what was merged. After a
+split every piece is *unlabeled* (each is a new ROI to look at).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.roi_edits import LabelEdit
+from ..io.roi_set import Decision
+from .decisions import RoiDecision
+
+__all__ = ["MAX_REPAIRS", "Repair", "Repairs", "RoiOrigin", "merged_decision"]
+
+#: How many merges and splits are remembered for undo (napari keeps its own paint history).
+MAX_REPAIRS = 200
+
+
+@dataclass(frozen=True)
+class RoiOrigin:
+    """Where an ROI came from, when it came from a merge or a split.
+
+    Attributes
+    ----------
+    merged_from : tuple of int
+        The ROIs merged into it (itself first), or ().
+    split_from : int or None
+        The ROI it is a piece of, or None.
+    """
+
+    merged_from: tuple[int, ...] = ()
+    split_from: int | None = None
+
+    def __str__(self) -> str:
+        if self.merged_from:
+            return "merged " + " + ".join(str(k) for k in self.merged_from)
+        if self.split_from is not None:
+            return f"split from {self.split_from}"
+        return ""
+
+
+def merged_decision(records: list[RoiDecision], keys: list[int]) -> RoiDecision:
+    """The decision of ROIs merged into one (see the module)."""
+    decisions = {r.decision for r in records}
+    if Decision.CELL in decisions:
+        decision = Decision.CELL
+    elif decisions == {Decision.NOT_CELL}:
+        decision = Decision.NOT_CELL
+    else:
+        decision = Decision.UNLABELED
+    return RoiDecision(decision, "merged " + " + ".join(str(k) for k in keys))
+
+
+@dataclass
+class Repair:
+    """One merge or split.
+
+    Attributes
+    ----------
+    edit : LabelEdit
+        The pixels before and after.
+    decisions : dict of key -> (RoiDecision before, RoiDecision after)
+        What it did to decisions (the ROIs it made or kept).
+    origins : dict of key -> (RoiOrigin or None before, RoiOrigin or None after)
+    applied : bool
+        Whether the label image holds it now.
+    """
+
+    edit: LabelEdit
+    decisions: dict = field(default_factory=dict)
+    origins: dict = field(default_factory=dict)
+    applied: bool = True
+
+
+class Repairs:
+    """The merges and splits made, newest last, and each ROI's origin."""
+
+    def __init__(self) -> None:
+        self._repairs: deque[Repair] = deque(maxlen=MAX_REPAIRS)
+        #: key -> RoiOrigin of the ROIs made by a merge or a split (as the image holds them)
+        self.origins: dict = {}
+
+    def add(self, repair: Repair) -> None:
+        """A merge or split just made (its edit is in the image now)."""
+        self._repairs.append(repair)
+        self._set_origins(repair, after=True)
+
+    def clear(self) -> None:
+        """Forget every repair and origin (other ROIs were read)."""
+        self._repairs.clear()
+        self.origins = {}
+
+    def follow(self, labels: np.ndarray, where) -> dict:
+        """The decisions to set after the label image changed in the box ``where``
+        ((row slice, column slice)): repairs undone or redone there.
+
+        Returns
+        -------
+        dict of key -> RoiDecision
+        """
+        changes: dict = {}
+        for repair in reversed(self._repairs):  # newest first, as undo goes
+            if not _overlaps(repair.edit.slices, where):
+                continue
+            if repair.applied and repair.edit.is_reverted_in(labels):
+                repair.applied = False
+                self._set_origins(repair, after=False)
+                changes.update({k: before for k, (before, _) in repair.decisions.items()})
+            elif not repair.applied and repair.edit.is_applied_in(labels):
+                repair.applied = True
+                self._set_origins(repair, after=True)
+                changes.update({k: after for k, (_, after) in repair.decisions.items()})
+        return changes
+
+    def _set_origins(self, repair: Repair, *, after: bool) -> None:
+        for key, pair in repair.origins.items():
+            origin = pair[1] if after else pair[0]
+            if origin is None:
+                self.origins.pop(key, None)
+            else:
+                self.origins[key] = origin
+
+    def origin(self, key) -> RoiOrigin | None:
+        """An ROI's origin (None: neither merged nor split)."""
+        return self.origins.get(key)
+
+    def restore(self, origins: Mapping) -> None:
+        """Take the origins a session kept (key -> RoiOrigin); the repairs' undo starts afresh."""
+        self._repairs.clear()
+        self.origins = dict(origins)
+
+
+def _overlaps(a, b) -> bool:
+    return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True))

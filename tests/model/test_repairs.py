@@ -1,0 +1,174 @@
+"""Merge and split in the model: decisions and origins follow, one undo of the label image
+brings everything back, and the rings always equal a rebuild from scratch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_roimasks.core import MotionBorder
+from napari_roimasks.core.rings import NeuropilRings
+from napari_roimasks.core.roi_edits import LabelEdit, RoiEditError
+from napari_roimasks.io.roi_set import Decision
+from napari_roimasks.model import RoiModel
+from napari_roimasks.synthetic import place_cells
+
+CELL, NOT_CELL, UNLABELED = Decision.CELL, Decision.NOT_CELL, Decision.UNLABELED
+
+
+@pytest.fixture
+def labels():
+    return place_cells((96, 96), 30, radius_range=(3.0, 5.0), seed=2).astype(np.int32)
+
+
+def model_of(labels) -> RoiModel:
+    model = RoiModel()
+    model.set_border(MotionBorder(2, 3, 1, 2))
+    model.set_rois_from_labels(labels)
+    return model
+
+
+class History:
+    """napari's paint history, as the ROI layer keeps it: each edit undone and redone whole."""
+
+    def __init__(self, labels):
+        self.labels, self.done, self.undone = labels, [], []
+
+    def apply(self, edit):
+        edit.apply(self.labels)
+        self.done.append(edit)
+        self.undone.clear()
+
+    def undo(self):
+        edit = self.done.pop()
+        edit.revert(self.labels)
+        self.undone.append(edit)
+
+    def redo(self):
+        edit = self.undone.pop()
+        edit.apply(self.labels)
+        self.done.append(edit)
+
+
+def assert_rings_are_a_rebuild(model, labels):
+    fresh = NeuropilRings.from_labels(labels, border=model.border, options=model.ring_options)
+    assert set(model.rings.keys()) == set(fresh.keys())
+    for key in fresh:
+        ours, theirs = model.rings.ring(key), fresh.ring(key)
+        assert (ours is None) == (theirs is None), key
+        if ours is not None:
+            mine = np.zeros(labels.shape, bool)
+            mine[ours.slices] = ours.pixels
+            other = np.zeros(labels.shape, bool)
+            other[theirs.slices] = theirs.pixels
+            np.testing.assert_array_equal(mine, other, err_msg=f"ring {key}")
+
+
+def test_a_merge_combines_decisions_records_its_origin_and_one_undo_brings_all_back(labels):
+    model = model_of(labels)
+    model.decide([4], NOT_CELL, reason="dim")
+    model.decide([9], CELL)
+    before = {k: model.summary(k) for k in model.roi_keys()}
+    steps = model.decisions.undo_text
+    history = History(labels)
+    history.apply(model.plan_merge(labels, [9, 4, 12]))
+    model.labels_edited(labels)
+    assert 9 not in model.roi_keys() and 12 not in model.roi_keys()
+    merged = model.summary(4)
+    assert (merged.decision, merged.reason) == (CELL, "merged 4 + 9 + 12")  # a cell in it
+    assert merged.origin == "merged 4 + 9 + 12"
+    assert merged.area == sum(before[k].area for k in (4, 9, 12))
+    assert model.decisions.undo_text == steps  # no decision step: the paint's undo is its undo
+    assert_rings_are_a_rebuild(model, labels)
+    history.undo()
+    model.labels_edited(labels)
+    assert {k: model.summary(k) for k in model.roi_keys()} == before
+    assert model.summary(4).reason == "dim" and model.summary(4).origin == ""
+    assert_rings_are_a_rebuild(model, labels)
+    history.redo()
+    model.labels_edited(labels)
+    assert model.summary(4).decision is CELL and model.summary(4).origin.startswith("merged")
+
+
+def test_merged_decisions_are_cell_if_any_else_not_cell_if_all(labels):
+    model = model_of(labels)
+    model.decide([1, 2], NOT_CELL)
+    History(labels).apply(model.plan_merge(labels, [1, 2]))
+    model.labels_edited(labels)
+    assert model.summary(1).decision is NOT_CELL
+    model.decide([3], NOT_CELL)
+    History(labels).apply(model.plan_merge(labels, [3, 5]))  # 5 undecided
+    model.labels_edited(labels)
+    assert model.summary(3).decision is UNLABELED
+    with pytest.raises(RoiEditError, match="select two ROIs or more"):
+        model.plan_merge(labels, [7])
+
+
+def test_a_split_gives_unlabeled_pieces_new_ids_and_undoes_whole(labels):
+    model = model_of(labels)
+    model.decide([6], CELL)
+    history = History(labels)
+    rows, columns = np.nonzero(labels == 6)
+    middle = columns.min() + (columns.max() - columns.min()) / 2
+    edit, new = model.plan_split(
+        labels, 6, line=((rows.min() - 2, middle), (rows.max() + 2, middle))
+    )
+    assert min(new) > labels.max()
+    history.apply(edit)
+    model.labels_edited(labels)
+    assert 6 not in model.roi_keys() and set(new) <= set(model.roi_keys())
+    for key in new:
+        row = model.summary(key)
+        assert (row.decision, row.origin) == (UNLABELED, "split from 6")
+    assert_rings_are_a_rebuild(model, labels)
+    history.undo()
+    model.labels_edited(labels)
+    assert model.summary(6).decision is CELL and not set(new) & set(model.roi_keys())
+    assert_rings_are_a_rebuild(model, labels)
+
+
+def test_random_paints_merges_splits_and_undos_keep_the_rings_a_rebuild(labels):
+    rng = np.random.default_rng(5)
+    model = model_of(labels)
+    history = History(labels)
+    for _ in range(60):
+        keys = [k for k in model.roi_keys() if (labels == k).any()]
+        action = rng.choice(["paint", "merge", "split", "undo", "redo"])
+        try:
+            if action == "paint":
+                r, c = rng.integers(0, 96, 2)
+                edit_labels = labels.copy()
+                edit_labels[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3] = rng.choice([0, *keys])
+                history.apply(LabelEdit(0, 0, labels.copy(), edit_labels))
+            elif action == "merge" and len(keys) >= 2:
+                history.apply(model.plan_merge(labels, rng.choice(keys, 2, replace=False)))
+            elif action == "split" and keys:
+                key = int(rng.choice(keys))
+                rows, columns = np.nonzero(labels == key)
+                line = ((rows.min() - 1, columns.mean()), (rows.max() + 1, columns.mean()))
+                history.apply(model.plan_split(labels, key, line=line)[0])
+            elif action == "undo" and history.done:
+                history.undo()
+            elif action == "redo" and history.undone:
+                history.redo()
+        except RoiEditError:
+            continue
+        model.labels_edited(labels)
+        assert_rings_are_a_rebuild(model, labels)
+        assert set(model.roi_keys()) == set(np.unique(labels).tolist()) - {0}
+
+
+def test_only_the_rois_a_merge_reaches_need_their_traces_again(labels):
+    from napari_roimasks.model import RoiTraces
+
+    model = model_of(labels)
+    frames = np.zeros(10)
+    model.store_traces(
+        "movie",
+        {k: RoiTraces(model.fingerprint(k, "movie"), frames, frames) for k in model.roi_keys()},
+    )
+    assert model.keys_to_extract("movie") == []
+    History(labels).apply(model.plan_merge(labels, [4, 9]))
+    reached = model.labels_edited(labels)
+    stale = set(model.keys_to_extract("movie"))
+    assert 4 in stale and stale <= reached and len(stale) < len(model.roi_keys()) / 2
