@@ -172,3 +172,23 @@ def test_only_the_rois_a_merge_reaches_need_their_traces_again(labels):
     reached = model.labels_edited(labels)
     stale = set(model.keys_to_extract("movie"))
     assert 4 in stale and stale <= reached and len(stale) < len(model.roi_keys()) / 2
+
+
+def test_the_session_file_keeps_the_origins(labels, tmp_path):
+    from napari_roimasks.io.session_file import read_session, write_session
+    from napari_roimasks.model import restore_session, session_contents
+
+    model = model_of(labels)
+    History(labels).apply(model.plan_merge(labels, [2, 8]))
+    model.labels_edited(labels)
+    rows, columns = np.nonzero(labels == 5)
+    line = ((rows.min() - 2, columns.mean()), (rows.max() + 2, columns.mean()))
+    edit, pieces = model.plan_split(labels, 5, line=line)
+    History(labels).apply(edit)
+    model.labels_edited(labels)
+    path = tmp_path / "s.session.roimasks.h5"
+    write_session(path, session_contents(model), overwrite=True)
+    reopened = RoiModel()
+    restore_session(reopened, read_session(path))
+    assert reopened.summary(2).origin == "merged 2 + 8"
+    assert [reopened.summary(k).origin for k in pieces] == ["split from 5"] * len(pieces)

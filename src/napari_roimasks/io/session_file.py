@@ -11,7 +11,9 @@ options, the image size), so any reader of ROIs opens it, plus:
   setting), ``contamination_ratio`` and ``fit_contamination_ratio`` (how the
   neuropil correction chooses r), and ``quality`` when the curator set threshold
   rules or trained a classifier (JSON text: plain numbers and names, never pickle;
-  see :meth:`napari_roimasks.model.quality.RoiQuality.to_json`);
+  see :meth:`napari_roimasks.model.quality.RoiQuality.to_json`), and ``origins``
+  when ROIs were merged or split (JSON: ROI id -> ``{"merged_from": [ids]}`` or
+  ``{"split_from": id}``);
 - optionally the extracted traces, as the link ``traces`` (an HDF5 external link, which
   h5py and HDF5 tools follow) to the group ``traces`` of
   ``<name>.session-traces-<digest>.h5`` beside it (:func:`traces_path_for`): ``ids``
@@ -129,6 +131,8 @@ class SessionContents:
         or holds other traces); None when read or never kept.
     quality : str or None
         The threshold rules and the classifier, as JSON text (None: neither).
+    origins : str or None
+        Which ROIs were merged or split from which, as JSON text (None: none).
     saved_at : datetime or None
         When the file was written (timezone-aware).
     revision : int
@@ -144,6 +148,7 @@ class SessionContents:
     traces: SavedTraces | None = None
     traces_problem: str | None = None
     quality: str | None = None
+    origins: str | None = None
     saved_at: datetime | None = None
     revision: int = 0
 
@@ -308,6 +313,8 @@ def write_session(
         attrs["fit_contamination_ratio"] = bool(session.fit_contamination_ratio)
         if session.quality:
             attrs["quality"] = session.quality
+        if session.origins:
+            attrs["origins"] = session.origins
         if traces is not None:
             attrs["traces_file"] = traces_path.name
             attrs["traces_digest"] = digest
@@ -417,6 +424,7 @@ def read_session(path) -> SessionContents:
             traces=traces,
             traces_problem=problem,
             quality=_text(attrs.get("quality")) or None,
+            origins=_text(attrs.get("origins")) or None,
             saved_at=datetime.fromisoformat(_text(saved_at)) if saved_at is not None else None,
             revision=int(attrs.get("revision", 0)),
         )

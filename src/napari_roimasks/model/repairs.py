@@ -19,6 +19,7 @@ split every piece is *unlabeled* (each is a new ROI to look at).
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,14 @@ from ..core.roi_edits import LabelEdit
 from ..io.roi_set import Decision
 from .decisions import RoiDecision
 
-__all__ = ["MAX_REPAIRS", "Repair", "Repairs", "RoiOrigin", "merged_decision"]
+__all__ = [
+    "MAX_REPAIRS",
+    "Repair",
+    "Repairs",
+    "RoiOrigin",
+    "merged_decision",
+    "origins_from_json",
+]
 
 #: How many merges and splits are remembered for undo (napari keeps its own paint history).
 MAX_REPAIRS = 200
@@ -147,6 +155,48 @@ class Repairs:
         """Take the origins a session kept (key -> RoiOrigin); the repairs' undo starts afresh."""
         self._repairs.clear()
         self.origins = dict(origins)
+
+    def to_json(self) -> str | None:
+        """The origins as JSON text (ROI id -> ``{"merged_from": [...]}`` or
+        ``{"split_from": id}``); None when no ROI was merged or split."""
+        if not self.origins:
+            return None
+        return json.dumps(
+            {
+                str(key): {"merged_from": list(o.merged_from)}
+                if o.merged_from
+                else {"split_from": o.split_from}
+                for key, o in self.origins.items()
+            }
+        )
+
+
+def origins_from_json(text: str | None, keys: Mapping | None = None) -> dict:
+    """key -> RoiOrigin from :meth:`Repairs.to_json`'s text (``keys``: the model's key of
+    each saved ROI id, when they differ; ids without one are left out).
+
+    Raises
+    ------
+    ValueError
+        For text that is not what :meth:`Repairs.to_json` writes.
+    """
+    if not text:
+        return {}
+    try:
+        saved = json.loads(text)
+        origins = {}
+        for ident, origin in saved.items():
+            ident = int(ident)
+            key = ident if keys is None else keys.get(ident)
+            if key is None:
+                continue
+            if "merged_from" in origin:
+                origins[key] = RoiOrigin(merged_from=tuple(int(k) for k in origin["merged_from"]))
+            else:
+                origins[key] = RoiOrigin(split_from=int(origin["split_from"]))
+        return origins
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"which ROIs were merged or split cannot be read ({error})") from None
 
 
 def _overlaps(a, b) -> bool:

@@ -348,6 +348,13 @@ class RoiModel:
         )
         return edit, new
 
+    def restore_origins(self, origins: Mapping) -> None:
+        """Take the origins a saved session kept (key -> RoiOrigin); their rows show them."""
+        shown = (set(self.repairs.origins) | set(origins)) & set(self._summaries)
+        self.repairs.restore(origins)
+        if shown:
+            self._changed(shown)
+
     def _follow_repairs(self, labels: np.ndarray, where) -> set:
         """Adopt a planned repair the image now holds, or follow one undone or redone;
         the keys whose decision changed."""

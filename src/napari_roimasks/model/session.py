@@ -32,6 +32,7 @@ from ..io.session_file import (
     write_session,
     write_traces_file,
 )
+from .repairs import origins_from_json
 from .traces import Correction, RoiTraces
 
 __all__ = [
@@ -100,6 +101,7 @@ def session_contents(
         quality=model.quality.to_json()
         if model.quality.rules or model.quality.classifier
         else None,
+        origins=model.repairs.to_json(),
         saved_at=datetime.now().astimezone(),
         revision=revision,
     )
@@ -135,7 +137,8 @@ def restore_session_extras(model, session: SessionContents, keys=None) -> str | 
     Returns
     -------
     str or None
-        Why the rules and the classifier were not restored (the rest was), or None.
+        Why the ROIs' origins, or the rules and the classifier, were not restored (the
+        rest was), or None.
     """
     model.set_correction(Correction(session.fit_contamination_ratio, session.contamination_ratio))
     model.set_cell_diameter(session.cell_diameter or DEFAULT_CELL_DIAMETER)
@@ -150,6 +153,7 @@ def restore_session_extras(model, session: SessionContents, keys=None) -> str | 
                 found[key] = RoiTraces(fingerprint, roi, neuropil, fitted_r)
         model.store_traces(session.traces.movie, found)
     try:
+        model.restore_origins(origins_from_json(session.origins, keys))
         model.quality.restore_json(session.quality)
     except ValueError as error:
         return str(error)
