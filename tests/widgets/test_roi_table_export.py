@@ -10,7 +10,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
 from napari_roimasks.io.roi_table_csv import ROI_TABLE_COLUMNS
-from napari_roimasks.widgets import roi_masks_dock
+from napari_roimasks.widgets import _napari
 
 COLUMNS = [*ROI_TABLE_COLUMNS, "exclusion"]
 
@@ -74,7 +74,7 @@ def test_the_button_asks_for_a_file(decided, tmp_path, monkeypatch, qtbot):
     target = tmp_path / "chosen.csv"
     target.write_text("old")  # the dialog asked before replacing it
     monkeypatch.setattr(
-        roi_masks_dock.QFileDialog,
+        _napari.QFileDialog,
         "getSaveFileName",
         lambda *args: (str(target), "CSV (*.csv)"),
     )

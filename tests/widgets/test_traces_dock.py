@@ -15,7 +15,7 @@ from napari_roimasks import roi_masks
 from napari_roimasks.core import delta_f_over_f, estimate_contamination_ratio
 from napari_roimasks.core.traces import DEFAULT_BLOCK_BYTES
 from napari_roimasks.model import Correction
-from napari_roimasks.widgets import _trace_view
+from napari_roimasks.widgets import _napari, _trace_view
 
 PLUGIN = "napari-roimasks"
 
@@ -455,7 +455,7 @@ def test_a_file_chosen_in_the_dialog_is_replaced_as_the_dialog_promised(
     target.write_text("an older export")
     # the dialog has asked "replace?" and the user said yes: it returns the path
     monkeypatch.setattr(
-        _trace_view.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)")
+        _napari.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)")
     )
     assert traces.export_csv() == target
     assert target.read_text().startswith("frame,ROI 2 F")
@@ -630,7 +630,7 @@ def test_the_nwb_dialog_remembers_the_last_fields_and_keeps_a_bad_one_open(
     monkeypatch.setattr(NwbSessionDialog, "exec", press_ok)
     target = tmp_path / "asked.nwb"
     monkeypatch.setattr(
-        _trace_view.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "NWB (*.nwb)")
+        _napari.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "NWB (*.nwb)")
     )
     assert traces.export_nwb() == target
     wait_for_nwb(qtbot, traces)

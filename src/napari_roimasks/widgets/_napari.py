@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
-from qtpy.QtWidgets import QMainWindow, QWidget
+from qtpy.QtWidgets import QFileDialog, QMainWindow, QWidget
 
 _AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -144,3 +146,12 @@ def refresh_labels_box(layer, box) -> None:
         layer._partial_labels_refresh()
     except (AttributeError, TypeError, ValueError, IndexError):
         layer.refresh()
+
+
+def save_path(parent, path, overwrite: bool, title: str, default: str, filters: str):
+    """``(path, overwrite)``: the given path, or one chosen in a file dialog, which itself asks
+    before replacing a file (so a chosen path may be replaced). ``(None, _)``: cancelled."""
+    if path is not None:
+        return Path(path), overwrite
+    chosen, _ = QFileDialog.getSaveFileName(parent, title, default, filters)
+    return (Path(chosen), True) if chosen else (None, overwrite)

@@ -16,7 +16,6 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog
 
 from ..core.exclusions import EXCLUSION_TEXT
 from ..core.neuropil_correction import DEFAULT_CONTAMINATION_RATIO
@@ -25,7 +24,7 @@ from ..io.atomic import write_atomically
 from ..io.nwb import write_nwb
 from ..io.nwb_session import NwbSession
 from ..model import Correction, nwb_contents, pixel_series, trace_series
-from ._napari import connect_all, disconnect_all
+from ._napari import connect_all, disconnect_all, save_path
 from ._nwb_export import ask_session, remember
 from ._trace_figure import plot_figure
 from ._trace_plot import TracePlot
@@ -227,12 +226,7 @@ class TraceView:
 
     # -- export ---------------------------------------------------------------------------------
     def _save_path(self, path, overwrite: bool, title: str, default: str, filters: str):
-        """``(path, overwrite)``: the given path, or one chosen in a file dialog, which itself
-        asks before replacing a file (so a chosen path may be replaced). ``(None, _)``: cancelled."""
-        if path is not None:
-            return Path(path), overwrite
-        chosen, _ = QFileDialog.getSaveFileName(self._parent, title, default, filters)
-        return (Path(chosen), True) if chosen else (None, overwrite)
+        return save_path(self._parent, path, overwrite, title, default, filters)
 
     def export_csv(self, path=None, *, overwrite: bool = False) -> Path | None:
         """Write the plotted traces as CSV: frame, then one column per plotted trace.

@@ -48,7 +48,7 @@ from ..io.roi_set import Decision
 from ..model import model_for
 from ..model.quality import METRIC_TITLES
 from ..model.suggestions import ThresholdRule
-from ._napari import DockWidget, connect_all, disconnect_all, unwrap
+from ._napari import DockWidget, connect_all, disconnect_all, save_path, unwrap
 from ._roi_overlays import OVERLAY_KEY
 
 __all__ = ["COLOURMAP", "RoiQualityWidget"]
@@ -478,14 +478,11 @@ class RoiQualityWidget(DockWidget):
         if classifier is None:
             show_warning("No classifier to export: train it first")
             return None
+        path, overwrite = save_path(
+            self, path, overwrite, "Export the classifier", "classifier.json", "JSON (*.json)"
+        )
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Export the classifier", "classifier.json", "JSON (*.json)"
-            )
-            if not chosen:
-                return None
-            path, overwrite = chosen, True  # the dialog asked before replacing a file
-        path = Path(path)
+            return None
         text = classifier.to_json().encode()
         try:
             write_atomically(path, lambda file: file.write(text), overwrite=overwrite)

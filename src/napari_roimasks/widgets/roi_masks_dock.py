@@ -20,7 +20,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QVBoxLayout
+from qtpy.QtWidgets import QVBoxLayout
 
 from ..core.border import MotionBorder
 from ..core.geometry import labels_from_masks, mask_outlines
@@ -40,7 +40,7 @@ from ..layers import (
     write_roi_features,
 )
 from ..model import RoiDecision, model_for
-from ._napari import DockWidget, camera, connect_all, disconnect_all, unwrap
+from ._napari import DockWidget, camera, connect_all, disconnect_all, save_path, unwrap
 from ._roi_layer_link import RoiLayerLink
 from ._roi_overlays import RoiOverlays
 from ._roi_table import RoiTable
@@ -306,14 +306,11 @@ class RoiMasksWidget(DockWidget):
         if self.model.rings is None:
             show_warning("No ROIs to export: choose an ROI layer first")
             return None
+        path, overwrite = save_path(
+            self, path, overwrite, "Export the ROI table", "rois.csv", "CSV (*.csv)"
+        )
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Export the ROI table", "rois.csv", "CSV (*.csv)"
-            )
-            if not chosen:
-                return None
-            path, overwrite = chosen, True  # the dialog asked before replacing a file
-        path = Path(path)
+            return None
         keys = self.table.view.keys
         entries = {entry.id: entry for entry in self.model.roi_set().rois}
         exclusions = {key: self.model.summary(key).exclusions for key in keys}
