@@ -61,13 +61,17 @@ def test_many_rows_at_once_are_written_too():
     assert list(layer.features["reason"]) == [""] + [f"r{k}" for k in range(1, 40)]
 
 
-def test_a_key_without_a_row_or_a_missing_column_leaves_it_to_the_whole_write():
+def test_a_missing_column_leaves_it_to_the_whole_write_and_a_new_label_gets_its_row():
     layer = labels_layer()
     assert not update_roi_features(layer, {1: decision("cell")})  # no decision column yet
+    assert "decision" not in layer.features.columns  # nothing written
     write_roi_features(layer, {k: decision("unlabeled") for k in (1, 2, 3, 7)}, DECISION_COLUMNS)
-    before = layer.features.copy()
-    assert not update_roi_features(layer, {1: decision("cell"), 9: decision("cell")})  # 9: new
-    assert layer.features.equals(before)  # nothing written
+    # 5: a label painted since (a split's piece): its row joins in label order
+    assert update_roi_features(layer, {1: decision("cell"), 5: decision("not_cell")})
+    features = layer.features
+    assert list(features["index"]) == sorted(features["index"]) and 5 in set(features["index"])
+    by_label = features.set_index("index")["decision"]
+    assert (by_label[1], by_label[5], by_label[7]) == ("cell", "not_cell", "unlabeled")
     assert update_roi_features(layer, {})  # nothing to write
 
 

@@ -353,8 +353,9 @@ def update_roi_features(layer, rows: dict, columns=DECISION_COLUMNS) -> bool:
     -------
     bool
         False, and nothing is written, when the table lacks one of ``columns``
-        or a row for one of the keys (e.g. a label painted since it was
-        written): :func:`write_roi_features` writes it whole.
+        (or, for a Shapes layer, a row for one of the keys):
+        :func:`write_roi_features` writes it whole. A Labels layer's table gets a
+        row for a label painted since it was written.
     """
     import pandas as pd
 
@@ -371,6 +372,12 @@ def update_roi_features(layer, rows: dict, columns=DECISION_COLUMNS) -> bool:
         if not index.is_unique:
             return False
         positions = index.get_indexer(keys)
+        new = [k for k, p in zip(keys, positions.tolist(), strict=True) if p < 0]
+        if new:  # labels painted since (a split's pieces): their rows join in label order
+            features = _with_rows(features, new)
+            layer.features = features
+            features = layer.features
+            positions = pd.Index(features["index"]).get_indexer(keys)
     else:
         if len(features) != len(layer.data):
             return False
@@ -387,6 +394,21 @@ def update_roi_features(layer, rows: dict, columns=DECISION_COLUMNS) -> bool:
             features.iloc[positions, where] = cells
     layer.events.features()
     return True
+
+
+def _with_rows(features, labels: list[int]):
+    """``features`` with a row for each of ``labels`` (empty: each column's default), in
+    label order."""
+    import pandas as pd
+
+    extra = pd.DataFrame({"index": np.array(labels, dtype=np.int64)})
+    for column in features.columns:
+        if column == "index":
+            continue
+        default = "" if column in _TEXT_COLUMNS else np.nan
+        extra[column] = "unlabeled" if column == "decision" else default
+    table = pd.concat([features, extra], ignore_index=True)
+    return table.sort_values("index", kind="stable", ignore_index=True)
 
 
 def decisions_from_features(layer) -> dict:
