@@ -16,12 +16,23 @@
 - :mod:`.summary`: the summary images' job and the layers that show them
   (the movie's, or suite2p's from ``ops.npy``);
 - :mod:`.pixel_maps`: an ROI's correlation map and a pixel's trace, as jobs;
+- :mod:`.quality`: each ROI's quality metrics and suggestion (rules, classifier);
+- :mod:`.repairs`: merges and splits, undone with the label image's own undo;
+- :mod:`.events`: an ROI's transients and the dF image around one, as a job;
 - :mod:`.jobs`: how a worker thread drives a pass over the movie (progress, cancel).
 
 No Qt and no napari: pipelines and tests drive the model directly.
 """
 
 from .decisions import MAX_UNDO_STEPS, Decisions, DecisionStep, RoiDecision
+from .events import (
+    EventImage,
+    Transient,
+    event_image_job,
+    roi_transients,
+    trace_transients,
+    transients_problem,
+)
 from .exports import NwbContents, nwb_contents
 from .extraction import DaskClients, ExtractionFailed, extraction_job
 from .jobs import JobFailed, cancellable_job
@@ -66,6 +77,7 @@ __all__ = [
     "DaskClients",
     "DecisionStep",
     "Decisions",
+    "EventImage",
     "ExtractionFailed",
     "ExtractionPlan",
     "JobFailed",
@@ -79,12 +91,14 @@ __all__ = [
     "RoiTraces",
     "SessionSaved",
     "SummaryLayer",
+    "Transient",
     "TriagePlace",
     "TriageView",
     "cancellable_job",
     "corrected_traces",
     "decision_counts",
     "display_limits",
+    "event_image_job",
     "extraction_job",
     "frames_without_numbers",
     "model_for",
@@ -97,9 +111,12 @@ __all__ = [
     "roi_correlation_job",
     "roi_correlation_problem",
     "roi_correlation_window",
+    "roi_transients",
     "session_contents",
     "suite2p_summary",
     "summary_job",
     "summary_layers",
     "trace_series",
+    "trace_transients",
+    "transients_problem",
 ]

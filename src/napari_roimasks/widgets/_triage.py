@@ -38,14 +38,18 @@ SHORTCUTS = (
     ("U", "unlabeled"),
     ("J", "next ROI"),
     ("K", "previous ROI"),
-    ("Q", "take the suggestion"),
-    ("Shift+Q", "take every suggestion shown"),
+    ("Q", "take the selected ROI's suggestion"),
+    ("Shift+Q", "take every suggestion the table shows (unlabeled ROIs)"),
     ("Shift+M", "merge the selected ROIs"),
     ("Shift+S", "split the selected ROI (into its pieces, or along a line you draw)"),
     ("Alt+Z", "undo decision"),
     ("Alt+Shift+Z", "redo decision"),
 )
-SHORTCUTS_TEXT = "Keys: " + ", ".join(f"{key} {what}" for key, what in SHORTCUTS)
+#: The keys in two lines of the dock (each key's whole text is in the tooltip).
+SHORTCUTS_TEXT = (
+    "Keys: G cell, N not cell, U unlabeled, J/K next/previous, Q take suggestion "
+    "(Shift: all shown), Shift+M merge, Shift+S split, Alt+Z undo (Shift: redo)"
+)
 
 _NOT_CELLS_TIP = (
     "How ROIs decided 'not cell' look in the ROI layer (and their rings): as they are, grey, "
@@ -118,8 +122,10 @@ class TriageControls(QWidget):
         self.keys_label = QLabel(SHORTCUTS_TEXT)
         self.keys_label.setWordWrap(True)
         self.keys_label.setToolTip(
-            "Single keys in the viewer, whichever layer is active; next and previous follow "
-            "the table's sort and filter. Ctrl+Z stays napari's paint undo."
+            "Keys in the viewer, whichever layer is active:\n"
+            + "\n".join(f"{key}: {what}" for key, what in SHORTCUTS)
+            + "\nNext and previous follow the table's sort and filter. Ctrl+Z stays napari's "
+            "paint undo (it also undoes a merge or split)."
         )
         self._layout()
 

@@ -45,6 +45,7 @@ from ..model import (
     movie_token,
 )
 from ..pipeline import MovieMasks
+from ._event_review import EventReview
 from ._image_tools import ImageTools
 from ._napari import DockWidget, connect_all, disconnect_all, unwrap
 from ._rows_scroll_area import RowsScrollArea
@@ -108,6 +109,8 @@ class TracesWidget(DockWidget):
         scroll.setMaximumWidth(480)
         self._layout.addWidget(scroll)
         self._layout.addWidget(self.view.plot, stretch=1)
+        self.events = EventReview(napari_viewer, self.model, lambda: self.movie_layer)
+        self._layout.addWidget(self.events)  # the selected ROI's transients, beside the plot
 
         self._open.changed.connect(lambda: self.open_movie_file())
         self._extract.changed.connect(lambda: self.extract())
@@ -405,5 +408,6 @@ class TracesWidget(DockWidget):
             self._followed_movie.events.data.disconnect(self._on_movie_data)
             self._followed_movie = None
         self.images.close()
+        self.events.teardown()
         self.view.close()
         self._clients.close()
