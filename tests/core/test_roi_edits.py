@@ -86,3 +86,20 @@ def test_the_line_is_four_connected_from_end_to_end():
     assert (rows[0], columns[0]) == (2, 3) and (rows[-1], columns[-1]) == (9, 20)
     steps = np.abs(np.diff(rows)) + np.abs(np.diff(columns))
     assert np.all(steps == 1)
+
+
+def test_a_thin_diagonal_roi_cut_across_leaves_no_pixel_under_its_old_label():
+    labels = np.zeros((14, 14), np.int32)
+    for i in range(2, 12):
+        labels[i, i] = 5  # one pixel wide, 8-connected only
+    edit, new = split_by_line_edit(labels, 5, (2, 12), (12, 2), first_new=6)
+    edit.apply(labels)
+    assert not (labels == 5).any() and set(np.unique(labels)) == {0, *new}
+
+
+def test_a_split_that_needs_a_label_the_layers_type_cannot_hold_is_refused():
+    labels = np.zeros((10, 10), np.uint8)
+    labels[1:3, 1:3] = labels[6:8, 6:8] = 1
+    labels[4, 4] = 254
+    with pytest.raises(RoiEditError, match=r"labels \(uint8\) go up to 255: no room for label 256"):
+        split_pieces_edit(labels, 1, first_new=255)

@@ -195,3 +195,17 @@ def test_the_session_file_keeps_the_rules_and_the_classifier(model, recording, t
         reopened.quality.classifier.coefficients, model.quality.classifier.coefficients
     )
     assert [r.suggestion for r in reopened.rows()] == [r.suggestion for r in model.rows()]
+
+
+def test_an_unknown_metric_gives_no_suggestion_from_rules(model):
+    model.quality.set_rules([ThresholdRule("snr", minimum=3)])  # no traces: SNR not known
+    assert all(row.suggestion is None for row in model.rows())
+    assert model.accept_suggestions(model.roi_keys()) == set()
+
+
+def test_a_session_rule_without_a_bound_is_refused_and_nothing_changes(model):
+    model.quality.set_rules([ThresholdRule("area", minimum=10)])
+    text = '{"format": "napari-roimasks quality", "rules": [["snr", null, null]]}'
+    with pytest.raises(ValueError, match="rules and classifier cannot be read"):
+        model.quality.restore_json(text)
+    assert model.quality.rules == (ThresholdRule("area", minimum=10),)

@@ -192,3 +192,36 @@ def test_the_session_file_keeps_the_origins(labels, tmp_path):
     restore_session(reopened, read_session(path))
     assert reopened.summary(2).origin == "merged 2 + 8"
     assert [reopened.summary(k).origin for k in pieces] == ["split from 5"] * len(pieces)
+
+
+def test_a_decision_made_after_a_merge_comes_back_with_its_redo(labels):
+    model = model_of(labels)
+    history = History(labels)
+    history.apply(model.plan_merge(labels, [3, 7]))
+    model.labels_edited(labels)
+    model.decide([3], NOT_CELL, reason="two cells")
+    history.undo()
+    model.labels_edited(labels)
+    assert model.summary(3).decision is UNLABELED
+    history.redo()
+    model.labels_edited(labels)
+    assert (model.summary(3).decision, model.summary(3).reason) == (NOT_CELL, "two cells")
+
+
+def test_reading_the_same_image_again_keeps_the_origins_another_layer_forgets_them(labels):
+    model = model_of(labels)
+    History(labels).apply(model.plan_merge(labels, [3, 7]))
+    model.labels_edited(labels)
+    model.set_rois_from_labels(labels)  # e.g. live rings off and on
+    assert model.summary(3).origin == "merged 3 + 7"
+    model.forget_repairs()  # another ROI layer is curated
+    assert model.summary(3).origin == "" and model.repairs.to_json() is None
+
+
+def test_summary_images_of_another_size_are_not_read_and_nothing_breaks(labels):
+    model = model_of(labels)
+    model.quality.set_images(mean=np.ones((96, 96)), correlation=np.ones((96, 96)))
+    model.set_rois_from_labels(np.pad(labels, ((0, 4), (0, 4))))  # another frame size
+    assert model.image_shape == (100, 100)
+    assert all(np.isnan(row.metrics["brightness_z"]) for row in model.rows())
+    assert np.isfinite(model.summary(1).metrics["area"])

@@ -128,9 +128,11 @@ def test_a_rule_suggests_and_shift_q_takes_every_unlabeled_one_shown_in_one_undo
     assert model.summary(low).suggestion.reason == f"snr {snr[low]:.3g} < {row.rule().minimum:g}"
     press(viewer, Qt.Key.Key_Q, SHIFT)
     assert model.summary(mine).decision is Decision.CELL  # a decision made is never changed
-    for k in model.roi_keys():  # an unknown SNR is no evidence against a cell
+    for k in model.roi_keys():  # an unknown SNR suggests nothing: its ROI stays unlabeled
         if k != mine:
-            wanted = Decision.NOT_CELL if snr.get(k, cut) < row.rule().minimum else Decision.CELL
+            wanted = Decision.UNLABELED
+            if k in snr:
+                wanted = Decision.NOT_CELL if snr[k] < row.rule().minimum else Decision.CELL
             assert model.summary(k).decision is wanted
     assert model.summary(low).reason.startswith("suggested: snr ")
     press(viewer, Qt.Key.Key_Z, ALT)  # one step undoes them all
@@ -139,7 +141,7 @@ def test_a_rule_suggests_and_shift_q_takes_every_unlabeled_one_shown_in_one_undo
     assert model.summary(mine).decision is Decision.CELL
     # the slider moves the bound: suggestions follow at once
     row.slider.setValue(0)
-    assert all(model.summary(k).suggestion.decision is Decision.CELL for k in model.roi_keys())
+    assert all(model.summary(k).suggestion.decision is Decision.CELL for k in snr)
 
 
 def test_the_classifier_trains_in_a_worker_suggests_and_q_takes_one(curated, qtbot):

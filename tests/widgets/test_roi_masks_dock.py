@@ -489,3 +489,15 @@ def test_a_huge_label_id_is_an_roi_like_any_other(make_napari_viewer, table, big
     rois.paint((34, 34), 0)  # an edit near the big ROI redraws its ring in place
     assert [int(r["ROI"]) for r in table(dock)] == [5, big]
     assert big in np.unique(rings_layer(viewer).data)
+
+
+def test_a_3d_roi_layer_keeps_the_feature_rows_of_labels_in_other_frames(make_napari_viewer):
+    viewer = make_napari_viewer()
+    stack = np.zeros((2, 50, 50), dtype=np.int32)
+    stack[0, 20:30, 20:30] = 1
+    stack[1, 5:12, 5:12] = 3  # only in the other frame
+    layer = viewer.add_labels(stack, name="per frame")
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, "ROI masks")
+    dock._use_frame.value = True
+    dock.model.decide([1], "cell")  # a whole write of the decisions
+    assert 3 in set(layer.features["index"])  # File > Save still finds frame 1's ROI

@@ -170,6 +170,12 @@ def split_pieces_edit(labels: np.ndarray, key: int, first_new: int) -> tuple[Lab
 
 
 def _pieces(labels, where, pieces: np.ndarray, count: int, first_new: int):
+    highest = first_new + count - 1
+    if np.issubdtype(labels.dtype, np.integer) and highest > np.iinfo(labels.dtype).max:
+        raise RoiEditError(
+            f"the ROI layer's labels ({labels.dtype}) go up to {np.iinfo(labels.dtype).max}: "
+            f"no room for label {highest}; convert the layer to int32 first"
+        )
     after = np.array(labels[where], copy=True)
     inside = pieces > 0
     new = list(range(first_new, first_new + count))
@@ -233,23 +239,28 @@ def split_by_line_edit(
     pieces, count = label(kept, structure=np.ones((3, 3), bool))
     if count < 2:
         raise RoiEditError(f"the line does not cut ROI {key} in two: draw it across the ROI")
-    # each cut pixel joins the piece it touches most (4-neighbours), in the line's order
-    box_cut = np.argwhere(cut[where])
+    # each cut pixel joins the piece it touches most (its 4-neighbours first, then its
+    # diagonal ones), passing along the line until every one has a piece
+    box_cut = [tuple(p) for p in np.argwhere(cut[where])]
     height, width = kept.shape
-    for _ in range(len(box_cut)):  # a cut pixel may touch only other cut pixels at first
+    sides = ((-1, 0), (1, 0), (0, -1), (0, 1))
+    corners = ((-1, -1), (-1, 1), (1, -1), (1, 1))
+    while box_cut:
         left = []
         for r, c in box_cut:
-            near = [
-                pieces[rr, cc]
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
-                if 0 <= rr < height and 0 <= cc < width and pieces[rr, cc] > 0
-            ]
-            if near:
-                values, counts = np.unique(near, return_counts=True)
-                pieces[r, c] = values[np.argmax(counts)]
+            for steps in (sides, corners):
+                near = [
+                    pieces[r + dr, c + dc]
+                    for dr, dc in steps
+                    if 0 <= r + dr < height and 0 <= c + dc < width and pieces[r + dr, c + dc] > 0
+                ]
+                if near:
+                    values, counts = np.unique(near, return_counts=True)
+                    pieces[r, c] = values[np.argmax(counts)]
+                    break
             else:
                 left.append((r, c))
-        if not left:
+        if len(left) == len(box_cut):  # cannot happen: the ROI's pixels are connected to a piece
             break
-        box_cut = np.array(left)
+        box_cut = left
     return _pieces(labels, where, pieces, count, first_new)

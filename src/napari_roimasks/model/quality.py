@@ -151,12 +151,11 @@ class RoiQuality:
         rings = [model.ring(k) for k in keys]
         values = shape_metrics(masks)
         values["border_distance"] = border_distances(masks, model.border, model.image_shape)
+        shape = model.image_shape
+        images = {k: v for k, v in self.images.items() if v.shape == shape}  # another size: none
         values.update(
             image_metrics(
-                masks,
-                rings,
-                correlation=self.images.get("correlation"),
-                mean=self.images.get("mean"),
+                masks, rings, correlation=images.get("correlation"), mean=images.get("mean")
             )
         )
         for i, key in enumerate(keys):
@@ -320,6 +319,8 @@ class RoiQuality:
                     ThresholdRule(str(metric), _bound(low), _bound(high))
                     for metric, low, high in saved["rules"]
                 )
+                if any(rule.minimum is None and rule.maximum is None for rule in rules):
+                    raise ValueError("a rule without a bound")
                 if saved.get("classifier") is not None:
                     classifier = CellClassifier.from_json(json.dumps(saved["classifier"]))
             except (ValueError, TypeError, KeyError, AttributeError) as error:

@@ -117,9 +117,17 @@ class Repairs:
         self._repairs.clear()
         self.origins = {}
 
-    def follow(self, labels: np.ndarray, where) -> dict:
+    def follow(self, labels: np.ndarray, where, decided) -> dict:
         """The decisions to set after the label image changed in the box ``where``
         ((row slice, column slice)): repairs undone or redone there.
+
+        Parameters
+        ----------
+        labels : (rows, columns) int ndarray
+        where : (slice, slice)
+        decided : callable(key) -> RoiDecision
+            The decisions now: what the curator decided since an edit (or its undo) comes
+            back with its redo (or undo).
 
         Returns
         -------
@@ -132,10 +140,12 @@ class Repairs:
             if repair.applied and repair.edit.is_reverted_in(labels):
                 repair.applied = False
                 self._set_origins(repair, after=False)
+                repair.decisions = {k: (b, decided(k)) for k, (b, _) in repair.decisions.items()}
                 changes.update({k: before for k, (before, _) in repair.decisions.items()})
             elif not repair.applied and repair.edit.is_applied_in(labels):
                 repair.applied = True
                 self._set_origins(repair, after=True)
+                repair.decisions = {k: (decided(k), a) for k, (_, a) in repair.decisions.items()}
                 changes.update({k: after for k, (_, after) in repair.decisions.items()})
         return changes
 

@@ -193,7 +193,8 @@ class RoiModel:
 
     def set_rois_from_labels(self, labels: np.ndarray, **settings) -> None:
         """Replace every ROI with the labels of a (rows, columns) label image (see :meth:`set_rois`)."""
-        self.repairs.clear()  # read anew: the merges and splits made before are not undone here
+        if self.image_shape is not None and tuple(np.shape(labels)) != self.image_shape:
+            self.repairs.clear()  # another image: the merges and splits made are not its own
         self._coming_repair = None
         self._replace_rois(
             roi_crops_from_labels(labels),
@@ -348,6 +349,15 @@ class RoiModel:
         )
         return edit, new
 
+    def forget_repairs(self) -> None:
+        """Another ROI layer is curated: the merges and splits made, and the origins, are not
+        its own."""
+        shown = set(self.repairs.origins) & set(self._summaries)
+        self.repairs.clear()
+        self._coming_repair = None
+        if shown:
+            self._changed(shown)
+
     def restore_origins(self, origins: Mapping) -> None:
         """Take the origins a saved session kept (key -> RoiOrigin); their rows show them."""
         shown = (set(self.repairs.origins) | set(origins)) & set(self._summaries)
@@ -363,7 +373,7 @@ class RoiModel:
             self.repairs.add(coming)
             decided = {k: after for k, (_, after) in coming.decisions.items()}
         else:
-            decided = self.repairs.follow(labels, where)
+            decided = self.repairs.follow(labels, where, self.decisions.get)
         return self.decisions.set_with_roi_edit(decided) if decided else set()
 
     def update_rois(

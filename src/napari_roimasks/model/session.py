@@ -152,12 +152,16 @@ def restore_session_extras(model, session: SessionContents, keys=None) -> str | 
             if key in present:
                 found[key] = RoiTraces(fingerprint, roi, neuropil, fitted_r)
         model.store_traces(session.traces.movie, found)
-    try:
-        model.restore_origins(origins_from_json(session.origins, keys))
-        model.quality.restore_json(session.quality)
-    except ValueError as error:
-        return str(error)
-    return None
+    problems = []
+    for restore in (
+        lambda: model.restore_origins(origins_from_json(session.origins, keys)),
+        lambda: model.quality.restore_json(session.quality),
+    ):
+        try:
+            restore()
+        except ValueError as error:  # each on its own: one unreadable part leaves the other
+            problems.append(str(error))
+    return "; ".join(problems) or None
 
 
 @dataclass(frozen=True)

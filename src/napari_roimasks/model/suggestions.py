@@ -4,7 +4,8 @@ accepted only when the curator says so.
 A :class:`ThresholdRule` ("snr at least 3") that an ROI fails suggests *not cell*
 with the reason ("snr 1.2 < 3"); otherwise the classifier, when there is one,
 suggests by its probability (cell from 0.5) and names the metrics that weighed
-most; with rules only, an ROI that passes them all is suggested *cell*. A
+most; with rules only, an ROI that passes them all is suggested *cell*, and one
+whose ruled metric is not known (NaN) gets no suggestion. A
 suggestion never changes a decision by itself: :func:`accept` turns the
 suggestions the curator picked into one undoable step, and only for ROIs still
 unlabeled unless asked otherwise.
@@ -42,7 +43,7 @@ class ThresholdRule:
 
     def failure(self, value: float) -> str | None:
         """Why ``value`` fails the rule (``"snr 1.2 < 3"``), or None when it passes; a NaN
-        value (not known) passes: no evidence either way."""
+        value (not known) fails no rule (see :func:`suggest` for what it suggests)."""
         if value is None or not math.isfinite(value):
             return None
         if self.minimum is not None and value < self.minimum:
@@ -120,6 +121,8 @@ def suggest(
         elif classifier is not None:
             decision = Decision.CELL if p >= 0.5 else Decision.NOT_CELL
             out.append(Suggestion(decision, p, f"classifier {p:.2f}: {reasons[i]}"))
+        elif any(not math.isfinite(float(metrics[rule.metric][i])) for rule in rules):
+            out.append(None)  # a metric the rules read is not known: no evidence for a cell
         else:
             out.append(Suggestion(Decision.CELL, p, passed))
     return out

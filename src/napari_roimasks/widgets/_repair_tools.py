@@ -43,6 +43,7 @@ class RepairTools:
         self._select_roi = select_roi
         self.cut_layer = None
         self._cutting = None  # the ROI a line is being drawn for
+        self._cut_source = None  # the ROI layer it is drawn for
 
     def _labels(self):
         """The curated Labels layer, or None (and the reason in the status bar)."""
@@ -104,6 +105,7 @@ class RepairTools:
         self.cancel_line()
         self._cutting = key
         source = self._source()
+        self._cut_source = source
         layer = self.viewer.add_shapes(name=CUT_LINE_NAME, edge_color="red", edge_width=1, ndim=2)
         layer.metadata["napari_roimasks_overlay"] = "cut line"  # never offered as ROIs
         if source is not None:
@@ -118,7 +120,11 @@ class RepairTools:
         if layer is None or not len(layer.data):
             return
         start, end = np.asarray(layer.data[-1])[[0, -1], -2:]
+        asked_for = self._cut_source
         self.cancel_line()
+        if self._source() is not asked_for:  # another ROI layer is curated since
+            self.viewer.status = "Not split: the line was asked for another ROI layer"
+            return
         self.cut(key, (start, end))
 
     def cut(self, key, line) -> bool:

@@ -405,6 +405,8 @@ class RoiMasksWidget(DockWidget):
         self.link.stop()
         self.model.source_id = None if layer is None else layer.unique_id
         self.session.stop()  # the last changes go to the session they belong to
+        self.triage.repairs.cancel_line()  # a cut line asked for the layer curated so far
+        self.model.forget_repairs()  # its merges and splits are not the new layer's
         if layer is None:
             self.session.follow()
             return
@@ -533,7 +535,8 @@ class RoiMasksWidget(DockWidget):
     def _labels_held(self):
         """The labels the ROI layer holds, as the model read them (None: unknown, e.g. a
         Shapes layer or live rings off)."""
-        if isinstance(self.source, Labels) and self.curating and self._live.value:
+        layer = self.source
+        if isinstance(layer, Labels) and layer.ndim == 2 and self.curating and self._live.value:
             return self.model.roi_keys()  # a label image has no empty ROI
         return None
 
