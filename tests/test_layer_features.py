@@ -92,3 +92,18 @@ def test_a_shapes_layers_rows_are_its_shapes_in_order():
     layer.remove([0])  # its row goes with it: the rows are the shapes again
     assert update_roi_features(layer, {1: decision("not_cell")})
     assert list(layer.features["decision"]) == ["not_cell", "unlabeled", "not_cell", "cell"]
+
+
+def test_a_new_labels_row_has_no_group_and_the_layer_still_reads():
+    from napari_roimasks.core import MotionBorder
+    from napari_roimasks.layers import roi_masks_from_layer
+
+    layer = labels_layer()
+    write_roi_features(layer, {k: decision("unlabeled") for k in (1, 2, 3, 7)}, DECISION_COLUMNS)
+    data = np.array(layer.data)
+    data[15:18, 15:18] = 9  # painted (or split off) since: its row gets no mask_group
+    layer.data = data
+    assert update_roi_features(layer, {9: decision("cell")})
+    rois = roi_masks_from_layer(layer, MotionBorder())
+    groups = {roi.label: roi.mask_group for roi in rois}
+    assert groups[9] == -1 and groups[1] == 0 and groups[7] == 1

@@ -90,20 +90,6 @@ def roi_crops_from_labels_layer(layer, *, frame=None) -> dict[int, MaskCrop]:
     return roi_crops_from_labels(labels_plane(layer, frame=frame))
 
 
-def _mask_groups(layer) -> dict[int, int]:
-    """ROI key -> mask_group from the layer's ``features`` column ``mask_group``, if any."""
-    features = getattr(layer, "features", None)
-    if features is None or "mask_group" not in features.columns:
-        return {}
-    if type(layer).__name__ == "Shapes":
-        keys = range(1, len(features) + 1)  # one row per shape, in layer order
-    elif "index" in features.columns:
-        keys = features["index"]  # napari's Labels convention: the label id of each row
-    else:
-        keys = range(len(features))
-    return {int(k): int(g) for k, g in zip(keys, features["mask_group"], strict=True)}
-
-
 def resize_labels(layer, image_shape) -> None:
     """Give a Labels layer another frame size, keeping every ROI where it is.
 
@@ -268,7 +254,7 @@ def roi_masks_from_layer(layer, border, *, image_shape=None, frame=None) -> list
             f"{layer.name!r} is a {kind} layer; ROIs come from a Labels layer (painted) "
             "or a Shapes layer (drawn)"
         )
-    groups = _mask_groups(layer)
+    groups = mask_groups_from_features(layer)  # a row without a group (NaN): none, -1
     rois = []
     for key, crop in crops.items():
         roi = roi_masks.RoiMask(image_shape[1], image_shape[0], key, groups.get(key, -1))
