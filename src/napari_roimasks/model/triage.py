@@ -182,12 +182,15 @@ class TriageView:
 
     def _sort(self) -> None:
         value = SORT_COLUMNS[self.sort_by]
-        by_key = sorted(self._rows.values(), key=lambda row: roi_key_order(row.key))
-        known = [row for row in by_key if value(row) is not None]
-        # Python's sort is stable, reversed too: ties keep the ascending key order
-        known.sort(key=value, reverse=self.descending)
-        self._order = [row.key for row in known]
-        self._order += [row.key for row in by_key if value(row) is None]
+        by_key = sorted(self._rows, key=roi_key_order)
+        if self.sort_by == "key":  # the table's usual order, at every triage step: one sort
+            self._order = by_key[::-1] if self.descending else by_key
+        else:
+            rows = self._rows
+            known = [key for key in by_key if value(rows[key]) is not None]
+            # Python's sort is stable, reversed too: ties keep the ascending key order
+            known.sort(key=lambda key: value(rows[key]), reverse=self.descending)
+            self._order = known + [key for key in by_key if value(rows[key]) is None]
         self._position = {key: i for i, key in enumerate(self._order)}
         self._filter()
 
