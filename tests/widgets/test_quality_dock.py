@@ -12,6 +12,7 @@ from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
 
 from napari_roimasks.io.roi_set import Decision
+from napari_roimasks.model.suggestions import ThresholdRule
 from napari_roimasks.model.traces import corrected_traces
 from napari_roimasks.widgets import quality_dock
 
@@ -194,3 +195,21 @@ def test_a_classifier_goes_to_json_a_bad_file_changes_nothing_and_it_comes_back(
     assert all(row.suggestion is None for row in model.rows())
     assert quality.load_classifier(path)
     assert all(row.suggestion is not None for row in model.rows())
+
+
+def test_rules_a_session_brings_back_show_as_rows_the_curator_can_edit(curated):
+    viewer, rois, quality, _, _ = curated
+    model = rois.model
+    model.quality.restore_json(
+        '{"format": "napari-roimasks quality", "rules": [["compactness", null, 1.25]], '
+        '"classifier": null}'
+    )  # as a restored session does
+    assert len(quality._rules) == 1
+    row = quality._rules[0]
+    assert (row.metric, row.side_box.currentText(), row.value_box.value()) == (
+        "compactness",
+        "at most",
+        1.25,
+    )
+    row.value_box.setValue(1.5)  # the curator edits it: the model's rule follows
+    assert model.quality.rules == (ThresholdRule("compactness", maximum=1.5),)
