@@ -47,8 +47,8 @@ SHORTCUTS = (
 )
 #: The keys in two lines of the dock (each key's whole text is in the tooltip).
 SHORTCUTS_TEXT = (
-    "Keys: G cell, N not cell, U unlabeled, J/K next/previous, Q take suggestion "
-    "(Shift: all shown), Shift+M merge, Shift+S split, Alt+Z undo (Shift: redo)"
+    "Keys: G cell, N not cell, U unlabeled, J/K next/previous, Q suggestion (Shift: all), "
+    "Shift+M merge, Shift+S split, Alt+Z undo"
 )
 
 _NOT_CELLS_TIP = (
