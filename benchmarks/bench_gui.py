@@ -119,23 +119,32 @@ def picked_roi_traces() -> str:
     )
 
 
-def triage_steps(not_cells: str = "shown", steps: int = 250) -> str:
+def thousand_rois(seed: int):
+    """A 1400x900 viewer: a 512x512 mean image, 1000 disc ROIs (radius 3 to 6 px) in a
+    Labels layer curated by the "ROI masks" dock. Returns (rng, labels, viewer, layer, dock)."""
     import napari
-    from qtpy.QtCore import Qt
-    from qtpy.QtTest import QTest
-    from qtpy.QtWidgets import QApplication
 
-    from napari_roimasks.model.traces import RoiTraces
     from napari_roimasks.synthetic import place_cells
 
-    rng = np.random.default_rng(11)
-    labels = place_cells((512, 512), 1000, radius_range=(3.0, 6.0), seed=11)
+    rng = np.random.default_rng(seed)
+    labels = place_cells((512, 512), 1000, radius_range=(3.0, 6.0), seed=seed)
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1400, 900)
     viewer.add_image(rng.normal(500, 50, (512, 512)).astype(np.float32), name="mean image")
     layer = viewer.add_labels(labels, name="ROIs")
     _, dock = viewer.window.add_plugin_dock_widget("napari-roimasks", "ROI masks")
     dock.set_source(layer)
+    return rng, labels, viewer, layer, dock
+
+
+def triage_steps(not_cells: str = "shown", steps: int = 250) -> str:
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication
+
+    from napari_roimasks.model.traces import RoiTraces
+
+    rng, _, viewer, _, dock = thousand_rois(seed=11)
     _, traces = viewer.window.add_plugin_dock_widget("napari-roimasks", "Traces")
     model = dock.model
     n_frames = 2000
@@ -213,21 +222,11 @@ def repairs(rounds: int = 40) -> str:
     """Merge (Shift+M), undo (Ctrl+Z), split into pieces (Shift+S) and a cut along a line,
     each timed from the key press (or the line drawn) to the window painted, 1000 ROIs on
     512x512 with live rings; pairs of neighbouring ROIs, a different pair each round."""
-    import napari
     from qtpy.QtCore import Qt
     from qtpy.QtTest import QTest
     from qtpy.QtWidgets import QApplication
 
-    from napari_roimasks.synthetic import place_cells
-
-    rng = np.random.default_rng(3)
-    labels = place_cells((512, 512), 1000, radius_range=(3.0, 6.0), seed=3)
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 900)
-    viewer.add_image(rng.normal(500, 50, (512, 512)).astype(np.float32), name="mean image")
-    layer = viewer.add_labels(labels, name="ROIs")
-    _, dock = viewer.window.add_plugin_dock_widget("napari-roimasks", "ROI masks")
-    dock.set_source(layer)
+    rng, labels, viewer, layer, dock = thousand_rois(seed=3)
     viewer.layers.selection.active = layer
     model = dock.model
     canvas = viewer.window._qt_viewer.canvas.native

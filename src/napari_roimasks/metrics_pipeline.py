@@ -30,7 +30,7 @@ import numpy as np
 
 from .core.border import MotionBorder
 from .core.masks import MaskCrop
-from .pipeline import METRICS_OUTPUT, ONLY_CHOICES, OUTPUTS, InputError, corrected_traces
+from .pipeline import METRICS_OUTPUT, ONLY_CHOICES, OUTPUTS, InputError, metric_traces
 
 __all__ = [
     "IMAGE_COLUMNS",
@@ -128,9 +128,7 @@ def read_extracted_folder(
             f"expected {', '.join(OUTPUTS)}"
         )
     if (folder / METRICS_OUTPUT).exists() and not overwrite:
-        raise InputError(
-            f"{folder}: holds {METRICS_OUTPUT} already; pass --overwrite to replace it"
-        )
+        raise _metrics_there(folder)
     roi_traces, roi_ids = _traces(folder / OUTPUTS[0])
     neuropil_traces, neuropil_ids = _traces(folder / OUTPUTS[1])
     if neuropil_traces.shape != roi_traces.shape or neuropil_ids != roi_ids:
@@ -316,7 +314,7 @@ def folder_metrics(extracted: ExtractedFolder, r: float | str) -> dict[str, np.n
     ----------
     extracted : ExtractedFolder
     r : float or "fit"
-        The neuropil ratio (see :func:`~napari_roimasks.pipeline.corrected_traces`).
+        The neuropil ratio (see :func:`~napari_roimasks.pipeline.metric_traces`).
 
     Returns
     -------
@@ -331,7 +329,7 @@ def folder_metrics(extracted: ExtractedFolder, r: float | str) -> dict[str, np.n
         extracted.rings,
         border=extracted.border,
         image_shape=extracted.image_shape,
-        corrected=corrected_traces(extracted.roi_traces, extracted.neuropil_traces, r),
+        corrected=metric_traces(extracted.roi_traces, extracted.neuropil_traces, r),
         correlation=images.get("correlation"),
         mean=images.get("mean"),
     )
@@ -382,6 +380,8 @@ def write_folder_metrics(
             overwrite=overwrite,
         )
     except FileExistsError:
-        raise InputError(
-            f"{extracted.folder}: holds {METRICS_OUTPUT} already; pass --overwrite to replace it"
-        ) from None
+        raise _metrics_there(extracted.folder) from None
+
+
+def _metrics_there(folder: Path) -> InputError:
+    return InputError(f"{folder}: holds {METRICS_OUTPUT} already; pass --overwrite to replace it")

@@ -55,11 +55,11 @@ __all__ = [
     "check_cluster_movies",
     "check_summary_name",
     "chosen_rois",
-    "corrected_traces",
     "decision_counts",
     "job_metrics",
     "jobs_from_files",
     "jobs_from_manifest",
+    "metric_traces",
     "movie_source",
     "movie_steps",
     "prepare",
@@ -746,7 +746,7 @@ def job_metrics(job: BatchJob, traces: np.ndarray, r: float | str, images=None) 
     traces : (2 * n_rois, n_frames) float64 ndarray
         ROI traces, then neuropil traces.
     r : float or "fit"
-        The neuropil ratio of the corrected trace (see :func:`corrected_traces`).
+        The neuropil ratio of the corrected trace (see :func:`metric_traces`).
     images : SummaryImages, optional
         For the image metrics (NaN without).
     """
@@ -758,13 +758,13 @@ def job_metrics(job: BatchJob, traces: np.ndarray, r: float | str, images=None) 
         job.rings,
         border=job.border,
         image_shape=job.image_shape,
-        corrected=corrected_traces(traces[:n], traces[n:], r),
+        corrected=metric_traces(traces[:n], traces[n:], r),
         correlation=None if images is None else images.correlation,
         mean=None if images is None else images.mean,
     )
 
 
-def corrected_traces(
+def metric_traces(
     roi_traces: np.ndarray, neuropil_traces: np.ndarray, r: float | str
 ) -> np.ndarray:
     """(n_rois, n_frames) ``F - r * Fneu``, the trace the quality metrics are measured on.

@@ -94,21 +94,15 @@ class RoiQuality:
         """What the rules and the classifier suggest for one ROI (None: neither is set)."""
         return self._suggestions.get(key)
 
+    def values(self, name: str, keys: Sequence | None = None) -> np.ndarray:
+        """(n,) float64: one metric of ``keys`` (default every ROI, in key order)."""
+        keys = self._model.roi_keys() if keys is None else keys
+        return np.array([self.metrics(k)[name] for k in keys], dtype=np.float64)
+
     def table(self, keys: Sequence | None = None) -> dict[str, np.ndarray]:
         """Metrics of ``keys`` (default every ROI, in key order) as name -> (n,) float64."""
         keys = self._model.roi_keys() if keys is None else list(keys)
-        return {
-            name: np.array([self.metrics(k)[name] for k in keys], dtype=np.float64)
-            for name in METRICS
-        }
-
-    def known(self) -> tuple[str, ...]:
-        """The metrics known for at least one ROI (the others need traces or images first)."""
-        return tuple(
-            name
-            for name in METRICS
-            if any(math.isfinite(values[name]) for values in self._metrics.values())
-        )
+        return {name: self.values(name, keys) for name in METRICS}
 
     # -- kept current (the model calls this) ----------------------------------------------------
     def refresh(self, keys: Iterable | None = None, *, shapes: bool = True) -> None:

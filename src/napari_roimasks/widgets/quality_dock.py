@@ -301,10 +301,6 @@ class RoiQualityWidget(DockWidget):
         """The metric the ROIs are coloured by (None: not coloured)."""
         return self.colour_box.currentData()
 
-    def colour_by(self, metric: str | None) -> None:
-        """Colour the ROIs by ``metric`` (a name of :data:`METRICS`; None: stop)."""
-        self.colour_box.setCurrentIndex(0 if metric is None else METRICS.index(metric) + 1)
-
     def draw_colours(self, *, rebuild: bool = False) -> None:
         """Draw the "ROIs by <metric>" layer and the colour bar (``rebuild``: the ROIs changed)."""
         metric = self.colour_metric
@@ -315,7 +311,7 @@ class RoiQualityWidget(DockWidget):
         from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
 
         keys = self.model.roi_keys()
-        values = np.array([self.model.quality.metrics(k)[metric] for k in keys])
+        values = self.model.quality.values(metric, keys)
         known = values[np.isfinite(values)]
         low, high = (known.min(), known.max()) if known.size else (math.nan, math.nan)
         colourmap = ensure_colormap(COLOURMAP)
@@ -380,13 +376,13 @@ class RoiQualityWidget(DockWidget):
         return row
 
     def _median(self, metric: str) -> float:
-        values = self.model.quality.table()[metric]
+        values = self.model.quality.values(metric)
         known = values[np.isfinite(values)]
         return float(f"{np.median(known):.3g}") if known.size else 0.0
 
     def _fit_slider(self, row: RuleRow) -> None:
-        values = self.model.quality.table()[row.metric] if self.model.rings is not None else []
-        known = np.asarray(values)[np.isfinite(values)] if len(values) else np.array([])
+        values = self.model.quality.values(row.metric)  # none without ROIs
+        known = values[np.isfinite(values)]
         row.set_range(*((known.min(), known.max()) if known.size else (math.nan, math.nan)))
 
     def _on_rule_changed(self, row: RuleRow, *, metric: bool = False) -> None:
