@@ -225,3 +225,101 @@ def test_summary_images_of_another_size_are_not_read_and_nothing_breaks(labels):
     assert model.image_shape == (100, 100)
     assert all(np.isnan(row.metrics["brightness_z"]) for row in model.rows())
     assert np.isfinite(model.summary(1).metrics["area"])
+
+
+# -- a Shapes layer's ROIs (shapes 1..n in the layer's order) -----------------------------------
+def shapes_model(labels):
+    """A model holding the ROIs as a Shapes layer gives them: key i + 1 is shape i."""
+    from napari_roimasks.core.masks import MaskCrop
+
+    ids = [int(k) for k in np.unique(labels) if k]
+    model = RoiModel()
+    model.set_rois(
+        {i: MaskCrop.from_plane(labels == k) for i, k in enumerate(ids, start=1)}, labels.shape
+    )
+    return model
+
+
+class ShapesLayer:
+    """A Shapes layer as the model reads it back: its ROIs' pixels, in order."""
+
+    def __init__(self, model):
+        self.model = model
+        self.crops = [model.roi(k) for k in model.roi_keys()]
+
+    def write(self, repair, *, undo):
+        from napari_roimasks.core.geometry import rasterise_shape
+
+        def outline_pixels(outline):
+            return rasterise_shape(outline, "polygon", 1.0, self.model.image_shape)
+
+        def write():
+            if undo:
+                self.crops = self.before
+            else:
+                self.before = list(self.crops)
+                crops = list(self.crops)
+                for key, outline in repair.outlines.items():
+                    crops[key - 1] = outline_pixels(outline)
+                crops = [c for i, c in enumerate(crops, start=1) if i not in repair.removed]
+                self.crops = crops + [outline_pixels(o) for o in repair.added]
+            self.model.set_rois(dict(enumerate(self.crops, start=1)), self.model.image_shape)
+
+        self.model.apply_shapes_repair(repair, write, undo=undo)
+
+
+def test_a_shapes_merge_renumbers_the_shapes_after_and_its_undo_brings_them_back(labels):
+    model = shapes_model(labels)
+    n = len(model.roi_keys())
+    layer = ShapesLayer(model)
+    model.decide([3], NOT_CELL)
+    model.decide([5], CELL, reason="bright")
+    model.decide([n], CELL, reason="last")
+    union = model.roi(3).plane(labels.shape) | model.roi(5).plane(labels.shape)
+    repair = model.plan_shapes_merge([5, 3])
+    assert repair.renumbering() == {5: None, **{k: k - 1 for k in range(6, n + 1)}}
+    assert repair.renumbering(undo=True) == {k: k + 1 for k in range(5, n)}
+    heard = []
+    model.decisions_changed.connect(heard.append)
+    layer.write(repair, undo=False)
+    np.testing.assert_array_equal(model.roi(3).plane(labels.shape), union)
+    assert model.roi_keys() == list(range(1, n))
+    assert (model.summary(3).decision, model.summary(3).origin) == (CELL, "merged 3 + 5")
+    assert model.summary(n - 1).reason == "last"  # moved up with its shape
+    assert heard == [None]  # every row's decision is told: the rows moved
+    layer.write(repair, undo=True)
+    assert model.roi_keys() == list(range(1, n + 1))
+    assert [model.summary(k).decision for k in (3, 5, n)] == [NOT_CELL, CELL, CELL]
+    assert (model.summary(5).reason, model.summary(n).reason) == ("bright", "last")
+    assert model.summary(3).origin == ""
+
+
+def test_a_shapes_split_adds_unlabeled_pieces_at_the_end_and_undoes_whole(labels):
+    model = shapes_model(labels)
+    n = len(model.roi_keys())
+    layer = ShapesLayer(model)
+    roi = model.roi(4)
+    whole = roi.plane(labels.shape)
+    model.decide([4], CELL)
+    column = (roi.left + roi.right - 1) / 2
+    repair = model.plan_shapes_split(4, line=((roi.top - 1, column), (roi.bottom, column)))
+    assert repair.new_keys == [n + 1]
+    layer.write(repair, undo=False)
+    halves = [model.roi(k).plane(labels.shape) for k in (4, n + 1)]
+    np.testing.assert_array_equal(halves[0] | halves[1], whole)
+    assert not (halves[0] & halves[1]).any()
+    assert {model.summary(k).origin for k in (4, n + 1)} == {"split from 4"}
+    assert model.summary(n + 1).decision is UNLABELED
+    model.decide([n + 1], NOT_CELL)  # decided after the split: comes back with its redo
+    layer.write(repair, undo=True)
+    assert model.roi_keys() == list(range(1, n + 1)) and model.summary(4).decision is CELL
+    layer.write(repair, undo=False)
+    assert model.summary(n + 1).decision is NOT_CELL
+
+
+def test_a_shape_in_one_piece_is_not_split_without_a_line(labels):
+    model = shapes_model(labels)
+    with pytest.raises(RoiEditError, match="one piece"):
+        model.plan_shapes_split(1)
+    with pytest.raises(RoiEditError, match="two ROIs or more"):
+        model.plan_shapes_merge([1])

@@ -12,7 +12,13 @@ import numpy as np
 
 from .masks import MaskCrop
 
-__all__ = ["STROKE_SHAPES", "labels_from_masks", "mask_outlines", "rasterise_shape"]
+__all__ = [
+    "STROKE_SHAPES",
+    "labels_from_masks",
+    "mask_outlines",
+    "mask_polygon",
+    "rasterise_shape",
+]
 
 #: Shapes whose pixels are those near a line (a path's or line's edge width).
 STROKE_SHAPES = ("path", "line", "polyline")
@@ -128,24 +134,63 @@ def labels_from_masks(masks, image_shape, *, labels=None) -> tuple[np.ndarray, i
 
 
 def mask_outlines(masks) -> list[np.ndarray]:
-    """Outline polygons ((n, 2) rows, columns) of masks, e.g. for a Shapes layer.
-
-    The outline runs between pixel centres, so rasterising it gives the mask
-    back exactly for a mask in one piece without holes. A mask in several
-    pieces gives its largest piece's outline.
-    """
-    from skimage.measure import find_contours  # here: scikit-image takes long to import
-
+    """Outline polygons ((n, 2) rows, columns) of masks, e.g. for a Shapes layer: each mask's
+    :func:`mask_polygon` (None entries are skipped)."""
     outlines = []
     for mask in masks:
         crop = _as_crop(mask)
-        if crop is None:
-            continue
-        padded = np.pad(crop.pixels.astype(float), 1)
-        contours = find_contours(padded, 0.5)
-        outline = max(contours, key=len)
-        outlines.append(outline[:-1] + np.array([crop.top - 1, crop.left - 1]))
+        if crop is not None and crop.pixels.any():
+            outlines.append(mask_polygon(crop))
     return outlines
+
+
+def mask_polygon(crop: MaskCrop) -> np.ndarray:
+    """One polygon whose pixels (:func:`rasterise_shape`) are exactly the mask's.
+
+    The outline runs between pixel centres, around each piece and each hole. A
+    mask in several pieces, or with holes, gets one polygon all the same: its
+    outlines are joined by bridges that run along half-pixel lines, out and
+    back the same way, so they hold no pixel centre and add or take away no
+    pixel (a pixel is inside when a ray from its centre crosses the outline an
+    odd number of times, and a ray crosses a bridge twice or not at all).
+
+    Parameters
+    ----------
+    crop : MaskCrop
+        At least one pixel.
+
+    Returns
+    -------
+    (n, 2) float ndarray
+        Vertices as rows and columns of the image.
+    """
+    from skimage.measure import find_contours  # here: scikit-image takes long to import
+
+    padded = np.pad(crop.pixels.astype(float), 1)
+    contours = [contour[:-1] for contour in find_contours(padded, 0.5)]
+    if not contours:
+        raise ValueError("a mask without pixels has no outline")
+    # every vertex lies halfway between two pixels; a bridge leaves each outline from a
+    # vertex between two pixels of one row, along that half-pixel column
+    anchors = [_bridge_anchor(contour) for contour in contours]
+    order = sorted(range(len(contours)), key=lambda i: contours[i][anchors[i], 1])
+    first = order[0]
+    start = contours[first][anchors[first]]
+    parts = [np.roll(contours[first], -anchors[first], axis=0)]
+    above = -0.5  # the half-pixel row above the padded crop: no pixel lies on it
+    for i in order[1:]:
+        anchor = contours[i][anchors[i]]
+        bridge = np.array([start, (above, start[1]), (above, anchor[1])])
+        loop = np.roll(contours[i], -anchors[i], axis=0)
+        parts += [bridge, loop, anchor[None], bridge[::-1]]
+    return np.concatenate(parts) + np.array([crop.top - 1, crop.left - 1])
+
+
+def _bridge_anchor(contour: np.ndarray) -> int:
+    """The index of a contour's highest vertex on a half-pixel column."""
+    columns = contour[:, 1]
+    between = np.flatnonzero(np.abs(columns - np.round(columns)) > 0.25)
+    return int(between[np.argmin(contour[between, 0])])
 
 
 def _as_crop(mask) -> MaskCrop | None:

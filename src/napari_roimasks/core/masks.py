@@ -81,6 +81,16 @@ class MaskCrop:
             top + origin[0], left + origin[1], plane[top : bottom + 1, left : right + 1] != 0
         )
 
+    @classmethod
+    def union(cls, crops) -> MaskCrop:
+        """Every pixel of ``crops`` (a sequence of MaskCrop, at least one) in one crop."""
+        top, left = min(c.top for c in crops), min(c.left for c in crops)
+        bottom, right = max(c.bottom for c in crops), max(c.right for c in crops)
+        pixels = np.zeros((bottom - top, right - left), dtype=bool)
+        for c in crops:
+            pixels[c.top - top : c.bottom - top, c.left - left : c.right - left] |= c.pixels
+        return cls(top, left, pixels)
+
     def plane(self, image_shape: tuple[int, int]) -> np.ndarray:
         """The mask on an image-sized (rows, columns) bool plane."""
         plane = np.zeros(image_shape, dtype=bool)

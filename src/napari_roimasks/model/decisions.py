@@ -273,8 +273,8 @@ class Decisions:
         Parameters
         ----------
         mapping : mapping of key -> key or None
-            Every new key must be one of the mapping's old keys (a key vacated by a move
-            or a deletion), and no two ROIs may take the same key.
+            A new key must be one of the mapping's old keys (a key vacated by a move or a
+            deletion) or a key nothing is kept under, and no two ROIs may take the same key.
 
         Returns
         -------
@@ -289,7 +289,8 @@ class Decisions:
         targets = [new for new in mapping.values() if new is not None]
         if len(set(targets)) != len(targets):
             raise ValueError("two ROIs cannot take the same key")
-        kept = [new for new in targets if new not in mapping]
+        # a key no record holds is free (e.g. a shape put back at its place by an undo)
+        kept = [new for new in targets if new not in mapping and self._holds(new)]
         if kept:
             raise ValueError(f"ROI {kept[0]!r} is not moved: another ROI cannot take its key")
         new_keys = {}
@@ -311,6 +312,14 @@ class Decisions:
             for key in {*mapping, *new_keys.values()}
             if (self.get(key), self.probability(key)) != before.get(key, (UNDECIDED, None))
         }
+
+    def _holds(self, key) -> bool:
+        """Whether anything is kept under ``key`` (a decision, a probability, an undo step)."""
+        return (
+            key in self._records
+            or key in self._probabilities
+            or any(key in step.keys for step in (*self._undo, *self._redo))
+        )
 
     def _apply(self, keys: Iterable, change: Callable) -> set:
         now = None

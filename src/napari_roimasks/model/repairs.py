@@ -12,6 +12,14 @@ Ctrl+Z), one whose box holds its *after* labels again was redone; the
 decisions and origins follow. So one undo brings back the pixels, the rings,
 the decisions and the origins together.
 
+A Shapes layer has no paint undo and no labels: its shapes are ROIs 1..n in
+the layer's order. A :class:`ShapesRepair` says which shapes take a new
+outline (:func:`~napari_roimasks.core.geometry.mask_polygon`, exactly the
+merged or cut pixels), which go (the shapes after them move up, and their
+decisions with them) and which are added at the end; the dock keeps the
+layer's shapes before and after, and its Ctrl+Z puts either back with the
+decisions and origins they had.
+
 Decisions after a merge: *cell* if any merged ROI was a cell, else *not cell*
 if every one was, else *unlabeled*; the reason says what was merged. After a
 split every piece is *unlabeled* (each is a new ROI to look at).
@@ -35,6 +43,7 @@ __all__ = [
     "Repair",
     "Repairs",
     "RoiOrigin",
+    "ShapesRepair",
     "merged_decision",
     "origins_from_json",
 ]
@@ -99,6 +108,63 @@ class Repair:
     applied: bool = True
 
 
+@dataclass
+class ShapesRepair:
+    """One merge or split of a Shapes ROI layer (shape ``i`` is ROI ``i + 1``).
+
+    Attributes
+    ----------
+    n_shapes : int
+        How many shapes the layer had before.
+    outlines : dict of key -> (n, 2) ndarray
+        The shapes that take a new outline (rows, columns), by key.
+    removed : tuple of int
+        The keys whose shapes go (a merge's other ROIs).
+    added : tuple of (n, 2) ndarray
+        The outlines of the shapes added at the end (a split's other pieces).
+    decisions : dict of key -> (RoiDecision before, RoiDecision after)
+        What it did to decisions (the ROIs it kept or made, by their keys after).
+    origins : dict of key -> (RoiOrigin or None before, RoiOrigin or None after)
+    removed_decisions : dict of key -> RoiDecision
+        The decisions of the ROIs removed, brought back by an undo.
+    removed_origins : dict of key -> RoiOrigin or None
+    applied : bool
+        Whether the layer holds it now.
+    """
+
+    n_shapes: int
+    outlines: dict
+    removed: tuple = ()
+    added: tuple = ()
+    decisions: dict = field(default_factory=dict)
+    origins: dict = field(default_factory=dict)
+    removed_decisions: dict = field(default_factory=dict)
+    removed_origins: dict = field(default_factory=dict)
+    applied: bool = False
+
+    @property
+    def new_keys(self) -> list[int]:
+        """The keys of the shapes it adds."""
+        first = self.n_shapes - len(self.removed) + 1
+        return list(range(first, first + len(self.added)))
+
+    def renumbering(self, *, undo: bool = False) -> dict:
+        """The keys that move when it is made (``undo``: undone): old key -> new key, or None
+        for a shape that goes (see :meth:`RoiModel.renumber`)."""
+        if not undo:
+            gone = sorted(self.removed)
+            if not gone:
+                return {}
+            moves = {key: None for key in gone}
+            for key in range(gone[0], self.n_shapes + 1):
+                if key not in moves:
+                    moves[key] = key - sum(g < key for g in gone)
+            return moves
+        moves = {key: None for key in self.new_keys}
+        moves.update({new: old for old, new in self.renumbering().items() if new is not None})
+        return {old: new for old, new in moves.items() if old != new}
+
+
 class Repairs:
     """The merges and splits made, newest last, and each ROI's origin."""
 
@@ -150,8 +216,18 @@ class Repairs:
         return changes
 
     def _set_origins(self, repair: Repair, *, after: bool) -> None:
-        for key, pair in repair.origins.items():
-            origin = pair[1] if after else pair[0]
+        self.set_origins(
+            {key: pair[1] if after else pair[0] for key, pair in repair.origins.items()}
+        )
+
+    def renumber(self, mapping: Mapping) -> None:
+        """ROIs took new keys (old key -> new key, or None: deleted): their origins follow."""
+        moved = {key: self.origins.pop(key) for key in list(mapping) if key in self.origins}
+        self.origins.update({mapping[k]: o for k, o in moved.items() if mapping[k] is not None})
+
+    def set_origins(self, origins: Mapping) -> None:
+        """Set some ROIs' origins (key -> RoiOrigin, or None: neither merged nor split)."""
+        for key, origin in origins.items():
             if origin is None:
                 self.origins.pop(key, None)
             else:

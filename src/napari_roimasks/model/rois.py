@@ -18,15 +18,22 @@ from psygnal import Signal
 
 from ..core.border import MotionBorder, UsableArea
 from ..core.exclusions import exclusions, masks_to_read
+from ..core.geometry import mask_polygon
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
-from ..core.roi_edits import LabelEdit, merge_edit, split_by_line_edit, split_pieces_edit
+from ..core.roi_edits import (
+    LabelEdit,
+    RoiEditError,
+    merge_edit,
+    split_by_line_edit,
+    split_pieces_edit,
+)
 from ..core.summary_images import DEFAULT_CELL_DIAMETER, check_cell_diameter
 from ..io.roi_set import Decision, RoiEntry, RoiSet
 from .decisions import Decisions, RoiDecision
 from .quality import RoiQuality
-from .repairs import Repair, Repairs, RoiOrigin, merged_decision
+from .repairs import Repair, Repairs, RoiOrigin, ShapesRepair, merged_decision
 from .suggestions import Suggestion, accept
 from .traces import (
     Correction,
@@ -349,6 +356,117 @@ class RoiModel:
         )
         return edit, new
 
+    # -- merge and split of a Shapes layer (its shapes are ROIs 1..n; see model.repairs) --------
+    def plan_shapes_merge(self, keys: Iterable) -> ShapesRepair:
+        """The ROIs ``keys`` of a Shapes layer become one: the lowest takes an outline of their
+        pixels (exactly their union) and the combined decision, the others' shapes go.
+
+        Raises
+        ------
+        RoiEditError
+            Fewer than two ROIs, or one without pixels.
+        """
+        keys = sorted({int(k) for k in keys})
+        if len(keys) < 2:
+            raise RoiEditError("select two ROIs or more to merge them")
+        crops = [self._pixels_of(k, "merge") for k in keys]
+        records = [self.decisions.get(k) for k in keys]
+        kept, gone = keys[0], keys[1:]
+        return ShapesRepair(
+            n_shapes=len(self.roi_keys()),
+            outlines={kept: mask_polygon(MaskCrop.union(crops))},
+            removed=tuple(gone),
+            decisions={kept: (records[0], merged_decision(records, keys))},
+            origins={kept: (self.repairs.origin(kept), RoiOrigin(merged_from=tuple(keys)))},
+            removed_decisions=dict(zip(gone, records[1:], strict=True)),
+            removed_origins={k: self.repairs.origin(k) for k in gone},
+        )
+
+    def plan_shapes_split(self, key, line=None) -> ShapesRepair:
+        """The ROI ``key`` of a Shapes layer split along ``line`` ((row, column) start and end)
+        when given, else into its connected pieces, as :meth:`plan_split` cuts pixels: its
+        shape takes the first piece's outline, the other pieces are added at the end; every
+        piece is unlabeled.
+
+        Raises
+        ------
+        RoiEditError
+            When there is nothing to split (the message says what to do).
+        """
+        key = int(key)
+        crop = self._pixels_of(key, "split")
+        local = crop.pixels.astype(np.int32)  # the ROI is label 1 of its own box
+        if line is None:
+            edit, new = split_pieces_edit(local, 1, 2)
+        else:
+            origin = np.array([crop.top, crop.left])
+            start, end = np.asarray(line[0]) - origin, np.asarray(line[1]) - origin
+            try:
+                edit, new = split_by_line_edit(local, 1, start, end, 2)
+            except RoiEditError:
+                raise RoiEditError(
+                    f"the line does not cut ROI {key} in two: draw it across the ROI"
+                ) from None
+        edit.apply(local)
+        pieces = [MaskCrop.from_plane(local == label, (crop.top, crop.left)) for label in new]
+        repair = ShapesRepair(
+            n_shapes=len(self.roi_keys()),
+            outlines={key: mask_polygon(pieces[0])},
+            added=tuple(mask_polygon(piece) for piece in pieces[1:]),
+        )
+        piece = RoiDecision(Decision.UNLABELED, f"split from {key}")
+        made = [key, *repair.new_keys]
+        repair.decisions = {k: (self.decisions.get(k), piece) for k in made}
+        repair.origins = {k: (self.repairs.origin(k), RoiOrigin(split_from=key)) for k in made}
+        return repair
+
+    def _pixels_of(self, key, action: str) -> MaskCrop:
+        crop = self.roi(key) if key in self._summaries else None
+        if crop is None:
+            raise RoiEditError(f"ROI {key} has no pixels to {action}")
+        return crop
+
+    def apply_shapes_repair(self, repair: ShapesRepair, write, *, undo: bool = False) -> None:
+        """Make (``undo``: undo) a merge or split of a Shapes layer.
+
+        The ROIs after a removed shape move to their new keys with their decisions,
+        traces and origins, the repaired ROIs take their decisions and origins, then
+        ``write()`` puts the shapes in the layer and reads it (:meth:`set_rois`); the
+        views hear of every decision (``decisions_changed(None)``).
+
+        Parameters
+        ----------
+        repair : ShapesRepair
+            Planned by :meth:`plan_shapes_merge` or :meth:`plan_shapes_split`.
+        write : callable()
+        undo : bool
+            Undo it: the decisions made since it come back with its redo.
+        """
+        now = self.decisions.get  # what was decided since comes back with the redo (or undo)
+        if undo:
+            repair.decisions = {k: (b, now(k)) for k, (b, _) in repair.decisions.items()}
+            decided = {k: before for k, (before, _) in repair.decisions.items()}
+            decided.update(repair.removed_decisions)
+            origins = {k: before for k, (before, _) in repair.origins.items()}
+            origins.update(repair.removed_origins)
+            for key in repair.new_keys:  # the pieces added go with their shapes
+                decided.pop(key, None)
+                origins.pop(key, None)
+        else:
+            repair.decisions = {k: (now(k), a) for k, (_, a) in repair.decisions.items()}
+            origin = self.repairs.origin
+            repair.origins = {k: (origin(k), a) for k, (_, a) in repair.origins.items()}
+            repair.removed_decisions = {k: now(k) for k in repair.removed}
+            repair.removed_origins = {k: origin(k) for k in repair.removed}
+            decided = {k: after for k, (_, after) in repair.decisions.items()}
+            origins = {k: after for k, (_, after) in repair.origins.items()}
+        renumbered = self._renumber(repair.renumbering(undo=undo))
+        self.decisions.set_with_roi_edit(decided)
+        self.repairs.set_origins(origins)
+        write()
+        repair.applied = not undo
+        self._renumbered(*renumbered, every_decision=True)
+
     def forget_repairs(self) -> None:
         """Another ROI layer is curated: the merges and splits made, and the origins, are not
         its own."""
@@ -605,7 +723,15 @@ class RoiModel:
         ValueError
             See :meth:`Decisions.renumber` (nothing is changed).
         """
+        return self._renumbered(*self._renumber(mapping))
+
+    def _renumber(self, mapping: Mapping) -> tuple:
+        """:meth:`renumber` without telling anyone: (keys whose decision changed, keys whose
+        traces moved, whether the selection changed)."""
+        if not mapping:
+            return set(), set(), False
         changed = self.decisions.renumber(mapping)
+        self.repairs.renumber(mapping)
         moved_groups = {k: self.mask_groups.pop(k) for k in list(mapping) if k in self.mask_groups}
         self.mask_groups.update(
             {mapping[k]: g for k, g in moved_groups.items() if mapping[k] is not None}
@@ -617,14 +743,25 @@ class RoiModel:
         selection = tuple(k for k in selection if k is not None)
         reselected = selection != self.selection
         self.selection = selection  # before anyone hears: the table reselects its rows
+        return changed, traced, reselected
+
+    def _renumbered(
+        self, changed: set, traced: set, reselected: bool, *, every_decision: bool = False
+    ) -> set:
+        """Tell the views what :meth:`_renumber` changed (``every_decision``: name every
+        decision as changed, e.g. after a layer's shapes were put back)."""
         present = set(self.roi_keys())
         for key in (changed | traced) & present:
             self._summaries[key] = self._summarise(key)
-        self._decisions_changed(changed)
+        if every_decision:
+            self._show_decisions(list(self._summaries))
+            self.decisions_changed.emit(None)
+        else:
+            self._decisions_changed(changed)
         if traced:
             self.traces_changed.emit(traced)
         if reselected:
-            self.selection_changed.emit(selection)
+            self.selection_changed.emit(self.selection)
         return changed
 
     def _decisions_changed(self, keys: set) -> set:

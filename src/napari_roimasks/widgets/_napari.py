@@ -155,3 +155,10 @@ def save_path(parent, path, overwrite: bool, title: str, default: str, filters: 
         return Path(path), overwrite
     chosen, _ = QFileDialog.getSaveFileName(parent, title, default, filters)
     return (Path(chosen), True) if chosen else (None, overwrite)
+
+
+def keybinding(key: str):
+    """napari's form of a key name such as ``"Control-Z"`` (to find it in a keymap)."""
+    from napari.utils.key_bindings import coerce_keybinding
+
+    return coerce_keybinding(key)

@@ -1,30 +1,42 @@
-"""Merge and split in the "ROI masks" dock: the keys' actions on a Labels ROI layer.
+"""Merge and split in the "ROI masks" dock: the keys' actions on the ROI layer.
 
 Shift+M merges the selected ROIs; Shift+S splits the selected ROI into its
 connected pieces, or, when it is one piece, asks for a line: a "cut line"
 Shapes layer in napari's line tool, and the line drawn across the ROI cuts it.
-Each edit is written with the layer's ``data_setitem``: one step of napari's
-own paint undo (Ctrl+Z), which brings back the pixels, and with them (through
-the model, see :mod:`napari_roimasks.model.repairs`) the rings, the decisions
-and the origins.
+
+- On a **Labels** layer each edit is written with the layer's
+  ``data_setitem``: one step of napari's own paint undo (Ctrl+Z), which brings
+  back the pixels, and with them (through the model, see
+  :mod:`napari_roimasks.model.repairs`) the rings, the decisions and the origins.
+- On a **Shapes** layer (which napari cannot undo) the merged ROI's shape takes
+  an outline of exactly the merged pixels and the others go; a split ROI's
+  shape takes its first piece and the other pieces are added at the end. Ctrl+Z
+  on the layer undoes the last merge or split (shapes, rings, decisions and
+  origins), Ctrl+Shift+Z redoes it, as long as the shapes were not edited since.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
-from napari.layers import Labels
+import pandas as pd
+from napari.layers import Labels, Shapes
 
 from ..core.roi_edits import LabelEdit, RoiEditError
-from ._napari import unwrap
+from ..model.repairs import ShapesRepair
+from ._napari import keybinding, unwrap
 
 __all__ = ["CUT_LINE_NAME", "RepairTools"]
 
 #: The Shapes layer a cut line is drawn in (removed once it is drawn).
 CUT_LINE_NAME = "cut line"
+#: napari's key names for undo and redo of a Shapes layer's merges and splits.
+UNDO_KEY, REDO_KEY = "Control-Z", "Control-Shift-Z"
 
 
 class RepairTools:
-    """Merge and split the ROIs of the curated Labels layer.
+    """Merge and split the ROIs of the curated Labels or Shapes layer.
 
     Parameters
     ----------
@@ -34,28 +46,38 @@ class RepairTools:
         The ROI layer being curated.
     select_roi : callable(key)
         Moves to an ROI (the dock's).
+    colours : DecisionColours, optional
+        The decision colours, given back while a Shapes layer's shapes are rewritten.
+    link : RoiLayerLink, optional
+        Reads a Shapes layer into the model once its shapes are rewritten.
     """
 
-    def __init__(self, viewer, model, source, select_roi):
+    def __init__(self, viewer, model, source, select_roi, *, colours=None, link=None):
         self.viewer = viewer
         self.model = model
         self._source = source
         self._select_roi = select_roi
+        self._colours = colours
+        self._link = link
         self.cut_layer = None
         self._cutting = None  # the ROI a line is being drawn for
         self._cut_source = None  # the ROI layer it is drawn for
+        self._shapes_layer = None  # the Shapes layer whose Ctrl+Z is bound here
+        self._done: list[_ShapesStep] = []  # a Shapes layer's merges and splits, newest last
+        self._undone: list[_ShapesStep] = []
+        self._bound: list = []  # (key, callback) bound on that layer
 
-    def _labels(self):
-        """The curated Labels layer, or None (and the reason in the status bar)."""
+    def _layer(self):
+        """The curated 2D Labels or Shapes layer, or None (and the reason in the status bar)."""
         layer = self._source()
-        if not isinstance(layer, Labels):
-            self.viewer.status = (
-                "Merge and split work on a Labels ROI layer (painted ROIs); "
-                "'Copy ROIs to a new layer' makes one from shapes"
-            )
+        if not isinstance(layer, (Labels, Shapes)):
+            self.viewer.status = "Merge and split work on a Labels or Shapes ROI layer"
             return None
-        if np.ndim(layer.data) != 2:
+        if layer.ndim != 2:
             self.viewer.status = "Merge and split work on a 2D ROI layer"
+            return None
+        if isinstance(layer, Shapes) and self._link is None:
+            self.viewer.status = "Merge and split of shapes need the ROI masks dock"
             return None
         return layer
 
@@ -65,24 +87,26 @@ class RepairTools:
 
     def merge(self) -> bool:
         """Merge the selected ROIs into the lowest of them (Shift+M); False when it cannot."""
-        layer = self._labels()
+        layer = self._layer()
         if layer is None:
             return False
-        labels = np.asarray(layer.data)
+        keys = self._selected()
         try:
-            edit = self.model.plan_merge(labels, self._selected())
+            if isinstance(layer, Labels):
+                self._write(layer, self.model.plan_merge(np.asarray(layer.data), keys))
+            else:
+                self._write_shapes(layer, self.model.plan_shapes_merge(keys))
         except RoiEditError as error:
             self.viewer.status = f"Not merged: {error}"
             return False
-        kept = min(int(k) for k in self._selected())
-        self._write(layer, edit)
+        kept = min(int(k) for k in keys)
         self._select_roi(kept)
         self.viewer.status = f"Merged into ROI {kept} (Ctrl+Z undoes it)"
         return True
 
     def split(self) -> bool:
         """Split the selected ROI (Shift+S): into its pieces, or along a line drawn next."""
-        layer = self._labels()
+        layer = self._layer()
         if layer is None:
             return False
         keys = self._selected()
@@ -91,14 +115,24 @@ class RepairTools:
             return False
         key = keys[0]
         try:
-            edit, new = self.model.plan_split(np.asarray(layer.data), key)
+            new = self._split(layer, key, None)
         except RoiEditError:  # one piece: a line cuts it
             self.ask_for_line(key)
             return False
-        self._write(layer, edit)
-        self._select_roi(new[0])
         self.viewer.status = f"ROI {key} split into ROIs {_listed(new)} (Ctrl+Z undoes it)"
         return True
+
+    def _split(self, layer, key, line) -> list:
+        """Split ROI ``key`` (along ``line``, or into its pieces); the ROIs it became."""
+        if isinstance(layer, Labels):
+            edit, new = self.model.plan_split(np.asarray(layer.data), key, line=line)
+            self._write(layer, edit)
+        else:
+            repair = self.model.plan_shapes_split(key, line=line)
+            self._write_shapes(layer, repair)
+            new = [int(key), *repair.new_keys]
+        self._select_roi(new[0])
+        return new
 
     def ask_for_line(self, key) -> None:
         """A "cut line" layer in napari's line tool: the line drawn next cuts ROI ``key``."""
@@ -129,16 +163,14 @@ class RepairTools:
 
     def cut(self, key, line) -> bool:
         """Cut ROI ``key`` along ``line`` ((row, column) start and end, in the layer's data)."""
-        layer = self._labels()
+        layer = self._layer()
         if layer is None:
             return False
         try:
-            edit, new = self.model.plan_split(np.asarray(layer.data), key, line=line)
+            new = self._split(layer, key, line)
         except RoiEditError as error:
             self.viewer.status = f"Not split: {error}"
             return False
-        self._write(layer, edit)
-        self._select_roi(new[0])
         self.viewer.status = f"ROI {key} cut into ROIs {_listed(new)} (Ctrl+Z undoes it)"
         return True
 
@@ -164,6 +196,150 @@ class RepairTools:
         rows, columns = np.nonzero(changed)
         layer.data_setitem((rows + edit.top, columns + edit.left), edit.after[changed])
         self.model.labels_edited(np.asarray(layer.data))  # when the live link is off, too
+
+    # -- a Shapes layer: its own undo ----------------------------------------------------------
+    def follow(self, layer) -> None:
+        """The dock curates ``layer`` now: a Shapes layer gets Ctrl+Z and Ctrl+Shift+Z for its
+        merges and splits; those of the layer before are forgotten."""
+        previous, self._shapes_layer = self._shapes_layer, None
+        self._done, self._undone = [], []
+        for key, on_key in self._bound:
+            if previous is not None and previous.keymap.get(keybinding(key)) is on_key:
+                previous.bind_key(key, None)
+        self._bound = []
+        if isinstance(layer, Shapes):
+            for key, action in ((UNDO_KEY, self.undo_shapes), (REDO_KEY, self.redo_shapes)):
+
+                def on_key(layer, action=action):  # napari passes the layer
+                    action()
+
+                layer.bind_key(key, on_key, overwrite=True)
+                self._bound.append((key, on_key))
+            self._shapes_layer = layer
+
+    def _write_shapes(self, layer, repair: ShapesRepair) -> None:
+        """Make a merge or split of a Shapes layer (one step of its Ctrl+Z)."""
+        if repair.n_shapes != len(layer.data):
+            raise RoiEditError("the ROIs are not read from the layer: update the rings first")
+        self._give_back_colours()
+        before = _ShapesState.of(layer)
+        step = _ShapesStep(repair, before, before.repaired(repair))
+        self._put(layer, step, undo=False)
+        self._done.append(step)
+        self._undone = []
+
+    def undo_shapes(self) -> bool:
+        """Undo the Shapes layer's last merge or split (Ctrl+Z on it); False when it cannot."""
+        return self._step(self._done, self._undone, undo=True)
+
+    def redo_shapes(self) -> bool:
+        """Redo the merge or split last undone (Ctrl+Shift+Z on the layer)."""
+        return self._step(self._undone, self._done, undo=False)
+
+    def _step(self, source: list, target: list, *, undo: bool) -> bool:
+        what = "undo" if undo else "redo"
+        layer = self._shapes_layer
+        if not source or layer is None or layer is not self._source():
+            self.viewer.status = f"No merge or split to {what}"
+            return False
+        step = source[-1]
+        self._give_back_colours()
+        if not (step.after if undo else step.before).holds(layer):
+            self._done, self._undone = [], []
+            self.viewer.status = f"Cannot {what}: the shapes were edited since the merge or split"
+            return False
+        source.pop()
+        self._put(layer, step, undo=undo)
+        target.append(step)
+        keys = sorted(step.repair.outlines)
+        self._select_roi(keys[0])
+        self.viewer.status = f"{what.capitalize()}: ROI {keys[0]}'s merge or split"
+        return True
+
+    def _put(self, layer, step: _ShapesStep, *, undo: bool) -> None:
+        def write():
+            with self._link.paused():
+                (step.before if undo else step.after).put(layer)
+            problem = self._link.read()
+            if problem is not None:
+                self.viewer.status = f"Rings not updated: {problem}"
+
+        self.model.apply_shapes_repair(step.repair, write, undo=undo)
+
+    def _give_back_colours(self) -> None:
+        """The layer's own colours while its shapes are copied (decisions recolour after)."""
+        if self._colours is not None:
+            self._colours.restore()
+
+
+@dataclass(frozen=True)
+class _ShapesState:
+    """What a Shapes layer holds, shape by shape (shape ``i`` is ROI ``i + 1``)."""
+
+    data: tuple  # (n, 2) vertices
+    types: tuple
+    widths: tuple
+    z: tuple
+    face: np.ndarray  # (n, 4)
+    edge: np.ndarray
+    features: pd.DataFrame
+
+    @classmethod
+    def of(cls, layer) -> _ShapesState:
+        return cls(
+            tuple(np.array(d, copy=True) for d in layer.data),
+            tuple(layer.shape_type),
+            tuple(layer.edge_width),
+            tuple(layer.z_index),
+            np.array(layer.face_color, copy=True),
+            np.array(layer.edge_color, copy=True),
+            layer.features.copy(),
+        )
+
+    def repaired(self, repair: ShapesRepair) -> _ShapesState:
+        """The shapes once ``repair`` is made: outlines replaced, shapes removed or added."""
+        data, types = list(self.data), list(self.types)
+        for key, outline in repair.outlines.items():
+            data[key - 1], types[key - 1] = outline, "polygon"
+        rows = [i for i in range(len(data)) if i + 1 not in set(repair.removed)]
+        like = min(repair.outlines) - 1  # added pieces look like the shape they come from
+        rows_after = rows + [like] * len(repair.added)
+        return replace(
+            self,
+            data=tuple(data[i] for i in rows) + tuple(repair.added),
+            types=tuple(types[i] for i in rows) + ("polygon",) * len(repair.added),
+            widths=tuple(self.widths[i] for i in rows_after),
+            z=tuple(self.z[i] for i in rows_after),
+            face=self.face[rows_after],
+            edge=self.edge[rows_after],
+            features=self.features.iloc[rows_after].reset_index(drop=True),
+        )
+
+    def holds(self, layer) -> bool:
+        """Whether the layer's shapes are these (edits since would be lost by putting others)."""
+        return (
+            len(layer.data) == len(self.data)
+            and tuple(layer.shape_type) == self.types
+            and all(np.array_equal(a, b) for a, b in zip(layer.data, self.data, strict=True))
+        )
+
+    def put(self, layer) -> None:
+        """Give the layer these shapes, with their widths, colours and features."""
+        layer.data = [(d, t) for d, t in zip(self.data, self.types, strict=True)]
+        layer.edge_width = list(self.widths)
+        layer.z_index = list(self.z)
+        layer.face_color = self.face
+        layer.edge_color = self.edge
+        layer.features = self.features.copy()
+
+
+@dataclass(frozen=True)
+class _ShapesStep:
+    """One merge or split of a Shapes layer: the layer's shapes before and after."""
+
+    repair: ShapesRepair
+    before: _ShapesState
+    after: _ShapesState
 
 
 def _listed(keys) -> str:

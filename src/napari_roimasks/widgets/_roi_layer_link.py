@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 import numpy as np
 from napari.layers import Labels
@@ -61,6 +62,16 @@ class RoiLayerLink:
         self._on_click = on_click
         self._on_added: Callable[[], None] = on_added or (lambda: None)
         self._removing: tuple[list[int], int] | None = None  # shapes being deleted, and of how many
+        self._paused = False  # see paused()
+
+    @contextmanager
+    def paused(self):
+        """Within it, the layer's edits are not followed (the caller reads the layer after)."""
+        paused, self._paused = self._paused, True
+        try:
+            yield
+        finally:
+            self._paused = paused
 
     def follow(self, layer) -> None:
         """Follow ``layer``'s edits (None: none); :meth:`read` reads it whole."""
@@ -156,11 +167,13 @@ class RoiLayerLink:
         ]
 
     def _selected(self, event=None) -> None:
-        if self._removing is None:  # while shapes go, napari renumbers the selection first
+        if (
+            self._removing is None and not self._paused
+        ):  # while shapes go, napari renumbers the selection first
             self._on_selected()
 
     def _labels_edited(self, event=None) -> None:
-        if not self.live:
+        if not self.live or self._paused:
             return
         try:
             plane = labels_plane(self.layer, frame=self.frame())
@@ -169,6 +182,8 @@ class RoiLayerLink:
         self.model.labels_edited(plane)
 
     def _shapes_edited(self, event) -> None:
+        if self._paused:
+            return
         removed = self._follow_removal(event)
         if self.live:
             self._update_shapes(event)
@@ -216,7 +231,11 @@ class RoiLayerLink:
         return True
 
     def _shapes_restyled(self, event=None) -> None:
-        if self.live and any(t in ("path", "line") for t in self.layer.shape_type):
+        if (
+            self.live
+            and not self._paused
+            and any(t in ("path", "line") for t in self.layer.shape_type)
+        ):
             self._read_or_warn()
 
     def _read_or_warn(self) -> None:

@@ -84,10 +84,20 @@ class TriageControls(QWidget):
         The ROI layer being curated (coloured by decision).
     recoloured : callable(layer), optional
         Called when the ROI layer's colours changed (see :class:`DecisionColours`).
+    link : RoiLayerLink, optional
+        The ROI layer's link to the model (merge and split write a Shapes layer through it).
     """
 
     def __init__(
-        self, viewer, model, table, select_roi: Callable, source: Callable, *, recoloured=None
+        self,
+        viewer,
+        model,
+        table,
+        select_roi: Callable,
+        source: Callable,
+        *,
+        recoloured=None,
+        link=None,
     ):
         super().__init__()
         self.viewer = viewer
@@ -95,7 +105,9 @@ class TriageControls(QWidget):
         self.table = table
         self._select_roi = select_roi
         self.colours = DecisionColours(model, source, recoloured)
-        self.repairs = RepairTools(viewer, model, source, select_roi)
+        self.repairs = RepairTools(
+            viewer, model, source, select_roi, colours=self.colours, link=link
+        )
 
         self.filter_box = QComboBox()
         self.filter_box.addItems(list(_FILTERS))

@@ -127,6 +127,7 @@ class RoiMasksWidget(DockWidget):
             self.select_roi,
             lambda: self.source,
             recoloured=self._on_recoloured,
+            link=self.link,
         )
         self._export_table = PushButton(text="Export table (CSV)…")
         self._export_table.tooltip = (
@@ -331,8 +332,9 @@ class RoiMasksWidget(DockWidget):
             return
         if isinstance(layer, Labels):
             layer.selected_label = int(key)
-        else:
-            layer.selected_data = {int(key) - 1}
+        else:  # the shapes of every ROI selected (rows picked with Ctrl), or this one's
+            keys = self.model.selection if key in self.model.selection else (key,)
+            layer.selected_data = {int(k) - 1 for k in keys}
         self.table.select_key(key)
         if key not in self.model.selection:  # e.g. the row was selected already
             self.model.set_selection([key])
@@ -406,6 +408,7 @@ class RoiMasksWidget(DockWidget):
         self.model.source_id = None if layer is None else layer.unique_id
         self.session.stop()  # the last changes go to the session they belong to
         self.triage.repairs.cancel_line()  # a cut line asked for the layer curated so far
+        self.triage.repairs.follow(layer)  # a Shapes layer's Ctrl+Z undoes its merges and splits
         self.model.forget_repairs()  # its merges and splits are not the new layer's
         if layer is None:
             self.session.follow()
@@ -569,6 +572,7 @@ class RoiMasksWidget(DockWidget):
         """Let go of the layer, the model and the viewer (napari removed or closed the dock)."""
         self.triage.teardown()  # gives the layer its colours back while the dock still follows it
         self.session.close()  # writes what is unsaved
+        self.triage.repairs.follow(None)
         self.link.stop()
         disconnect_all(self._connections)
         self._connections = []
