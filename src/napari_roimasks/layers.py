@@ -37,7 +37,6 @@ __all__ = [
     "roi_crops_from_labels_layer",
     "roi_crops_from_shapes_layer",
     "roi_masks_from_layer",
-    "shape_crop",
     "update_roi_features",
     "write_roi_features",
 ]
@@ -162,8 +161,8 @@ def open_image_sizes() -> list[tuple[str, tuple[int, int]]]:
 
 
 # -- Shapes -----------------------------------------------------------------------------------
-def _planar_vertices(layer, index: int) -> np.ndarray:
-    vertices = np.asarray(layer.data[index], dtype=float)
+def _planar_vertices(vertices, layer, index: int) -> np.ndarray:
+    vertices = np.asarray(vertices, dtype=float)
     if vertices.shape[1] > 2:
         leading = vertices[:, :-2]
         if np.ptp(leading, axis=0).max() > 0:
@@ -174,12 +173,20 @@ def _planar_vertices(layer, index: int) -> np.ndarray:
     return vertices[:, -2:]
 
 
-def shape_crop(layer, index: int, image_shape) -> MaskCrop | None:
-    """Shape ``index`` of a Shapes layer as a :class:`MaskCrop`; None when it covers no pixel."""
-    vertices = _planar_vertices(layer, index)
-    return rasterise_shape(
-        vertices, layer.shape_type[index], float(layer.edge_width[index]), image_shape
-    )
+def _shape_crops(layer, indices, image_shape) -> dict[int, MaskCrop | None]:
+    """Shapes ``indices`` of a Shapes layer as MaskCrops (None: no pixel), keyed index + 1.
+
+    The layer's lists are read once: napari builds each anew on every read."""
+    data, types, widths = layer.data, layer.shape_type, layer.edge_width
+    return {
+        index + 1: rasterise_shape(
+            _planar_vertices(data[index], layer, index),
+            types[index],
+            float(widths[index]),
+            image_shape,
+        )
+        for index in indices
+    }
 
 
 def roi_crops_from_shapes_layer(layer, image_shape) -> dict[int, MaskCrop | None]:
@@ -187,7 +194,7 @@ def roi_crops_from_shapes_layer(layer, image_shape) -> dict[int, MaskCrop | None
 
     A shape that covers no pixel of the image maps to None.
     """
-    return {index + 1: shape_crop(layer, index, image_shape) for index in range(len(layer.data))}
+    return _shape_crops(layer, range(len(layer.data)), image_shape)
 
 
 def edited_shapes(layer, event, image_shape, n_rois: int) -> dict[int, MaskCrop | None] | None:
@@ -217,7 +224,7 @@ def edited_shapes(layer, event, image_shape, n_rois: int) -> dict[int, MaskCrop 
         return None
     if len(layer.data) != n_rois and action != "added":
         return None
-    return {index + 1: shape_crop(layer, index, image_shape) for index in indices}
+    return _shape_crops(layer, indices, image_shape)
 
 
 # -- to AllenSDK masks --------------------------------------------------------------------------

@@ -235,7 +235,9 @@ def shapes_model(labels):
     ids = [int(k) for k in np.unique(labels) if k]
     model = RoiModel()
     model.set_rois(
-        {i: MaskCrop.from_plane(labels == k) for i, k in enumerate(ids, start=1)}, labels.shape
+        {i: MaskCrop.from_plane(labels == k) for i, k in enumerate(ids, start=1)},
+        labels.shape,
+        border=MotionBorder(2, 3, 1, 2),
     )
     return model
 
@@ -248,24 +250,43 @@ class ShapesLayer:
         self.crops = [model.roi(k) for k in model.roi_keys()]
 
     def write(self, repair, *, undo):
+        """Make (undo) ``repair`` as the dock does; then the model's pixels must be those a
+        read of the layer gives: each outline rasterised."""
         from napari_roimasks.core.geometry import rasterise_shape
 
         def outline_pixels(outline):
             return rasterise_shape(outline, "polygon", 1.0, self.model.image_shape)
 
-        def write():
-            if undo:
-                self.crops = self.before
-            else:
-                self.before = list(self.crops)
-                crops = list(self.crops)
-                for key, outline in repair.outlines.items():
-                    crops[key - 1] = outline_pixels(outline)
-                crops = [c for i, c in enumerate(crops, start=1) if i not in repair.removed]
-                self.crops = crops + [outline_pixels(o) for o in repair.added]
-            self.model.set_rois(dict(enumerate(self.crops, start=1)), self.model.image_shape)
+        if undo:
+            self.crops = self.before
+        else:
+            self.before = list(self.crops)
+            crops = list(self.crops)
+            for key, outline in repair.outlines.items():
+                crops[key - 1] = outline_pixels(outline)
+            crops = [c for i, c in enumerate(crops, start=1) if i not in repair.removed]
+            self.crops = crops + [outline_pixels(o) for o in repair.added]
+        self.model.apply_shapes_repair(repair, lambda: None, undo=undo)
+        assert self.model.roi_keys() == list(range(1, len(self.crops) + 1))
+        shape = self.model.image_shape
+        for key, crop in enumerate(self.crops, start=1):
+            np.testing.assert_array_equal(self.model.roi(key).plane(shape), crop.plane(shape))
+        assert_shape_rings_are_a_rebuild(self.model)
 
-        self.model.apply_shapes_repair(repair, write, undo=undo)
+
+def assert_shape_rings_are_a_rebuild(model):
+    crops = {k: model.roi(k) for k in model.roi_keys()}
+    fresh = NeuropilRings.from_masks(
+        crops, model.image_shape, border=model.border, options=model.ring_options
+    )
+    assert set(model.rings.keys()) == set(fresh.keys())
+    for key in fresh:
+        ours, theirs = model.rings.ring(key), fresh.ring(key)
+        assert (ours is None) == (theirs is None), key
+        if ours is not None:
+            np.testing.assert_array_equal(
+                ours.plane(model.image_shape), theirs.plane(model.image_shape)
+            )
 
 
 def test_a_shapes_merge_renumbers_the_shapes_after_and_its_undo_brings_them_back(labels):
@@ -286,7 +307,7 @@ def test_a_shapes_merge_renumbers_the_shapes_after_and_its_undo_brings_them_back
     assert model.roi_keys() == list(range(1, n))
     assert (model.summary(3).decision, model.summary(3).origin) == (CELL, "merged 3 + 5")
     assert model.summary(n - 1).reason == "last"  # moved up with its shape
-    assert heard == [None]  # every row's decision is told: the rows moved
+    assert {3, n - 1} <= heard[-1]  # the merged ROI, and the decision that moved up
     layer.write(repair, undo=True)
     assert model.roi_keys() == list(range(1, n + 1))
     assert [model.summary(k).decision for k in (3, 5, n)] == [NOT_CELL, CELL, CELL]

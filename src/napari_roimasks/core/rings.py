@@ -316,6 +316,30 @@ class NeuropilRings:
             self._store_window(key)
         return affected
 
+    def rename(self, mapping: Mapping[Hashable, Hashable]) -> None:
+        """ROIs take new keys (old key -> new key), their pixels and rings unchanged (e.g. the
+        shapes after a deleted one move up). Every new key must be free or renamed too.
+
+        Raises
+        ------
+        ValueError
+            For a new key an ROI that is not renamed holds (nothing is changed).
+        """
+        mapping = {old: new for old, new in mapping.items() if old != new and old in self._rois}
+        taken = [new for new in mapping.values() if new in self._rois and new not in mapping]
+        if taken or len(set(mapping.values())) != len(mapping):
+            raise ValueError(f"ROI {taken[0] if taken else '?'!r} would be taken twice")
+
+        def renamed(table: dict) -> dict:
+            return {mapping.get(key, key): value for key, value in table.items()}
+
+        self._rois, self._regions = renamed(self._rois), renamed(self._regions)
+        for old in mapping:  # ring k is labelled k: where it shows must be painted again
+            self._mark_dirty(self._rings[old])
+        self._rings = renamed(self._rings)
+        self._window_keys = [mapping.get(key, key) for key in self._window_keys]
+        self._window_index = {key: i for i, key in enumerate(self._window_keys)}
+
     def update_from_labels(self, labels, changed_labels: Iterable[int], *, where=None) -> set:
         """Re-read some labels from the edited label image and update their rings.
 

@@ -128,6 +128,8 @@ class ShapesRepair:
     removed_decisions : dict of key -> RoiDecision
         The decisions of the ROIs removed, brought back by an undo.
     removed_origins : dict of key -> RoiOrigin or None
+    crops_before : dict of key -> MaskCrop
+        The pixels of the ROIs it changes or removes, as they were (an undo brings them back).
     applied : bool
         Whether the layer holds it now.
     """
@@ -140,6 +142,7 @@ class ShapesRepair:
     origins: dict = field(default_factory=dict)
     removed_decisions: dict = field(default_factory=dict)
     removed_origins: dict = field(default_factory=dict)
+    crops_before: dict = field(default_factory=dict)
     applied: bool = False
 
     @property

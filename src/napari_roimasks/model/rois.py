@@ -18,7 +18,7 @@ from psygnal import Signal
 
 from ..core.border import MotionBorder, UsableArea
 from ..core.exclusions import exclusions, masks_to_read
-from ..core.geometry import mask_polygon
+from ..core.geometry import mask_polygon, rasterise_shape
 from ..core.masks import MaskCrop
 from ..core.neuropil import RingOptions
 from ..core.rings import NeuropilRings, roi_crops_from_labels
@@ -380,6 +380,7 @@ class RoiModel:
             origins={kept: (self.repairs.origin(kept), RoiOrigin(merged_from=tuple(keys)))},
             removed_decisions=dict(zip(gone, records[1:], strict=True)),
             removed_origins={k: self.repairs.origin(k) for k in gone},
+            crops_before=dict(zip(keys, crops, strict=True)),
         )
 
     def plan_shapes_split(self, key, line=None) -> ShapesRepair:
@@ -413,6 +414,7 @@ class RoiModel:
             n_shapes=len(self.roi_keys()),
             outlines={key: mask_polygon(pieces[0])},
             added=tuple(mask_polygon(piece) for piece in pieces[1:]),
+            crops_before={key: crop},
         )
         piece = RoiDecision(Decision.UNLABELED, f"split from {key}")
         made = [key, *repair.new_keys]
@@ -430,9 +432,10 @@ class RoiModel:
         """Make (``undo``: undo) a merge or split of a Shapes layer.
 
         The ROIs after a removed shape move to their new keys with their decisions,
-        traces and origins, the repaired ROIs take their decisions and origins, then
-        ``write()`` puts the shapes in the layer and reads it (:meth:`set_rois`); the
-        views hear of every decision (``decisions_changed(None)``).
+        traces, origins and rings; the repaired ROIs take their pixels (those of their
+        new outlines, or back those they had), decisions and origins, and only the rings
+        those reach are recomputed. ``write()`` puts the shapes in the layer (which is
+        not read again: the model knows its pixels).
 
         Parameters
         ----------
@@ -442,6 +445,7 @@ class RoiModel:
         undo : bool
             Undo it: the decisions made since it come back with its redo.
         """
+        self._require_rois()
         now = self.decisions.get  # what was decided since comes back with the redo (or undo)
         if undo:
             repair.decisions = {k: (b, now(k)) for k, (b, _) in repair.decisions.items()}
@@ -452,20 +456,30 @@ class RoiModel:
             for key in repair.new_keys:  # the pieces added go with their shapes
                 decided.pop(key, None)
                 origins.pop(key, None)
+            crops = dict(repair.crops_before)
         else:
-            repair.decisions = {k: (now(k), a) for k, (_, a) in repair.decisions.items()}
             origin = self.repairs.origin
+            repair.decisions = {k: (now(k), a) for k, (_, a) in repair.decisions.items()}
             repair.origins = {k: (origin(k), a) for k, (_, a) in repair.origins.items()}
             repair.removed_decisions = {k: now(k) for k in repair.removed}
             repair.removed_origins = {k: origin(k) for k in repair.removed}
             decided = {k: after for k, (_, after) in repair.decisions.items()}
             origins = {k: after for k, (_, after) in repair.origins.items()}
-        renumbered = self._renumber(repair.renumbering(undo=undo))
-        self.decisions.set_with_roi_edit(decided)
+            outlines = {**repair.outlines, **dict(zip(repair.new_keys, repair.added, strict=True))}
+            crops = {
+                k: rasterise_shape(outline, "polygon", 1.0, self.image_shape)
+                for k, outline in outlines.items()
+            }
+        mapping = repair.renumbering(undo=undo)
+        renumbered = self._renumber(mapping)
+        changed = self.decisions.set_with_roi_edit(decided)
         self.repairs.set_origins(origins)
+        touched = self._rename_rois(mapping) | self._update_crops(crops)
         write()
         repair.applied = not undo
-        self._renumbered(*renumbered, every_decision=True)
+        self._changed(touched)
+        changed_before, traced, reselected = renumbered
+        self._renumbered(changed_before | changed | set(decided), traced, reselected)
 
     def forget_repairs(self) -> None:
         """Another ROI layer is curated: the merges and splits made, and the origins, are not
@@ -499,6 +513,12 @@ class RoiModel:
     ) -> set:
         """Change some ROIs (None: no pixels) and drop the keys in ``removed``; returns the keys touched."""
         self._require_rois()
+        touched = self._update_crops(changes, removed)
+        self._changed(touched)
+        return touched
+
+    def _update_crops(self, changes: Mapping, removed: Iterable = ()) -> set:
+        """:meth:`update_rois` without telling anyone."""
         removed = set(removed)
         self._empty -= removed
         updates = dict.fromkeys(removed)
@@ -509,9 +529,17 @@ class RoiModel:
             else:
                 self._empty.discard(key)
                 updates[key] = crop
-        touched = self.rings.update(updates) | set(changes) | removed
-        self._changed(touched)
-        return touched
+        return self.rings.update(updates) | set(changes) | removed
+
+    def _rename_rois(self, mapping: Mapping) -> set:
+        """ROIs take new keys (old -> new, or None: removed), pixels and rings unchanged
+        otherwise; the keys touched (old and new)."""
+        gone = {key for key, new in mapping.items() if new is None}
+        moves = {key: new for key, new in mapping.items() if new is not None}
+        recomputed = self._update_crops({}, gone)
+        self.rings.rename(moves)
+        self._empty = {moves.get(key, key) for key in self._empty}
+        return {moves.get(key, key) for key in recomputed} | set(mapping) | set(moves.values())
 
     def _require_rois(self) -> None:
         if self.rings is None:
@@ -745,19 +773,12 @@ class RoiModel:
         self.selection = selection  # before anyone hears: the table reselects its rows
         return changed, traced, reselected
 
-    def _renumbered(
-        self, changed: set, traced: set, reselected: bool, *, every_decision: bool = False
-    ) -> set:
-        """Tell the views what :meth:`_renumber` changed (``every_decision``: name every
-        decision as changed, e.g. after a layer's shapes were put back)."""
+    def _renumbered(self, changed: set, traced: set, reselected: bool) -> set:
+        """Tell the views what :meth:`_renumber` changed."""
         present = set(self.roi_keys())
         for key in (changed | traced) & present:
             self._summaries[key] = self._summarise(key)
-        if every_decision:
-            self._show_decisions(list(self._summaries))
-            self.decisions_changed.emit(None)
-        else:
-            self._decisions_changed(changed)
+        self._decisions_changed(changed)
         if traced:
             self.traces_changed.emit(traced)
         if reselected:

@@ -221,9 +221,7 @@ class RepairTools:
         """Make a merge or split of a Shapes layer (one step of its Ctrl+Z)."""
         if repair.n_shapes != len(layer.data):
             raise RoiEditError("the ROIs are not read from the layer: update the rings first")
-        self._give_back_colours()
-        before = _ShapesState.of(layer)
-        step = _ShapesStep(repair, before, before.repaired(repair))
+        step = _ShapesStep(repair)
         self._put(layer, step, undo=False)
         self._done.append(step)
         self._undone = []
@@ -243,8 +241,7 @@ class RepairTools:
             self.viewer.status = f"No merge or split to {what}"
             return False
         step = source[-1]
-        self._give_back_colours()
-        if not (step.after if undo else step.before).holds(layer):
+        if not _same_shapes(layer, step.shapes):
             self._done, self._undone = [], []
             self.viewer.status = f"Cannot {what}: the shapes were edited since the merge or split"
             return False
@@ -257,17 +254,25 @@ class RepairTools:
         return True
 
     def _put(self, layer, step: _ShapesStep, *, undo: bool) -> None:
+        """Give the layer its shapes with ``step`` made (``undo``: undone); the model takes
+        their pixels from the step (the layer is not read again)."""
+        self._give_back_colours()  # the layer's own colours move with its shapes
+        now = _ShapesState.of(layer)
+        if undo:
+            shapes = now.restored(step.repair, step.before)
+        else:
+            step.before = now
+            shapes = now.repaired(step.repair)
+
         def write():
             with self._link.paused():
-                (step.before if undo else step.after).put(layer)
-            problem = self._link.read()
-            if problem is not None:
-                self.viewer.status = f"Rings not updated: {problem}"
+                shapes.put(layer)
 
         self.model.apply_shapes_repair(step.repair, write, undo=undo)
+        step.shapes = (shapes.data, shapes.types)
 
     def _give_back_colours(self) -> None:
-        """The layer's own colours while its shapes are copied (decisions recolour after)."""
+        """The layer's own colours while its shapes are moved (decisions recolour after)."""
         if self._colours is not None:
             self._colours.restore()
 
@@ -287,7 +292,7 @@ class _ShapesState:
     @classmethod
     def of(cls, layer) -> _ShapesState:
         return cls(
-            tuple(np.array(d, copy=True) for d in layer.data),
+            tuple(layer.data),  # napari gives its arrays anew (and never changes them in place)
             tuple(layer.shape_type),
             tuple(layer.edge_width),
             tuple(layer.z_index),
@@ -297,49 +302,88 @@ class _ShapesState:
         )
 
     def repaired(self, repair: ShapesRepair) -> _ShapesState:
-        """The shapes once ``repair`` is made: outlines replaced, shapes removed or added."""
-        data, types = list(self.data), list(self.types)
-        for key, outline in repair.outlines.items():
+        """These shapes once ``repair`` is made: outlines replaced, shapes removed or added
+        (looking like the shape split)."""
+        removed = set(repair.removed)
+        like = min(repair.outlines) - 1
+        rows = [i for i in range(len(self.data)) if i + 1 not in removed]
+        shapes = _taken([(self, i) for i in rows] + [(self, like)] * len(repair.added))
+        data, types = list(shapes.data), list(shapes.types)
+        outlines = {**repair.outlines, **dict(zip(repair.new_keys, repair.added, strict=True))}
+        for key, outline in outlines.items():
             data[key - 1], types[key - 1] = outline, "polygon"
-        rows = [i for i in range(len(data)) if i + 1 not in set(repair.removed)]
-        like = min(repair.outlines) - 1  # added pieces look like the shape they come from
-        rows_after = rows + [like] * len(repair.added)
-        return replace(
-            self,
-            data=tuple(data[i] for i in rows) + tuple(repair.added),
-            types=tuple(types[i] for i in rows) + ("polygon",) * len(repair.added),
-            widths=tuple(self.widths[i] for i in rows_after),
-            z=tuple(self.z[i] for i in rows_after),
-            face=self.face[rows_after],
-            edge=self.edge[rows_after],
-            features=self.features.iloc[rows_after].reset_index(drop=True),
-        )
+        return replace(shapes, data=tuple(data), types=tuple(types))
 
-    def holds(self, layer) -> bool:
-        """Whether the layer's shapes are these (edits since would be lost by putting others)."""
-        return (
-            len(layer.data) == len(self.data)
-            and tuple(layer.shape_type) == self.types
-            and all(np.array_equal(a, b) for a, b in zip(layer.data, self.data, strict=True))
+    def restored(self, repair: ShapesRepair, before: _ShapesState) -> _ShapesState:
+        """These shapes (``repair`` made) with it undone: the shapes it changed or removed as
+        they were ``before``, the others moved back to their places, the added ones gone."""
+        moved = repair.renumbering()
+        changed = set(repair.outlines) | set(repair.removed)
+        return _taken(
+            [
+                (before, key - 1) if key in changed else (self, moved.get(key, key) - 1)
+                for key in range(1, repair.n_shapes + 1)
+            ]
         )
 
     def put(self, layer) -> None:
-        """Give the layer these shapes, with their widths, colours and features."""
-        layer.data = [(d, t) for d, t in zip(self.data, self.types, strict=True)]
-        layer.edge_width = list(self.widths)
-        layer.z_index = list(self.z)
-        layer.face_color = self.face
-        layer.edge_color = self.edge
-        layer.features = self.features.copy()
+        """Give the layer these shapes, with their widths, order, colours and features."""
+        layer.data = list(zip(self.data, self.types, strict=True))
+        if tuple(layer.edge_width) != self.widths:
+            layer.edge_width = list(self.widths)
+        if tuple(layer.z_index) != self.z:  # napari's z_index takes long: only when needed
+            layer.z_index = list(self.z)
+        for name, colours in (("face_color", self.face), ("edge_color", self.edge)):
+            if not np.array_equal(getattr(layer, name), colours):  # each costs a thumbnail
+                setattr(layer, name, colours)
+        layer.features = self.features
 
 
-@dataclass(frozen=True)
+def _taken(rows: list) -> _ShapesState:
+    """A state of the shapes ``rows`` name: (state, index) each, from one or two states."""
+    states = list({id(state): state for state, _ in rows}.values())
+    offsets = np.cumsum([0] + [len(state.data) for state in states])
+    where = {id(state): offset for state, offset in zip(states, offsets, strict=False)}
+    positions = np.array([where[id(state)] + i for state, i in rows], dtype=np.intp)
+
+    def column(name):
+        values = [value for state in states for value in getattr(state, name)]
+        return tuple(values[p] for p in positions)
+
+    def stacked(name):
+        return np.concatenate([getattr(state, name) for state in states])[positions]
+
+    features = pd.concat([state.features for state in states], ignore_index=True)
+    return _ShapesState(
+        column("data"),
+        column("types"),
+        column("widths"),
+        column("z"),
+        stacked("face"),
+        stacked("edge"),
+        features.iloc[positions].reset_index(drop=True),
+    )
+
+
+def _same_shapes(layer, shapes) -> bool:
+    """Whether the layer holds these (vertices, types): nothing was edited since."""
+    if shapes is None:
+        return False
+    data, types = shapes
+    return (
+        len(layer.data) == len(data)
+        and tuple(layer.shape_type) == types
+        and all(np.array_equal(a, b) for a, b in zip(layer.data, data, strict=True))
+    )
+
+
+@dataclass
 class _ShapesStep:
-    """One merge or split of a Shapes layer: the layer's shapes before and after."""
+    """One merge or split of a Shapes layer."""
 
     repair: ShapesRepair
-    before: _ShapesState
-    after: _ShapesState
+    before: _ShapesState | None = None  # the layer before it was last made
+    shapes: tuple | None = None  # (vertices, types) the layer held after it was last made or undone
 
 
 def _listed(keys) -> str:

@@ -157,4 +157,20 @@ def _match_colours(rings_layer, source, *, recoloured: bool = False) -> None:
     colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
     for index, colour in enumerate(np.asarray(source.edge_color)):
         colours[index + 1] = tuple(colour)
+    shown = getattr(rings_layer.colormap, "color_dict", None)
+    if shown is not None and _same_colours(shown, colours):
+        return  # a new colormap costs napari a new texture: only when a colour changed
     rings_layer.colormap = DirectLabelColormap(color_dict=colours)
+
+
+def _same_colours(shown: dict, colours: dict) -> bool:
+    """Whether a colormap's ``color_dict`` gives each label of ``colours`` its colour (a
+    label it has beside, of a shape removed since, labels no ring)."""
+    if not shown.keys() >= colours.keys():
+        return False
+    keys = list(colours)
+    return np.allclose(
+        np.array([shown[k] for k in keys], dtype=float),
+        np.array([colours[k] for k in keys], dtype=float),
+        atol=1e-6,
+    )
