@@ -272,6 +272,13 @@ class ShapesLayer:
         for key, crop in enumerate(self.crops, start=1):
             np.testing.assert_array_equal(self.model.roi(key).plane(shape), crop.plane(shape))
         assert_shape_rings_are_a_rebuild(self.model)
+        fresh = RoiModel()  # the rows and metrics of the ROIs moved are as if computed anew
+        fresh.set_rois(dict(enumerate(self.crops, start=1)), shape, border=self.model.border)
+        for ours, theirs in zip(self.model.rows(), fresh.rows(), strict=True):
+            assert (ours.key, ours.area, ours.ring_pixels, ours.exclusions) == (
+                theirs.key, theirs.area, theirs.ring_pixels, theirs.exclusions
+            )  # fmt: skip
+            np.testing.assert_equal(dict(ours.metrics), dict(theirs.metrics))
 
 
 def assert_shape_rings_are_a_rebuild(model):

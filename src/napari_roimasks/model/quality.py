@@ -138,6 +138,13 @@ class RoiQuality:
         self._refresh_traces(keys)
         self._suggest(keys)
 
+    def rename(self, moves: Mapping) -> None:
+        """ROIs took new keys (old key -> new key), their pixels, rings and traces with them:
+        their metrics and suggestions follow."""
+        for table in (self._metrics, self._trace_inputs, self._suggestions):
+            moved = {key: table.pop(key) for key in list(moves) if key in table}
+            table.update({moves[key]: value for key, value in moved.items()})
+
     def _refresh_shapes(self, keys: Sequence) -> None:
         """Shape and image metrics of ``keys``."""
         model = self._model

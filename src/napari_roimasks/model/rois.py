@@ -474,10 +474,11 @@ class RoiModel:
         renumbered = self._renumber(mapping)
         changed = self.decisions.set_with_roi_edit(decided)
         self.repairs.set_origins(origins)
-        touched = self._rename_rois(mapping) | self._update_crops(crops)
+        touched, moved = self._rename_rois(mapping)
+        touched |= self._update_crops(crops)
         write()
         repair.applied = not undo
-        self._changed(touched)
+        self._changed(touched, moved=moved)
         changed_before, traced, reselected = renumbered
         self._renumbered(changed_before | changed | set(decided), traced, reselected)
 
@@ -531,22 +532,36 @@ class RoiModel:
                 updates[key] = crop
         return self.rings.update(updates) | set(changes) | removed
 
-    def _rename_rois(self, mapping: Mapping) -> set:
-        """ROIs take new keys (old -> new, or None: removed), pixels and rings unchanged
-        otherwise; the keys touched (old and new)."""
+    def _rename_rois(self, mapping: Mapping) -> tuple[set, set]:
+        """ROIs take new keys (old -> new, or None: removed), their pixels, rings, rows and
+        metrics unchanged otherwise.
+
+        Returns
+        -------
+        touched : set
+            Keys whose ring was recomputed (by their new keys), and the keys removed.
+        moved : set
+            Keys that name another ROI than before (old and new keys).
+        """
         gone = {key for key, new in mapping.items() if new is None}
         moves = {key: new for key, new in mapping.items() if new is not None}
         recomputed = self._update_crops({}, gone)
         self.rings.rename(moves)
         self._empty = {moves.get(key, key) for key in self._empty}
-        return {moves.get(key, key) for key in recomputed} | set(mapping) | set(moves.values())
+        self.quality.rename(moves)
+        rows = {key: self._summaries.pop(key) for key in moves if key in self._summaries}
+        self._summaries.update(
+            {moves[key]: replace(row, key=moves[key]) for key, row in rows.items()}
+        )
+        return {moves.get(key, key) for key in recomputed} | gone, set(moves) | set(moves.values())
 
     def _require_rois(self) -> None:
         if self.rings is None:
             raise RuntimeError("no ROIs yet: call set_rois() first")
 
-    def _changed(self, keys) -> None:
-        """Refresh the table rows of ``keys`` (None: all) and tell the views."""
+    def _changed(self, keys, *, moved: Iterable = ()) -> None:
+        """Refresh the table rows of ``keys`` (None: all) and tell the views; ``moved``: keys
+        whose rows were moved to them (:meth:`_rename_rois`), told too."""
         self._keys = None
         present = set(self.roi_keys())
         self.quality.refresh(keys)  # first: the rows carry the metrics
@@ -558,7 +573,7 @@ class RoiModel:
                     self._summaries[key] = self._summarise(key)
                 else:
                     self._summaries.pop(key, None)
-        self.rois_changed.emit(keys)
+        self.rois_changed.emit(keys if keys is None else set(keys) | set(moved))
 
     # -- settings -----------------------------------------------------------------------------
     def set_border(self, border: MotionBorder) -> None:
