@@ -244,14 +244,15 @@ def test_bad_requests_raise_before_reading_and_a_cancel_returns_none(rng):
     assert finish(event_image_job(movie, 1, 3, (0, 0, 8, 8), cancel=cancel))[1] is None
 
 
-def test_the_crop_is_the_rois_box_grown_by_the_margin_inside_the_frame():
+@pytest.mark.parametrize("margin", [None, 0, 7, 200])
+def test_the_crop_is_the_rois_box_grown_by_the_margin_inside_the_frame(margin):
     recording = make_recording(n_frames=30, shape=(96, 120), n_cells=20, seed=5)
     model = RoiModel()
     model.set_rois_from_labels(recording.roi_labels)
     for key in model.roi_keys():
         roi = model.roi(key)
-        crop = event_crop(model, key)
-        m = EVENT_CROP_MARGIN
+        crop = event_crop(model, key) if margin is None else event_crop(model, key, margin=margin)
+        m = EVENT_CROP_MARGIN if margin is None else margin
         assert crop == (
             max(0, roi.top - m),
             max(0, roi.left - m),
@@ -260,3 +261,5 @@ def test_the_crop_is_the_rois_box_grown_by_the_margin_inside_the_frame():
         )
     with pytest.raises(ValueError, match="no pixels"):
         event_crop(model, 999)
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        event_crop(model, model.roi_keys()[0], margin=-1)

@@ -42,6 +42,11 @@ def expected_change(layers, frame, window, before=10, after=5):
     return crop[frame : frame + after].mean(axis=0) - baseline
 
 
+def df_name(key, frame, before=10, after=5) -> str:
+    """The dF layer's name as the user reads it in the layer list."""
+    return f"ROI {key} dF at frame {frame} (-{before}/+{after})"
+
+
 def wait_for_layer(qtbot, viewer, name):
     qtbot.waitUntil(
         lambda: [layer.name for layer in event_layers(viewer)] == [name], timeout=20_000
@@ -90,7 +95,7 @@ def test_clicking_a_transient_moves_the_slider_and_shows_its_df_image_in_place(r
     first, second = review.transients[0].frame, review.transients[1].frame
     click_row(qtbot, review, 1)
     assert viewer.dims.current_step[0] == second
-    layer = wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {second}")
+    layer = wait_for_layer(qtbot, viewer, df_name(key, second))
     window = event_crop(review.model, key)
     assert tuple(layer.translate) == (window.top, window.left)
     assert tuple(layer.scale) == tuple(layers["movie"].scale[-2:])
@@ -104,7 +109,7 @@ def test_clicking_a_transient_moves_the_slider_and_shows_its_df_image_in_place(r
 
     click_row(qtbot, review, 0)  # another event: the same layer, replaced
     assert viewer.dims.current_step[0] == first
-    assert wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {first}") is layer
+    assert wait_for_layer(qtbot, viewer, df_name(key, first)) is layer
     np.testing.assert_allclose(layer.data, expected_change(layers, first, window), atol=1e-3)
 
 
@@ -116,14 +121,14 @@ def test_up_down_and_enter_go_to_the_events(reviewing, qtbot):
     qtbot.keyClick(review.list, Qt.Key.Key_Down)
     frame = review.transients[1].frame
     assert review.list.currentRow() == 1 and viewer.dims.current_step[0] == frame
-    wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {frame}")
+    wait_for_layer(qtbot, viewer, df_name(key, frame))
     viewer.dims.set_current_step(0, 3)
     qtbot.keyClick(review.list, Qt.Key.Key_Return)
     assert viewer.dims.current_step[0] == frame
     qtbot.keyClick(review.list, Qt.Key.Key_Up)
     frame = review.transients[0].frame
     assert viewer.dims.current_step[0] == frame
-    wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {frame}")
+    wait_for_layer(qtbot, viewer, df_name(key, frame))
 
 
 def test_selecting_another_roi_removes_the_layer_and_lists_its_transients(reviewing, qtbot):
@@ -131,7 +136,7 @@ def test_selecting_another_roi_removes_the_layer_and_lists_its_transients(review
     review = traces.events
     users = [layer.name for layer in viewer.layers]
     click_row(qtbot, review, 0)
-    wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {review.transients[0].frame}")
+    wait_for_layer(qtbot, viewer, df_name(key, review.transients[0].frame))
     other = next(
         k for k in review.model.roi_keys() if k != key and not review.model.summary(k).exclusions
     )
@@ -140,42 +145,62 @@ def test_selecting_another_roi_removes_the_layer_and_lists_its_transients(review
     assert [layer.name for layer in viewer.layers] == users  # only ours ever goes
     assert review.key == other and review.title.text().startswith(f"ROI {other}:")
     click_row(qtbot, review, 0)
-    wait_for_layer(qtbot, viewer, f"ROI {other} dF at frame {review.transients[0].frame}")
+    wait_for_layer(qtbot, viewer, df_name(other, review.transients[0].frame))
 
 
 class Gates:
-    """Every dF job the review starts waits for its own gate; its workers, to wait for."""
+    """Every dF worker the review starts waits for its own gate, made with it (``gates[i]`` is
+    ``workers[i]``'s, whichever thread starts first)."""
 
     def __init__(self, monkeypatch):
         self.gates, self.workers = [], []
-        job, make_worker = _event_review.event_image_job, _event_review.create_worker
+        self._lock, self._opened = threading.Lock(), False
+        make_worker = _event_review.create_worker
 
-        def gated_job(*args, **kwargs):  # a generator function, as napari's worker wants
+        def gated_worker(job, *args, **kwargs):
             gate = threading.Event()
-            self.gates.append(gate)
-            gate.wait()
-            return (yield from job(*args, **kwargs))
+            with self._lock:
+                self.gates.append(gate)
+                if self._opened:
+                    gate.set()
 
-        def recorded_worker(*args, **kwargs):
-            worker = make_worker(*args, **kwargs)
+            def gated_job(*args, **kwargs):  # a generator function, as napari's worker wants
+                gate.wait()
+                return (yield from job(*args, **kwargs))
+
+            worker = make_worker(gated_job, *args, **kwargs)
             self.workers.append(worker)
             return worker
 
-        monkeypatch.setattr(_event_review, "event_image_job", gated_job)
-        monkeypatch.setattr(_event_review, "create_worker", recorded_worker)
+        monkeypatch.setattr(_event_review, "create_worker", gated_worker)
+
+    def open_all(self) -> None:
+        """Let every job, started or to come, run: a test that failed midway leaves no worker
+        waiting for ever (closing the viewer waits for them)."""
+        with self._lock:
+            self._opened = True
+            for gate in self.gates:
+                gate.set()
 
 
-def test_a_result_for_an_event_or_roi_no_longer_chosen_is_dropped(reviewing, qtbot, monkeypatch):
+@pytest.fixture
+def jobs(reviewing, monkeypatch):
+    """The review's dF jobs held at their gates (:class:`Gates`), all let go at the end."""
+    gates = Gates(monkeypatch)
+    yield gates
+    gates.open_all()
+
+
+def test_a_result_for_an_event_or_roi_no_longer_chosen_is_dropped(reviewing, qtbot, jobs):
     viewer, rois, traces, layers, key = reviewing
     review = traces.events
-    jobs = Gates(monkeypatch)
     click_row(qtbot, review, 0)
     click_row(qtbot, review, 1)  # chosen while the first is still being read
     qtbot.waitUntil(lambda: len(jobs.gates) == 2, timeout=10_000)
     second = review.transients[1].frame
     with qtbot.waitSignal(jobs.workers[1].finished, timeout=20_000):
         jobs.gates[1].set()
-    layer = wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {second}")
+    layer = wait_for_layer(qtbot, viewer, df_name(key, second))
     with qtbot.waitSignal(jobs.workers[0].finished, timeout=20_000):
         jobs.gates[0].set()
     assert [lay.name for lay in event_layers(viewer)] == [layer.name]
@@ -199,7 +224,7 @@ def test_a_failed_read_is_one_notification_and_closing_the_dock_removes_the_laye
     seen = []
     monkeypatch.setattr(_event_review, "show_error", seen.append)
     click_row(qtbot, review, 0)
-    wait_for_layer(qtbot, viewer, f"ROI {key} dF at frame {review.transients[0].frame}")
+    wait_for_layer(qtbot, viewer, df_name(key, review.transients[0].frame))
 
     def broken(*args, **kwargs):
         raise OSError("the file went away")
@@ -213,3 +238,144 @@ def test_a_failed_read_is_one_notification_and_closing_the_dock_removes_the_laye
 
     viewer.window.remove_dock_widget(traces.parentWidget())
     assert event_layers(viewer) == []
+
+
+# -- the dF image's frames and margin ------------------------------------------------------------
+def type_into(qtbot, box, text) -> None:
+    """Type ``text`` over a spin box's number and press Enter, as a user does."""
+    box.setFocus()
+    box.selectAll()  # the number, not its prefix or suffix
+    qtbot.keyClicks(box, str(text))
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+
+
+def crop_by_hand(model, key, margin):
+    """The ROI's box grown by ``margin`` on every side, inside the sample's 256 x 256 frame."""
+    roi = model.roi(key)
+    return (
+        max(0, roi.top - margin),
+        max(0, roi.left - margin),
+        min(256, roi.bottom + margin),
+        min(256, roi.right + margin),
+    )
+
+
+def test_the_row_under_the_list_sets_the_frames_and_the_chosen_events_image_follows(
+    reviewing, qtbot
+):
+    viewer, rois, traces, layers, key = reviewing
+    review = traces.events
+    assert review.df_settings_row.isVisible()
+    texts = [review.frames_before.text(), review.frames_after.text(), review.crop_margin.text()]
+    assert texts == ["10 before", "5 after", "\N{PLUS-MINUS SIGN}20 px"]
+    frame = review.transients[1].frame
+    click_row(qtbot, review, 1)
+    layer = wait_for_layer(qtbot, viewer, df_name(key, frame))
+    window = crop_by_hand(review.model, key, 20)
+
+    type_into(qtbot, review.frames_before, 3)
+    assert wait_for_layer(qtbot, viewer, df_name(key, frame, before=3)) is layer  # in place
+    np.testing.assert_allclose(
+        layer.data, expected_change(layers, frame, window, before=3), atol=1e-3
+    )
+    assert layer.metadata["dF baseline frames"] == (frame - 3, frame)
+    assert viewer.dims.current_step[0] == frame  # still at the event
+
+    review.frames_after.setFocus()
+    qtbot.keyClick(review.frames_after, Qt.Key.Key_Up)  # one step: 6 frames from the event on
+    assert review.frames_after.text() == "6 after"
+    wait_for_layer(qtbot, viewer, df_name(key, frame, before=3, after=6))
+    np.testing.assert_allclose(
+        layer.data, expected_change(layers, frame, window, before=3, after=6), atol=1e-3
+    )
+    assert layer.metadata["dF response frames"] == (frame, frame + 6)
+    help_text = review.list.toolTip()
+    assert "mean of the 6 frames from it minus the mean of the 3 before" in help_text
+    assert "20 pixels around the ROI" in help_text
+
+
+def test_the_crop_follows_the_margin(reviewing, qtbot):
+    viewer, rois, traces, layers, key = reviewing
+    review = traces.events
+    frame = review.transients[0].frame
+    click_row(qtbot, review, 0)
+    layer = wait_for_layer(qtbot, viewer, df_name(key, frame))
+    for margin in (0, 35):
+        type_into(qtbot, review.crop_margin, margin)
+        top, left, bottom, right = window = crop_by_hand(review.model, key, margin)
+        shape, place = (bottom - top, right - left), (top, left)
+        qtbot.waitUntil(
+            lambda shape=shape, place=place: (
+                layer.data.shape == shape and tuple(layer.translate) == place
+            ),
+            timeout=20_000,
+        )
+        np.testing.assert_allclose(layer.data, expected_change(layers, frame, window), atol=1e-3)
+        assert event_layers(viewer) == [layer]
+    assert review.list.toolTip().endswith("35 pixels around the ROI (set under the list)")
+
+
+def test_a_result_for_frames_or_a_margin_no_longer_set_is_dropped(reviewing, qtbot, jobs):
+    viewer, rois, traces, layers, key = reviewing
+    review = traces.events
+    frame = review.transients[0].frame
+    window = crop_by_hand(review.model, key, 20)
+    click_row(qtbot, review, 0)
+    type_into(qtbot, review.frames_before, 4)  # while the image for 10 before is being read
+    qtbot.waitUntil(lambda: len(jobs.gates) == 2, timeout=10_000)
+    with qtbot.waitSignal(jobs.workers[0].finished, timeout=20_000):
+        jobs.gates[0].set()  # the image for 10 frames before arrives first: not shown
+    assert event_layers(viewer) == []
+    with qtbot.waitSignal(jobs.workers[1].finished, timeout=20_000):
+        jobs.gates[1].set()
+    layer = wait_for_layer(qtbot, viewer, df_name(key, frame, before=4))
+
+    type_into(qtbot, review.frames_after, 7)
+    type_into(qtbot, review.crop_margin, 2)
+    qtbot.waitUntil(lambda: len(jobs.gates) == 4, timeout=10_000)
+    with qtbot.waitSignal(jobs.workers[3].finished, timeout=20_000):
+        jobs.gates[3].set()  # the image asked for last arrives first
+    wait_for_layer(qtbot, viewer, df_name(key, frame, before=4, after=7))
+    small = crop_by_hand(review.model, key, 2)
+    with qtbot.waitSignal(jobs.workers[2].finished, timeout=20_000):
+        jobs.gates[2].set()  # the one for a 20 pixel margin, late: dropped
+    assert event_layers(viewer) == [layer]
+    assert (
+        layer.data.shape
+        == (small[2] - small[0], small[3] - small[1])
+        != (
+            window[2] - window[0],
+            window[3] - window[1],
+        )
+    )
+    np.testing.assert_allclose(
+        layer.data, expected_change(layers, frame, small, before=4, after=7), atol=1e-3
+    )
+
+
+def test_the_row_shows_with_the_list_and_sets_the_next_event_chosen(session, qtbot):
+    viewer, rois, traces, layers = session
+    viewer.window._qt_window.show()
+    review = traces.events
+    assert review.df_settings_row.isHidden()  # nothing listed: nothing to set
+    rois.select_roi(5)
+    assert review.df_settings_row.isHidden()  # no traces yet
+    extract_and_wait(qtbot, traces)
+    key = next(k for k in traces.model.roi_keys() if not traces.model.summary(k).exclusions)
+    rois.select_roi(key)
+    assert review.df_settings_row.isVisible()
+
+    type_into(qtbot, review.frames_before, 2)  # no event chosen yet: nothing to compute
+    type_into(qtbot, review.frames_after, 0)  # below the least (1): refused, 5 stays
+    type_into(qtbot, review.crop_margin, 999)  # past the most (200): the last 9 is refused
+    assert (review.frames_before.value(), review.frames_after.value()) == (2, 5)
+    assert review.crop_margin.value() == 99
+    assert event_layers(viewer) == []
+    frame = review.transients[0].frame
+    click_row(qtbot, review, 0)
+    layer = wait_for_layer(qtbot, viewer, df_name(key, frame, before=2))
+    window = crop_by_hand(review.model, key, 99)
+    assert layer.data.shape == (window[2] - window[0], window[3] - window[1])
+    np.testing.assert_allclose(
+        layer.data, expected_change(layers, frame, window, before=2), atol=1e-3
+    )

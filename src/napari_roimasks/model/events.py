@@ -6,7 +6,10 @@
 - :func:`transients_problem`: why an ROI has no list now (one line);
 - :func:`event_crop`, :func:`event_frames`, :func:`event_image_job`: the mean
   change of the movie (dF) around an event, in a crop around the ROI, for a
-  worker thread; only the event's frames and the crop's pixels are read.
+  worker thread; only the event's frames and the crop's pixels are read. The
+  frames before and after the event and the crop's margin are parameters,
+  :data:`EVENT_FRAMES_BEFORE`, :data:`EVENT_FRAMES_AFTER` and
+  :data:`EVENT_CROP_MARGIN` by default.
 
 A transient here is a peak of ``Fc``, not a run of frames above a threshold as
 the ``events`` metric counts them (:func:`~napari_roimasks.core.metrics.trace_events`):
@@ -36,6 +39,8 @@ __all__ = [
     "EVENT_CROP_MARGIN",
     "EVENT_FRAMES_AFTER",
     "EVENT_FRAMES_BEFORE",
+    "MAX_EVENT_CROP_MARGIN",
+    "MAX_EVENT_FRAMES",
     "MAX_LISTED_TRANSIENTS",
     "SIGMA",
     "EventFrames",
@@ -64,6 +69,13 @@ EVENT_FRAMES_AFTER = 5
 
 #: The dF image's crop: the ROI's box grown by this many pixels on every side.
 EVENT_CROP_MARGIN = 20
+
+#: The most frames the Traces dock lets a curator average for the baseline or the response
+#: (the functions here take more).
+MAX_EVENT_FRAMES = 500
+
+#: The widest crop margin the Traces dock offers, in pixels.
+MAX_EVENT_CROP_MARGIN = 200
 
 
 @dataclass(frozen=True)

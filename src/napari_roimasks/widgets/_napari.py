@@ -57,6 +57,9 @@ class DockWidget(QWidget):
             return
         if window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
             window.addDockWidget(_AREAS[self.preferred_area], dock)
+            # napari gives its docks an explicit least size, so the dock would keep the least
+            # height its content had on the right (tall: its parts stacked) at the bottom too
+            dock.setMinimumSize(0, 0)
 
     def closeEvent(self, event) -> None:
         self._finish()
