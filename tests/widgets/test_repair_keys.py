@@ -278,6 +278,19 @@ def test_random_shape_merges_splits_undos_and_redos_keep_rings_and_decisions_rig
     assert_shape_rings_are_a_rebuild(model, shapes)
 
 
+def test_with_live_rings_off_a_merge_takes_the_shapes_as_they_are_now(drawn):
+    viewer, dock, shapes, _ = drawn
+    image = dock.model.image_shape
+    dock._live.value = False
+    data = list(shapes.data)
+    data[2] = np.asarray(data[2]) + np.array([0, 3])  # the curator moves shape 3 three pixels right
+    shapes.data = data
+    pixels = shape_pixels(shapes, image)
+    click_rows(dock, [3, 5])
+    press(viewer, Qt.Key.Key_M, SHIFT)
+    np.testing.assert_array_equal(shape_pixels(shapes, image)[2], pixels[2] | pixels[4])
+
+
 def test_ctrl_z_does_not_undo_a_merge_over_shapes_edited_since(drawn):
     viewer, dock, shapes, _ = drawn
     click_rows(dock, [3, 5])

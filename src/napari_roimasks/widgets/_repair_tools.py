@@ -76,9 +76,15 @@ class RepairTools:
         if layer.ndim != 2:
             self.viewer.status = "Merge and split work on a 2D ROI layer"
             return None
-        if isinstance(layer, Shapes) and self._link is None:
-            self.viewer.status = "Merge and split of shapes need the ROI masks dock"
-            return None
+        if isinstance(layer, Shapes):
+            if self._link is None:
+                self.viewer.status = "Merge and split of shapes need the ROI masks dock"
+                return None
+            if not self._link.live:  # shapes may have changed since the model read them
+                problem = self._link.read()
+                if problem is not None:
+                    self.viewer.status = f"Not changed: {problem}"
+                    return None
         return layer
 
     def _selected(self) -> list:
