@@ -102,6 +102,19 @@ def test_one_roi_alone_has_no_next_even_when_wrapping():
     assert TriageView([]).next_roi(None) is None
 
 
+def test_rois_that_come_and_go_take_their_place_in_the_order():
+    # a merge takes an ROI away, a split brings a new one: the rows' keys change between steps
+    view = TriageView(ROWS)
+    view.set_rows([row for row in ROWS if row.key != 3])
+    assert view.keys == [1, 2, 4, 5, 6] and view.next_roi(2) == 4 and view.row_index(6) == 4
+    split = RoiSummary(7, 12, 200, (), "", UNLABELED, "", None, None)
+    view.set_rows([split, *ROWS])  # the model's rows in any order
+    assert view.keys == [1, 2, 3, 4, 5, 6, 7] and view.row_index(7) == 6
+    assert view.next_roi(6) == 7 and view.previous_roi(3) == 2 and view.next_unlabeled(6) == 7
+    view.sort("key", descending=True)
+    assert view.keys == [7, 6, 5, 4, 3, 2, 1] and view.next_roi(7) == 6
+
+
 def test_decision_counts_count_every_decision():
     assert decision_counts(ROWS) == {CELL: 2, NOT_CELL: 1, UNLABELED: 3}
 

@@ -130,6 +130,7 @@ class TriageView:
         text: str = "",
     ):
         self._rows: dict = {}
+        self._by_key: tuple = ((), [])  # (the rows' keys as given, the same in key order)
         self._order: list = []  # every row's key, sorted
         self._position: dict = {}  # key -> index in _order
         self._shown: list = []  # the filtered keys, in order
@@ -182,28 +183,45 @@ class TriageView:
 
     def _sort(self) -> None:
         value = SORT_COLUMNS[self.sort_by]
-        by_key = sorted(self._rows, key=roi_key_order)
-        if self.sort_by == "key":  # the table's usual order, at every triage step: one sort
-            self._order = by_key[::-1] if self.descending else by_key
+        by_key = self._keys_in_order()
+        if self.sort_by == "key":  # the table's usual order
+            order = by_key[::-1] if self.descending else list(by_key)
         else:
             rows = self._rows
             known = [key for key in by_key if value(rows[key]) is not None]
             # Python's sort is stable, reversed too: ties keep the ascending key order
             known.sort(key=lambda key: value(rows[key]), reverse=self.descending)
-            self._order = known + [key for key in by_key if value(rows[key]) is None]
-        self._position = {key: i for i, key in enumerate(self._order)}
+            order = known + [key for key in by_key if value(rows[key]) is None]
+        if order != self._order:  # (a decision seldom moves a row)
+            self._order = order
+            self._position = {key: i for i, key in enumerate(order)}
         self._filter()
+
+    def _keys_in_order(self) -> list:
+        """The rows' keys in key order, sorted again only when they changed (a triage step
+        changes a decision, not the keys)."""
+        keys = tuple(self._rows)
+        given, by_key = self._by_key
+        if keys != given:
+            by_key = sorted(keys, key=roi_key_order)
+            self._by_key = (keys, by_key)
+        return by_key
 
     def _filter(self) -> None:
         decisions, text = self.decisions, self.text.casefold()
-        self._shown = [
-            key
-            for key in self._order
-            if (decisions is None or self._rows[key].decision in decisions)
-            and (not text or text in _haystack(self._rows[key]))
-        ]
-        self._is_shown = set(self._shown)
-        self._shown_index = {key: i for i, key in enumerate(self._shown)}
+        if decisions is None and not text:
+            shown = list(self._order)
+        else:
+            shown = [
+                key
+                for key in self._order
+                if (decisions is None or self._rows[key].decision in decisions)
+                and (not text or text in _haystack(self._rows[key]))
+            ]
+        if shown != self._shown:
+            self._shown = shown
+            self._is_shown = set(shown)
+            self._shown_index = {key: i for i, key in enumerate(shown)}
 
     # -- moving -------------------------------------------------------------------------------
     def next_roi(self, current=None, *, wrap: bool = False):
@@ -279,10 +297,8 @@ def sorted_keys(rows: Iterable, column: str = "key", *, descending: bool = False
 
 def decision_counts(rows: Iterable) -> dict[Decision, int]:
     """How many rows hold each decision (every decision present, 0 when none)."""
-    counts = dict.fromkeys(Decision, 0)
-    for row in rows:
-        counts[row.decision] += 1
-    return counts
+    decisions = [row.decision for row in rows]
+    return {decision: decisions.count(decision) for decision in Decision}
 
 
 def roi_key_order(key):

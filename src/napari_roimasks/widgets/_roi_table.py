@@ -3,6 +3,11 @@
 The rows shown, and their order, are a :class:`~napari_roimasks.model.triage.TriageView`'s:
 a click on a column's header sorts by it, the dock's filters choose the rows, and the
 keyboard's next and previous follow what the table shows.
+
+A triage step repaints rows: Qt asks each cell's text, colours and alignment (seven
+questions a cell), so a row's cells are worked out once and kept until the row changes;
+and the view scrolls by moving what it shows (see :meth:`RoiTable.paintEvent`) rather than
+painting every row again.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import math
 from collections.abc import Callable
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
-from qtpy.QtGui import QBrush, QColor, QFontMetrics
+from qtpy.QtGui import QBrush, QColor, QFontMetrics, QPainter
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.exclusions import EXCLUSION_TEXT
@@ -81,6 +86,12 @@ SUGGESTION_BRUSHES = {
 }
 DECISION_TEXT = {Decision.CELL: "cell", Decision.NOT_CELL: "not cell", Decision.UNLABELED: ""}
 
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
 
 class RoiTableModel(QAbstractTableModel):
     """The rows shown: key, decision, suggestion, probability, area, ring size, the quality
@@ -93,6 +104,7 @@ class RoiTableModel(QAbstractTableModel):
     def __init__(self, parent=None, on_sort: Callable[[str, bool], None] | None = None):
         super().__init__(parent)
         self._rows: list[RoiSummary] = []
+        self._cells: list = []  # each row's cells (see _row_cells), once Qt asked for them
         self._row_of: dict = {}
         self._on_sort = on_sort
 
@@ -101,6 +113,7 @@ class RoiTableModel(QAbstractTableModel):
         """Replace every row."""
         self.beginResetModel()
         self._rows = list(rows)
+        self._cells = [None] * len(self._rows)
         self._row_of = {row.key: i for i, row in enumerate(self._rows)}
         self.endResetModel()
 
@@ -111,6 +124,7 @@ class RoiTableModel(QAbstractTableModel):
         for row in rows:
             i = self._row_of[row.key]
             self._rows[i] = row
+            self._cells[i] = None
             self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
         return True
 
@@ -150,30 +164,46 @@ class RoiTableModel(QAbstractTableModel):
         if self._on_sort is not None and 0 <= column < len(COLUMNS):
             self._on_sort(COLUMN_SPECS[column][1], order == Qt.SortOrder.DescendingOrder)
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index, role=_DISPLAY):
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _cell_text(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if column == _DECISION_COLUMN:
-                return DECISION_BRUSHES.get(row.decision)
-            if column == _SUGGESTION_COLUMN:
-                return _suggestion_brush(row)
-            return FLAGGED if row.excluded else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == _REASON_COLUMN and row.reason:
-                return row.reason
-            if column == _SUGGESTION_COLUMN and row.suggestion is not None:
-                return row.suggestion.reason
-            if row.excluded:
-                return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMBERS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        if role == _TOOLTIP:
+            return _tooltip(self._rows[index.row()], index.column())
+        # a painted cell: text, colour and alignment (and four roles it has none of)
+        row = index.row()
+        cells = self._cells[row]
+        if cells is None:
+            cells = self._cells[row] = _row_cells(self._rows[row])
+        return cells[index.column()].get(role)
+
+
+def _row_cells(row: RoiSummary) -> tuple:
+    """Each column's {role: value} for one row: its text, colour (if any), alignment."""
+    cells = []
+    for column in range(len(COLUMNS)):
+        cell = {_DISPLAY: _cell_text(row, column)}
+        if column == _DECISION_COLUMN:
+            brush = DECISION_BRUSHES.get(row.decision)
+        elif column == _SUGGESTION_COLUMN:
+            brush = _suggestion_brush(row)
+        else:
+            brush = FLAGGED if row.excluded else None
+        if brush is not None:
+            cell[_BACKGROUND] = brush
+        if column in _NUMBERS:
+            cell[_ALIGNMENT] = _RIGHT
+        cells.append(cell)
+    return tuple(cells)
+
+
+def _tooltip(row: RoiSummary, column: int) -> str | None:
+    if column == _REASON_COLUMN and row.reason:
+        return row.reason
+    if column == _SUGGESTION_COLUMN and row.suggestion is not None:
+        return row.suggestion.reason
+    if row.excluded:
+        return "AllenSDK excludes this ROI: " + ", ".join(row.exclusions)
+    return None
 
 
 def _suggestion_brush(row: RoiSummary):
@@ -234,6 +264,9 @@ class RoiTable(QTableView):
         self.rows = RoiTableModel(self, on_sort=self.sort_rows)
         self._resetting = False
         self.setModel(self.rows)
+        # the viewport paints its own background (see paintEvent), so Qt scrolls it by moving
+        # its picture and paints only the rows that came into view
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -269,6 +302,21 @@ class RoiTable(QTableView):
         )
         hint.setHeight(max(hint.height(), height))
         return hint
+
+    def paintEvent(self, event) -> None:
+        """The viewport's background, then the rows over it.
+
+        napari's style sheet leaves the viewport transparent (the table's own background
+        shows through it), and Qt scrolls a transparent widget by painting all of it again:
+        every triage step that scrolls by a row would repaint every row. Painted here, the
+        same colour (the style sheet's, which Qt puts in the viewport's palette) lets the
+        viewport be opaque.
+        """
+        viewport = self.viewport()
+        painter = QPainter(viewport)
+        painter.fillRect(event.rect(), viewport.palette().brush(viewport.backgroundRole()))
+        painter.end()
+        super().paintEvent(event)
 
     # -- what is shown ------------------------------------------------------------------------
     def show_rows(self, keys=None, rows: list[RoiSummary] | None = None) -> None:
