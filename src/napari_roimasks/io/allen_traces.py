@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomically
+from .atomic import atomic_path, write_atomically
 
 __all__ = ["read_trace_file", "write_exclusions", "write_trace_file", "write_traces_csv"]
 
@@ -28,12 +28,12 @@ def write_trace_file(path, traces, roi_names, *, overwrite: bool = False) -> Pat
             f"traces must be (n_rois, n_frames) with one name per ROI, got {traces.shape} and {len(names)} names"
         )
 
-    def write(f):
-        with h5py.File(f, "w") as h5:
-            h5.create_dataset("data", data=traces)
-            h5.create_dataset("roi_names", data=names)
-
-    return write_atomically(path, write, overwrite=overwrite)
+    # by its path, not a Python file object: a run stopped mid-write (Ctrl+C) could close
+    # that object under HDF5, which then reports an error of its own on the way out
+    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
+        h5.create_dataset("data", data=traces)
+        h5.create_dataset("roi_names", data=names)
+    return Path(os.fspath(path))
 
 
 def read_trace_file(path) -> tuple[np.ndarray, list[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.summary_images import SUMMARY_IMAGES, SummaryImages
-from .atomic import write_atomically
+from .atomic import atomic_path
 
 __all__ = [
     "SUMMARY_MARK",
@@ -62,19 +62,18 @@ def write_summary_images(
 
     from .. import __version__
 
-    def write(f) -> None:
-        with h5py.File(f, "w") as h5:
-            h5.attrs[SUMMARY_MARK] = __version__
-            h5.attrs["n_frames"] = images.n_frames
-            h5.attrs["cell_diameter"] = float(images.cell_diameter)
-            if movie is not None:
-                h5.attrs["movie"] = str(os.fspath(movie))
-            if dataset is not None:
-                h5.attrs["dataset"] = dataset
-            for name, image in images.as_dict().items():
-                h5.create_dataset(name, data=np.asarray(image, dtype=np.float32))
-
-    return write_atomically(path, write, overwrite=overwrite)
+    # by its path, not a Python file object (see io.allen_traces.write_trace_file)
+    with atomic_path(path, overwrite=overwrite) as temporary, h5py.File(temporary, "w") as h5:
+        h5.attrs[SUMMARY_MARK] = __version__
+        h5.attrs["n_frames"] = images.n_frames
+        h5.attrs["cell_diameter"] = float(images.cell_diameter)
+        if movie is not None:
+            h5.attrs["movie"] = str(os.fspath(movie))
+        if dataset is not None:
+            h5.attrs["dataset"] = dataset
+        for name, image in images.as_dict().items():
+            h5.create_dataset(name, data=np.asarray(image, dtype=np.float32))
+    return Path(os.fspath(path))
 
 
 def is_summary_file(path) -> bool:
