@@ -130,8 +130,6 @@ class ShapesRepair:
     removed_origins : dict of key -> RoiOrigin or None
     crops_before : dict of key -> MaskCrop
         The pixels of the ROIs it changes or removes, as they were (an undo brings them back).
-    applied : bool
-        Whether the layer holds it now.
     """
 
     n_shapes: int
@@ -143,7 +141,6 @@ class ShapesRepair:
     removed_decisions: dict = field(default_factory=dict)
     removed_origins: dict = field(default_factory=dict)
     crops_before: dict = field(default_factory=dict)
-    applied: bool = False
 
     @property
     def new_keys(self) -> list[int]:

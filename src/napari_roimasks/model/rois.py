@@ -477,7 +477,6 @@ class RoiModel:
         touched, moved = self._rename_rois(mapping)
         touched |= self._update_crops(crops)
         write()
-        repair.applied = not undo
         self._changed(touched, moved=moved)
         changed_before, traced, reselected = renumbered
         self._renumbered(changed_before | changed | set(decided), traced, reselected)

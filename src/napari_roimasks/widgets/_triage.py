@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 from ..io.roi_set import Decision
 from ..model.triage import AfterDecision, decision_counts
 from ._decision_colours import NOT_CELL_STYLES, DecisionColours
+from ._napari import keybinding
 from ._repair_tools import RepairTools
 
 #: The shortcuts, bound on the viewer: (key, what it does). Single keys napari binds in no
@@ -205,7 +206,7 @@ class TriageControls(QWidget):
 
     def _unbind_keys(self) -> None:
         for key, on_key, previous in self._bound:
-            if self.viewer.keymap.get(_keybinding(key)) is on_key:  # still ours
+            if self.viewer.keymap.get(keybinding(key)) is on_key:  # still ours
                 self.viewer.bind_key(key, previous, overwrite=True)
         self._bound = []
 
@@ -379,9 +380,3 @@ class TriageControls(QWidget):
             signal.disconnect(callback)
         self._connections = []
         self.colours.restore()
-
-
-def _keybinding(key: str):
-    from napari.utils.key_bindings import coerce_keybinding
-
-    return coerce_keybinding(key)
